@@ -1,0 +1,26 @@
+import type { ByteRange } from '../scheduler/types.js';
+
+/** What every range request (local or through a peer) must carry so all bytes come from one version. */
+export interface Validators {
+  /** Strong ETag, quotes included (weak ETags are never used for ranges). */
+  etag?: string | undefined;
+  /** Last-Modified exactly as the origin sent it. */
+  lastModified?: string | undefined;
+}
+
+/**
+ * Something that can deliver a byte range of the resource: a local connection to the origin
+ * or a slot on a remote peer. The scheduler does not know which.
+ */
+export interface RangeSource {
+  /** Stable id, e.g. `local` or `peer:<peer id>`. */
+  readonly id: string;
+  /** Human name for progress output. */
+  readonly label: string;
+  readonly kind: 'local' | 'peer';
+  /**
+   * Opens [start, end) and resolves once the bytes start flowing. The body yields exactly
+   * `end - start` bytes in order or throws a DdmError. Aborting `signal` ends it early.
+   */
+  open(range: ByteRange, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
+}

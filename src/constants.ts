@@ -1,0 +1,75 @@
+/**
+ * Every tunable of ddm in one place, with its unit in its name.
+ * Change a figure here, not at its point of use.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const BYTES = { KiB, MiB, GiB: 1024 * MiB } as const;
+
+// --- Scheduling -----------------------------------------------------------------------------
+/** Largest piece a worker pulls from the untaken pool; big pieces mean fewer requests. */
+export const MAX_PIECE_BYTES = 32 * MiB;
+/** Smallest piece and smallest tail worth splitting off a range in flight. */
+export const MIN_SPLIT_BYTES = 1 * MiB;
+/** Aim for this many pieces per worker so fast workers can pull more than slow ones. */
+export const PIECES_PER_WORKER = 8;
+/** A worker with no new bytes for this long loses its remainder. */
+export const STALL_TIMEOUT_MS = 15_000;
+/** In the tail, a worker this many times slower than a free one hands over its whole remainder. */
+export const SLOW_WORKER_FACTOR = 4;
+/** Rates are smoothed over roughly this window. */
+export const RATE_WINDOW_MS = 2_000;
+/** A worker must have been measured this long before its rate is trusted for slowness decisions. */
+export const MIN_RATE_SAMPLE_MS = 1_000;
+
+// --- Local connections ------------------------------------------------------------------------
+export const DEFAULT_CONNECTIONS = 4;
+export const MAX_CONNECTIONS = 64;
+
+// --- Origin HTTP ------------------------------------------------------------------------------
+export const DEFAULT_MAX_TRIES = 5;
+/** Connect and idle-body timeout for one origin request. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const MAX_REDIRECTS = 10;
+export const RETRY_BASE_DELAY_MS = 500;
+export const RETRY_MAX_DELAY_MS = 30_000;
+/** A Retry-After longer than this is an error rather than a wait. */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+export const DEFAULT_USER_AGENT = 'ddm/0.1';
+
+// --- Storage ----------------------------------------------------------------------------------
+/** Progress is made durable at least this often. */
+export const CONTROL_SAVE_INTERVAL_MS = 1_000;
+/** Writes are coalesced up to this size before a positional write. */
+export const WRITE_BUFFER_BYTES = 1 * MiB;
+export const PART_SUFFIX = '.part';
+export const CONTROL_SUFFIX = '.ddm';
+export const CONTROL_FORMAT_VERSION = 1;
+
+// --- Progress output --------------------------------------------------------------------------
+export const PROGRESS_INTERVAL_MS = 250;
+export const JSON_PROGRESS_INTERVAL_MS = 1_000;
+
+// --- Swarm ------------------------------------------------------------------------------------
+export const PROTOCOL_VERSION = 1;
+export const DEFAULT_TRACKER_PORT = 7800;
+export const DEFAULT_PEER_PORT = 7801;
+export const DEFAULT_PEER_SLOTS = 4;
+export const MAX_PEER_SLOTS = 64;
+export const HEARTBEAT_INTERVAL_MS = 10_000;
+/** A peer that missed about three heartbeats is gone. */
+export const PEER_TTL_MS = 3 * HEARTBEAT_INTERVAL_MS + 2_000;
+/** Signed requests older or newer than this are refused (clock skew plus transit). */
+export const AUTH_WINDOW_MS = 60_000;
+/** How long an operator has to answer a consent prompt before it counts as no. */
+export const CONSENT_PROMPT_TIMEOUT_MS = 30_000;
+/** A given consent covers this client and URL for this long. */
+export const CONSENT_TTL_MS = 60 * 60_000;
+/** A peer failing this many times is dropped for the rest of the download. */
+export const PEER_MAX_FAILURES = 3;
+/** Timeout for small JSON requests between nodes (tracker, consent). */
+export const CONTROL_REQUEST_TIMEOUT_MS = 5_000;
+/** Largest JSON body a tracker or peer accepts. */
+export const MAX_JSON_BODY_BYTES = 64 * KiB;

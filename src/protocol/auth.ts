@@ -1,0 +1,148 @@
+/**
+ * Swarm authentication: every request between nodes carries an HMAC over what it says,
+ * keyed by the shared secret, so the secret never crosses the wire. Responses are signed
+ * over the request's nonce, so a client also knows it talks to a swarm member.
+ * Pure: no I/O beyond node:crypto.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { AUTH_WINDOW_MS } from '../constants.js';
+
+export const AUTH_HEADERS = {
+  time: 'x-ddm-time',
+  nonce: 'x-ddm-nonce',
+  signature: 'x-ddm-auth',
+} as const;
+
+/** Nonces remembered for replay protection; beyond this, new requests are refused until old ones expire. */
+export const MAX_REMEMBERED_NONCES = 200_000;
+const NONCE_PATTERN = /^[0-9a-f]{32}$/;
+const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
+const DOMAIN = 'ddm-swarm-v1';
+/** Stands for "no digest" in a signed response whose body is a byte stream. */
+export const STREAM_BODY = 'stream';
+
+export type SwarmKey = Buffer & { readonly __swarmKey: unique symbol };
+
+export function deriveKey(secret: string): SwarmKey {
+  return createHash('sha256').update(`${DOMAIN}\0`).update(secret, 'utf8').digest() as SwarmKey;
+}
+
+/** A fresh random secret for `ddm secret`: 32 bytes, base64url. */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function bodyDigest(body: Uint8Array | string | undefined): string {
+  return createHash('sha256')
+    .update(body ?? '')
+    .digest('hex');
+}
+
+function mac(key: SwarmKey, parts: readonly string[]): string {
+  return createHmac('sha256', key).update(parts.join('\n')).digest('hex');
+}
+
+function requestParts(method: string, path: string, time: string, nonce: string, digest: string): string[] {
+  return [DOMAIN, 'request', method.toUpperCase(), path, time, nonce, digest];
+}
+
+export function signRequest(
+  key: SwarmKey,
+  method: string,
+  path: string,
+  body: Uint8Array | string | undefined,
+  now = Date.now(),
+): Record<string, string> {
+  const time = String(now);
+  const nonce = randomBytes(16).toString('hex');
+  return {
+    [AUTH_HEADERS.time]: time,
+    [AUTH_HEADERS.nonce]: nonce,
+    [AUTH_HEADERS.signature]: mac(key, requestParts(method, path, time, nonce, bodyDigest(body))),
+  };
+}
+
+export function signResponse(key: SwarmKey, status: number, requestNonce: string, digest: string): string {
+  return mac(key, [DOMAIN, 'response', String(status), requestNonce, digest]);
+}
+
+export function verifyResponse(
+  key: SwarmKey,
+  status: number,
+  requestNonce: string,
+  digest: string,
+  signature: string | undefined,
+): boolean {
+  if (signature === undefined || !SIGNATURE_PATTERN.test(signature)) return false;
+  return safeEqualHex(signResponse(key, status, requestNonce, digest), signature);
+}
+
+function safeEqualHex(expected: string, given: string): boolean {
+  const a = Buffer.from(expected, 'hex');
+  const b = Buffer.from(given, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export type AuthFailure = 'missing' | 'malformed' | 'expired' | 'replayed' | 'bad-signature' | 'overloaded';
+
+export type VerifyResult = { ok: true; nonce: string } | { ok: false; reason: AuthFailure };
+
+type HeaderBag = Record<string, string | string[] | undefined>;
+
+function header(headers: HeaderBag, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? undefined : value;
+}
+
+/** Verifies signed requests and remembers nonces for the replay window. */
+export class RequestVerifier {
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    private readonly key: SwarmKey,
+    private readonly windowMs = AUTH_WINDOW_MS,
+  ) {}
+
+  verify(method: string, path: string, headers: HeaderBag, body: Uint8Array | string | undefined, now = Date.now()): VerifyResult {
+    const time = header(headers, AUTH_HEADERS.time);
+    const nonce = header(headers, AUTH_HEADERS.nonce);
+    const signature = header(headers, AUTH_HEADERS.signature);
+    if (time === undefined || nonce === undefined || signature === undefined) return { ok: false, reason: 'missing' };
+    if (!/^\d{1,16}$/.test(time) || !NONCE_PATTERN.test(nonce) || !SIGNATURE_PATTERN.test(signature)) {
+      return { ok: false, reason: 'malformed' };
+    }
+    if (Math.abs(now - Number(time)) > this.windowMs) return { ok: false, reason: 'expired' };
+    const expected = mac(this.key, requestParts(method, path, time, nonce, bodyDigest(body)));
+    if (!safeEqualHex(expected, signature)) return { ok: false, reason: 'bad-signature' };
+    this.forgetExpired(now);
+    if (this.seen.has(nonce)) return { ok: false, reason: 'replayed' };
+    if (this.seen.size >= MAX_REMEMBERED_NONCES) return { ok: false, reason: 'overloaded' };
+    this.seen.set(nonce, now + this.windowMs);
+    return { ok: true, nonce };
+  }
+
+  private forgetExpired(now: number): void {
+    // Map iterates in insertion order, which is (nearly) expiry order.
+    for (const [nonce, expiry] of this.seen) {
+      if (expiry > now) break;
+      this.seen.delete(nonce);
+    }
+  }
+}
+
+export function describeAuthFailure(reason: AuthFailure): string {
+  switch (reason) {
+    case 'missing':
+      return 'request is not signed: this node requires the swarm secret';
+    case 'malformed':
+      return 'request signature is malformed';
+    case 'expired':
+      return 'request timestamp is outside the accepted window (check the clocks)';
+    case 'replayed':
+      return 'request was replayed';
+    case 'bad-signature':
+      return 'wrong swarm secret';
+    case 'overloaded':
+      return 'too many recent requests to check for replays; try again shortly';
+  }
+}

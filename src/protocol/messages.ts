@@ -1,0 +1,111 @@
+/**
+ * Wire messages between client, peer and tracker (see docs/PROTOCOL.md). Every message is
+ * validated with these schemas at the edge; nothing here does I/O.
+ */
+import { z } from 'zod';
+import { MAX_PEER_SLOTS } from '../constants.js';
+
+/** Largest byte offset we accept on the wire (2^53 - 1). */
+const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const peerId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'peer id must be 8-64 characters of [A-Za-z0-9_-]');
+const name = z.string().min(1).max(64).regex(/^[^\u0000-\u001f\u007f]+$/, 'name must not contain control characters');
+const port = z.number().int().min(1).max(65_535);
+const httpUrl = z
+  .string()
+  .max(8_192)
+  .refine((value) => /^https?:\/\//i.test(value), 'only http and https URLs');
+
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string().max(64), message: z.string().max(1_024) }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// --- Tracker ----------------------------------------------------------------------------------
+export const RegisterRequest = z.strictObject({
+  id: peerId,
+  name,
+  port,
+  slots: z.number().int().min(1).max(MAX_PEER_SLOTS),
+  version: z.string().min(1).max(32),
+});
+export type RegisterRequest = z.infer<typeof RegisterRequest>;
+
+export const RegisterResponse = z.object({
+  /** The address the tracker saw on the connection: the one it will list. */
+  address: z.string(),
+  ttlMs: z.number().int().positive(),
+  heartbeatMs: z.number().int().positive(),
+});
+export type RegisterResponse = z.infer<typeof RegisterResponse>;
+
+export const DeregisterRequest = z.strictObject({ id: peerId });
+export type DeregisterRequest = z.infer<typeof DeregisterRequest>;
+
+export const PeerRecord = z.object({
+  id: peerId,
+  name,
+  address: z.string(),
+  port,
+  slots: z.number().int().min(1).max(MAX_PEER_SLOTS),
+  version: z.string(),
+  /** Milliseconds since the epoch of the last register or heartbeat. */
+  lastSeen: z.number().int(),
+});
+export type PeerRecord = z.infer<typeof PeerRecord>;
+
+export const PeerListResponse = z.object({ peers: z.array(PeerRecord).max(10_000) });
+export type PeerListResponse = z.infer<typeof PeerListResponse>;
+
+// --- Peer -------------------------------------------------------------------------------------
+export const PeerInfoResponse = z.object({
+  id: peerId,
+  name,
+  version: z.string(),
+  protocol: z.number().int(),
+  slots: z.number().int(),
+  freeSlots: z.number().int(),
+});
+export type PeerInfoResponse = z.infer<typeof PeerInfoResponse>;
+
+const validators = z.strictObject({
+  etag: z.string().max(1_024).optional(),
+  lastModified: z.string().max(128).optional(),
+});
+
+export const OfferRequest = z.strictObject({
+  clientId: peerId,
+  clientName: name,
+  url: httpUrl,
+  fileName: z.string().max(255),
+  size: offset.nullable(),
+});
+export type OfferRequest = z.infer<typeof OfferRequest>;
+
+export const OfferResponse = z.object({ accepted: z.literal(true), slots: z.number().int().min(1) });
+export type OfferResponse = z.infer<typeof OfferResponse>;
+
+/** Origin request headers a client may ask a peer to send (e.g. a token for the origin). */
+const forwardedHeaders = z.record(z.string().max(128), z.string().max(8_192)).optional();
+
+export const FetchRequest = z
+  .strictObject({
+    clientId: peerId,
+    url: httpUrl,
+    start: offset,
+    /** Exclusive. */
+    end: offset,
+    validators,
+    headers: forwardedHeaders,
+  })
+  .refine((r) => r.end > r.start, 'end must be greater than start');
+export type FetchRequest = z.infer<typeof FetchRequest>;
+
+export const API = {
+  register: '/v1/register',
+  heartbeat: '/v1/heartbeat',
+  deregister: '/v1/deregister',
+  peers: '/v1/peers',
+  info: '/v1/info',
+  offer: '/v1/offer',
+  fetch: '/v1/fetch',
+} as const;
