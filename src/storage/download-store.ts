@@ -1,0 +1,281 @@
+import { lstat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Validators } from '../client/range-source.js';
+import { DdmError } from '../errors.js';
+import type { ByteRange } from '../scheduler/types.js';
+import { type Checksum, hashFile } from './checksum.js';
+import { type ControlState, loadControl, saveControl } from './control-file.js';
+import { syncDirectory } from './durable-write.js';
+import { controlPath, partPath } from './file-names.js';
+import { errnoOf, throwIfAborted, toStorageError } from './fs-errors.js';
+import { PartFile } from './part-file.js';
+import { exists, fileExistsError, publishFile } from './publish-file.js';
+
+export { type Checksum, type ChecksumAlgorithm, parseChecksum } from './checksum.js';
+export { controlPath, partPath } from './file-names.js';
+
+/**
+ * Why earlier progress was thrown away, so the CLI can say so:
+ * - `validators-changed`: the origin's ETag or Last-Modified differs, it is another version of the file;
+ * - `size-changed`: the origin reports another length;
+ * - `not-resumable`: the origin gives no ranges, no length or no validator to prove it is the same file;
+ * - `overwrite`: `--overwrite` discarded an earlier `.part` or control file;
+ * - `part-unusable`: the `.part` is missing, has the wrong length, or has no control file saying what it holds.
+ */
+export type RestartReason =
+  | 'validators-changed'
+  | 'size-changed'
+  | 'not-resumable'
+  | 'overwrite'
+  | 'part-unusable';
+
+export interface DownloadStoreOptions {
+  /** The final file name; bytes go to `partPath(outputPath)` until the download is complete. */
+  outputPath: string;
+  /** The URL as the user gave it. */
+  url: string;
+  /** Where redirects ended. */
+  finalUrl: string;
+  /** Total size from the origin, or null when unknown. */
+  size: number | null;
+  /** Validators the origin reports now. */
+  validators: Validators;
+  /** Replace an existing output file and discard any earlier progress. */
+  overwrite: boolean;
+  /** False when the origin serves no ranges or no length: nothing can be resumed. */
+  resumable: boolean;
+}
+
+export interface OpenedStore {
+  store: DownloadStore;
+  /** Ranges already on disk from an earlier run; empty when starting over. */
+  resumed: ByteRange[];
+  /** Set when earlier progress existed but could not be used. */
+  restartReason?: RestartReason;
+}
+
+interface StartPlan {
+  resume?: ControlState;
+  restartReason?: RestartReason;
+}
+
+interface PendingCheckpoint {
+  done: readonly ByteRange[];
+  signal: AbortSignal;
+  promise: Promise<void>;
+}
+
+/**
+ * The on-disk side of one download: the `.part` file the bytes go to and the control file that
+ * records which of them are durable, so a crash at any moment loses at most unsynced progress.
+ */
+export class DownloadStore {
+  readonly partPath: string;
+  readonly controlPath: string;
+  private closed = false;
+  /** Settles when the last queued checkpoint has finished, whatever its outcome. */
+  private checkpointsSettled: Promise<void> = Promise.resolve();
+  /** A checkpoint waiting for the running one; later requests fold into it. */
+  private pendingCheckpoint: PendingCheckpoint | undefined;
+
+  private constructor(
+    readonly outputPath: string,
+    private readonly part: PartFile,
+    private state: ControlState,
+    private readonly overwrite: boolean,
+  ) {
+    this.partPath = partPath(outputPath);
+    this.controlPath = controlPath(outputPath);
+  }
+
+  get size(): number | null {
+    return this.state.size;
+  }
+
+  /**
+   * Opens the download's files, resuming earlier progress when it provably belongs to the same
+   * version of the same file. Refuses, with nothing changed on disk, when the output file exists
+   * and `overwrite` is false.
+   */
+  static async open(options: DownloadStoreOptions, signal: AbortSignal): Promise<OpenedStore> {
+    throwIfAborted(signal);
+    const { outputPath } = options;
+    if (!options.overwrite && (await exists(outputPath))) throw fileExistsError(outputPath);
+    const plan = await planStart(options, signal);
+    const now = new Date().toISOString();
+    const state: ControlState = {
+      url: options.url,
+      finalUrl: options.finalUrl,
+      size: options.size,
+      validators: options.validators,
+      done: plan.resume?.done ?? [],
+      createdAt: plan.resume?.createdAt ?? now,
+      updatedAt: now,
+    };
+    if (plan.resume === undefined) {
+      // Recorded before the old bytes are touched, so stale ranges never describe new content.
+      await saveControl(controlPath(outputPath), state, signal);
+    }
+    const part = await PartFile.open(partPath(outputPath), options.size, signal);
+    try {
+      if (plan.resume === undefined) await part.reset(options.size);
+    } catch (error) {
+      await part.close().catch(() => {});
+      throw error;
+    }
+    const store = new DownloadStore(outputPath, part, state, options.overwrite);
+    const opened: OpenedStore = { store, resumed: state.done.map((range) => ({ ...range })) };
+    if (plan.restartReason !== undefined) opened.restartReason = plan.restartReason;
+    return opened;
+  }
+
+  /** Writes all of `data` at `position` in the `.part` file. */
+  async write(data: Uint8Array, position: number): Promise<void> {
+    this.assertOpen();
+    const size = this.state.size;
+    if (position < 0 || (size !== null && position + data.byteLength > size)) {
+      throw new RangeError(
+        `write of ${data.byteLength} bytes at ${position} is outside the file (size ${size})`,
+      );
+    }
+    await this.part.write(data, position);
+  }
+
+  /**
+   * Makes `done` durable: the `.part` data is synced first, then the control file lists the ranges.
+   * Pass only ranges whose writes have completed. Checkpoints never overlap; requests made while
+   * one runs are folded into one more run with the latest ranges. After an abort, call it with a
+   * fresh signal to keep the progress made so far.
+   */
+  checkpoint(done: readonly ByteRange[], signal: AbortSignal): Promise<void> {
+    // Rejects rather than throws, so a timer's `checkpoint(...).catch(...)` stays safe after close.
+    if (this.closed) return Promise.reject(this.closedError());
+    const pending = this.pendingCheckpoint;
+    if (pending !== undefined) {
+      pending.done = done;
+      pending.signal = signal;
+      return pending.promise;
+    }
+    const next: PendingCheckpoint = { done, signal, promise: Promise.resolve() };
+    next.promise = this.checkpointsSettled.then(() => {
+      this.pendingCheckpoint = undefined;
+      return this.saveCheckpoint(next.done, next.signal);
+    });
+    this.pendingCheckpoint = next;
+    this.checkpointsSettled = next.promise.catch(() => {});
+    return next.promise;
+  }
+
+  private async saveCheckpoint(done: readonly ByteRange[], signal: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    await this.part.datasync();
+    const state: ControlState = { ...this.state, done: [...done], updatedAt: new Date().toISOString() };
+    await saveControl(this.controlPath, state, signal);
+    this.state = state;
+  }
+
+  /**
+   * Completes the download: syncs and closes the `.part`, checks `checksum` when given (a mismatch
+   * leaves `.part` and control file in place), gives the file its final name without clobbering
+   * anything unless `overwrite`, and removes the control file.
+   */
+  async finalize(options: { checksum?: Checksum }, signal: AbortSignal): Promise<void> {
+    this.assertOpen();
+    throwIfAborted(signal);
+    await this.checkpointsSettled;
+    await this.part.datasync();
+    await this.closePart();
+    if (options.checksum !== undefined) await this.verifyChecksum(options.checksum, signal);
+    throwIfAborted(signal);
+    await publishFile(this.partPath, this.outputPath, this.overwrite);
+    await removeIfPresent(this.controlPath);
+    await syncDirectory(dirname(this.outputPath));
+  }
+
+  private async verifyChecksum(expected: Checksum, signal: AbortSignal): Promise<void> {
+    const actual = await hashFile(this.partPath, expected.algorithm, signal);
+    if (actual === expected.hex) return;
+    throw new DdmError(
+      'CHECKSUM_MISMATCH',
+      `${expected.algorithm} of the download is ${actual}, expected ${expected.hex}; the data is kept in ${this.partPath}`,
+      { details: { algorithm: expected.algorithm, expected: expected.hex, actual, path: this.partPath } },
+    );
+  }
+
+  /** Stops using the files and keeps `.part` and control file for a later resume. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.checkpointsSettled;
+    await this.closePart();
+  }
+
+  private async closePart(): Promise<void> {
+    this.closed = true;
+    await this.part.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw this.closedError();
+  }
+
+  private closedError(): DdmError {
+    return new DdmError('FS_ERROR', `${this.partPath} is already closed`);
+  }
+}
+
+/** Decides between resuming the recorded progress and starting over, and why. */
+async function planStart(options: DownloadStoreOptions, signal: AbortSignal): Promise<StartPlan> {
+  const control = controlPath(options.outputPath);
+  const part = partPath(options.outputPath);
+  if (options.overwrite) {
+    const leftovers = (await exists(control)) || (await exists(part));
+    return leftovers ? { restartReason: 'overwrite' } : {};
+  }
+  const previous = await loadControl(control, signal);
+  if (previous === null) return (await exists(part)) ? { restartReason: 'part-unusable' } : {};
+  if (previous.url !== options.url) {
+    throw new DdmError(
+      'CONTROL_FOREIGN',
+      `${control} belongs to a download of ${previous.url}, not ${options.url}; choose another output name or run again with --overwrite`,
+      { details: { path: control, recordedUrl: previous.url, url: options.url } },
+    );
+  }
+  const mismatch = versionMismatch(previous, options);
+  if (mismatch !== undefined) return { restartReason: mismatch };
+  if ((await lengthOf(part)) !== options.size) return { restartReason: 'part-unusable' };
+  return { resume: previous };
+}
+
+/** Whether the origin still serves provably the same bytes as when the progress was recorded. */
+function versionMismatch(previous: ControlState, options: DownloadStoreOptions): RestartReason | undefined {
+  if (!options.resumable || options.size === null) return 'not-resumable';
+  const now = options.validators;
+  const before = previous.validators;
+  if (now.etag !== undefined) {
+    if (before.etag !== now.etag) return 'validators-changed';
+  } else if (now.lastModified !== undefined) {
+    if (before.lastModified !== now.lastModified) return 'validators-changed';
+  } else {
+    return 'not-resumable';
+  }
+  if (previous.size !== options.size) return 'size-changed';
+  return undefined;
+}
+
+async function lengthOf(path: string): Promise<number | undefined> {
+  try {
+    const stats = await lstat(path);
+    return stats.isFile() ? stats.size : undefined;
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw toStorageError(error, path);
+  }
+}
+
+async function removeIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT') throw toStorageError(error, path);
+  }
+}

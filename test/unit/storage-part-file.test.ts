@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PartFile } from '../../src/storage/part-file.js';
+
+const signal = new AbortController().signal;
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ddm-part-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+describe('PartFile', () => {
+  it('preallocates a new file to exactly the size', async () => {
+    const path = join(dir, 'prealloc.part');
+    const file = await PartFile.open(path, 5_000_000, signal);
+    await file.close();
+    assert.equal((await stat(path)).size, 5_000_000);
+  });
+
+  it('leaves a file of unknown size empty', async () => {
+    const path = join(dir, 'unknown.part');
+    const file = await PartFile.open(path, null, signal);
+    await file.close();
+    assert.equal((await stat(path)).size, 0);
+  });
+
+  it('keeps existing content when opened again', async () => {
+    const path = join(dir, 'keep.part');
+    const data = randomBytes(4096);
+    await writeFile(path, data);
+    const file = await PartFile.open(path, data.length, signal);
+    assert.deepEqual(Buffer.from(await file.read(0, data.length)), data);
+    await file.close();
+  });
+
+  it('writes pieces out of order into the right bytes', async () => {
+    const path = join(dir, 'order.part');
+    const source = randomBytes(3 * 1024 * 1024 + 17);
+    const pieceBytes = 256 * 1024 + 3;
+    const offsets: number[] = [];
+    for (let offset = 0; offset < source.length; offset += pieceBytes) offsets.push(offset);
+    offsets.reverse();
+    [offsets[0], offsets[3]] = [offsets[3]!, offsets[0]!];
+    const file = await PartFile.open(path, source.length, signal);
+    await Promise.all(
+      offsets.map((offset) => file.write(source.subarray(offset, offset + pieceBytes), offset)),
+    );
+    await file.datasync();
+    await file.close();
+    assert.equal(sha256(await readFile(path)), sha256(source));
+  });
+
+  it('reset discards content and reads back as zeros', async () => {
+    const path = join(dir, 'reset.part');
+    const file = await PartFile.open(path, 1024, signal);
+    await file.write(new Uint8Array(1024).fill(7), 0);
+    await file.reset(1024);
+    assert.equal(await file.length(), 1024);
+    assert.deepEqual(await file.read(0, 1024), new Uint8Array(1024));
+    await file.close();
+  });
+
+  it('refuses to start when the signal is already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(PartFile.open(join(dir, 'aborted.part'), 10, controller.signal), {
+      code: 'ABORTED',
+    });
+  });
+
+  it('maps a directory in the way to FS_ERROR', async () => {
+    await assert.rejects(PartFile.open(dir, 10, signal), { name: 'DdmError', code: 'FS_ERROR' });
+  });
+});
