@@ -1,0 +1,25 @@
+import { EXIT } from '../../errors.js';
+import { deriveKey } from '../../protocol/auth.js';
+import { startTracker } from '../../tracker/tracker-server.js';
+import type { CommandContext } from '../context.js';
+import { printError } from '../error-output.js';
+import { parseListen } from '../listen-address.js';
+import { createLogger } from '../logger.js';
+import { requireSecret } from '../require-secret.js';
+import { waitForStop } from '../wait-for-stop.js';
+
+export async function runTrackerCommand(values: Record<string, unknown>, context: CommandContext): Promise<number> {
+  try {
+    const secret = requireSecret(values.secret, 'tracker');
+    const { host, port } = parseListen(values.listen as string);
+    const log = createLogger('ddm-tracker', values.verbose === true);
+    const tracker = await startTracker({ host, port, key: deriveKey(secret), log }, context.signal);
+    context.stderr.write(`ddm tracker: listening on ${tracker.url}\n`);
+    await waitForStop(context.signal);
+    await tracker.close();
+    context.stderr.write('ddm tracker: stopped\n');
+    return EXIT.OK;
+  } catch (error) {
+    return printError(error, context.stderr, values.verbose === true);
+  }
+}

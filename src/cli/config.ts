@@ -1,0 +1,154 @@
+/**
+ * Resolves option values: flag > DDM_* environment variable > config file > default,
+ * and checks each one, naming the bad key and where it came from.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { DdmError } from '../errors.js';
+import { configKeyFor, envNameFor, knownConfigKeys, type OptionSpec } from './option-specs.js';
+
+export const COMMAND_SECTIONS = ['get', 'tracker', 'peer', 'peers', 'demo'] as const;
+
+export type ConfigFile = Record<string, unknown>;
+
+export function defaultConfigPath(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  return join(base, 'ddm', 'config.json');
+}
+
+/** Reads the config file; a missing default file is fine, a missing explicit one is an error. */
+export function loadConfigFile(path: string, explicit: boolean): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return {};
+    throw new DdmError('CONFIG_INVALID', `cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new DdmError('CONFIG_INVALID', `config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new DdmError('CONFIG_INVALID', `config file ${path} must hold a JSON object`);
+  }
+  checkKeys(parsed as ConfigFile, path);
+  return parsed as ConfigFile;
+}
+
+function checkKeys(config: ConfigFile, path: string): void {
+  const known = knownConfigKeys();
+  for (const [key, value] of Object.entries(config)) {
+    if ((COMMAND_SECTIONS as readonly string[]).includes(key)) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new DdmError('CONFIG_INVALID', `config file ${path}: "${key}" must be an object of options`);
+      }
+      for (const inner of Object.keys(value)) {
+        if (!known.has(inner)) throw unknownKey(path, `${key}.${inner}`);
+      }
+    } else if (!known.has(key)) {
+      throw unknownKey(path, key);
+    }
+  }
+}
+
+function unknownKey(path: string, key: string): DdmError {
+  return new DdmError('CONFIG_INVALID', `config file ${path}: unknown key "${key}"`, { details: { key } });
+}
+
+export type ValueSource = 'flag' | 'env' | 'config' | 'default';
+
+export interface ResolveInput {
+  specs: readonly OptionSpec[];
+  /** Values commander parsed, and which of them came from the command line. */
+  flags: Record<string, unknown>;
+  fromCommandLine: (key: string) => boolean;
+  env: NodeJS.ProcessEnv;
+  config: ConfigFile;
+  command: string;
+}
+
+export function resolveOptions(input: ResolveInput): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  const section = (input.config[input.command] as ConfigFile | undefined) ?? {};
+  for (const spec of input.specs) {
+    values[spec.key] = resolveOne(spec, input, section);
+  }
+  return values;
+}
+
+function resolveOne(spec: OptionSpec, input: ResolveInput, section: ConfigFile): unknown {
+  if (input.fromCommandLine(spec.key)) return checkValue(spec, input.flags[spec.key], 'flag', flagName(spec));
+  const envName = envNameFor(spec);
+  const envValue = input.env[envName];
+  if (envValue !== undefined && envValue !== '') {
+    return checkValue(spec, fromEnvString(spec, envValue, envName), 'env', envName);
+  }
+  const configKey = configKeyFor(spec);
+  const fromConfig = configKey in section ? section[configKey] : input.config[configKey];
+  if (fromConfig !== undefined) {
+    const value = spec.negated && typeof fromConfig === 'boolean' ? !fromConfig : fromConfig;
+    return checkValue(spec, value, 'config', `config key "${configKey}"`);
+  }
+  return spec.defaultValue;
+}
+
+function flagName(spec: OptionSpec): string {
+  return spec.flags.split(/[ ,]+/).find((part) => part.startsWith('--')) ?? spec.key;
+}
+
+function fromEnvString(spec: OptionSpec, raw: string, envName: string): unknown {
+  switch (spec.kind) {
+    case 'bool': {
+      const truthy = /^(1|true|yes|on)$/i.test(raw);
+      if (!truthy && !/^(0|false|no|off)$/i.test(raw)) {
+        throw new DdmError('CONFIG_INVALID', `${envName} must be true or false, not "${raw}"`, { details: { key: envName } });
+      }
+      return spec.negated ? !truthy : truthy;
+    }
+    case 'list':
+      // Headers may contain commas, so they are separated by newlines; URLs by commas or spaces.
+      return spec.key === 'header' ? raw.split('\n').filter(Boolean) : raw.split(/[\s,]+/).filter(Boolean);
+    default:
+      return raw;
+  }
+}
+
+function invalid(where: string, message: string): DdmError {
+  return new DdmError('CONFIG_INVALID', `${where}: ${message}`, { details: { key: where } });
+}
+
+function checkValue(spec: OptionSpec, value: unknown, _source: ValueSource, where: string): unknown {
+  switch (spec.kind) {
+    case 'string': {
+      if (typeof value !== 'string') throw invalid(where, 'must be a string');
+      if (spec.choices && !spec.choices.includes(value)) {
+        throw invalid(where, `must be one of ${spec.choices.join(', ')}, not "${value}"`);
+      }
+      return value;
+    }
+    case 'int':
+      return toNumber(value, where, true);
+    case 'seconds':
+      return toNumber(value, where, false);
+    case 'bool':
+      if (typeof value !== 'boolean') throw invalid(where, 'must be true or false');
+      return value;
+    case 'list': {
+      const list = Array.isArray(value) ? value : [value];
+      if (!list.every((item) => typeof item === 'string')) throw invalid(where, 'must be a list of strings');
+      return list;
+    }
+  }
+}
+
+function toNumber(value: unknown, where: string, integer: boolean): number {
+  const number = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(number) || number <= 0 || (integer && !Number.isInteger(number))) {
+    throw invalid(where, `must be a positive ${integer ? 'integer' : 'number'}, not "${String(value)}"`);
+  }
+  return number;
+}

@@ -1,0 +1,157 @@
+/**
+ * The `ddm` command line: parses flags, resolves options (flag > env > config file > default),
+ * runs one command, and turns errors into one clear line and a documented exit code.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { DdmError, EXIT } from '../errors.js';
+import { defaultConfigPath, loadConfigFile, resolveOptions } from './config.js';
+import type { CommandContext } from './context.js';
+import { printError } from './error-output.js';
+import {
+  COMMON_OPTIONS,
+  DEMO_OPTIONS,
+  GET_OPTIONS,
+  type OptionSpec,
+  PEER_OPTIONS,
+  PEERS_OPTIONS,
+  TRACKER_OPTIONS,
+} from './option-specs.js';
+import { onStopSignals } from './stop-signals.js';
+
+type Handler = (values: Record<string, unknown>, context: CommandContext, args: string[]) => Promise<number>;
+
+interface CommandDefinition {
+  name: string;
+  summary: string;
+  args?: string;
+  specs: readonly OptionSpec[];
+  handler: Handler;
+  /** Whether --secret etc. apply. */
+  common: boolean;
+}
+
+/** Commands load on use: `ddm get` starts without loading the peer's and tracker's code. */
+function lazy(load: () => Promise<Handler>): Handler {
+  return async (values, context, args) => (await load())(values, context, args);
+}
+
+const COMMANDS: readonly CommandDefinition[] = [
+  {
+    name: 'get',
+    summary: 'download URL, with peers when a tracker or peer is given',
+    args: '<url>',
+    specs: GET_OPTIONS,
+    handler: lazy(() => import('./commands/get.js').then((m) => m.runGetCommand)),
+    common: true,
+  },
+  {
+    name: 'tracker',
+    summary: 'run a tracker that lists the live peers',
+    specs: TRACKER_OPTIONS,
+    handler: lazy(() => import('./commands/tracker.js').then((m) => m.runTrackerCommand)),
+    common: true,
+  },
+  {
+    name: 'peer',
+    summary: 'help clients of the swarm download',
+    specs: PEER_OPTIONS,
+    handler: lazy(() => import('./commands/peer.js').then((m) => m.runPeerCommand)),
+    common: true,
+  },
+  {
+    name: 'peers',
+    summary: 'list the peers a client would use',
+    specs: PEERS_OPTIONS,
+    handler: lazy(() => import('./commands/peers.js').then((m) => m.runPeersCommand)),
+    common: true,
+  },
+  {
+    name: 'demo',
+    summary: 'the whole system on this machine, no setup, no internet',
+    specs: DEMO_OPTIONS,
+    handler: lazy(() => import('./commands/demo.js').then((m) => m.runDemoCommand)),
+    common: true,
+  },
+  {
+    name: 'secret',
+    summary: 'print a new random swarm secret',
+    specs: [],
+    handler: lazy(() => import('./commands/secret.js').then((m) => m.runSecretCommand)),
+    common: false,
+  },
+];
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    success                         4  local file system (exists, disk full, control file)
+  1    other failure                   5  checksum mismatch
+  2    bad usage, config or variable   6  network failure after all retries
+  3    origin refused or changed       7  swarm: authentication, no usable peers
+  130  interrupted (run again to resume)`;
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let exitCode: number = EXIT.OK;
+  const stop = onStopSignals();
+  const program = new Command('ddm')
+    .description('ddm: a distributed download manager for one LAN')
+    .version('0.1.0')
+    .option('--config <file>', 'config file (default: $XDG_CONFIG_HOME/ddm/config.json)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const definition of COMMANDS) {
+    const command = program.command(definition.name).description(definition.summary).exitOverride();
+    if (definition.args) command.argument(definition.args);
+    for (const spec of [...(definition.common ? COMMON_OPTIONS : []), ...definition.specs])
+      command.addOption(toOption(spec));
+    command.addHelpText('after', EXIT_CODES_HELP);
+    command.action(async (...params: unknown[]) => {
+      const cmd = params[params.length - 1] as Command;
+      const configPath = (program.opts().config as string | undefined) ?? env.DDM_CONFIG;
+      const config = loadConfigFile(configPath ?? defaultConfigPath(env), configPath !== undefined);
+      const values = resolveOptions({
+        specs: [...(definition.common ? COMMON_OPTIONS : []), ...definition.specs],
+        flags: cmd.opts(),
+        fromCommandLine: (key) => cmd.getOptionValueSource(key) === 'cli',
+        env,
+        config,
+        command: definition.name,
+      });
+      const context: CommandContext = {
+        signal: stop.signal,
+        env,
+        stdout: process.stdout,
+        stderr: process.stderr,
+      };
+      exitCode = await definition.handler(values, context, cmd.args);
+    });
+  }
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    return printError(error, process.stderr, argv.includes('--verbose'));
+  } finally {
+    stop.dispose();
+  }
+}
+
+function toOption(spec: OptionSpec): Option {
+  const shown =
+    spec.defaultValue !== undefined &&
+    !spec.negated &&
+    !(Array.isArray(spec.defaultValue) && spec.defaultValue.length === 0);
+  const description = shown
+    ? `${spec.description} (default: ${String(spec.defaultValue)})`
+    : spec.description;
+  const option = new Option(spec.flags, description);
+  if (spec.kind === 'list')
+    option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  if (spec.choices) option.choices([...spec.choices]);
+  return option;
+}
+
+export { DdmError };

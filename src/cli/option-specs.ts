@@ -1,0 +1,155 @@
+/**
+ * One table of every option: its flag, environment variable, config-file key and default.
+ * Values resolve as flag > DDM_* variable > config file > default.
+ */
+
+export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'seconds';
+
+export interface OptionSpec {
+  /** Name of the resolved value (camelCase). */
+  key: string;
+  /** Commander flags, e.g. '-o, --output <file>'. */
+  flags: string;
+  description: string;
+  kind: OptionKind;
+  defaultValue?: unknown;
+  choices?: readonly string[];
+  /** Key in the config file and base of the DDM_* variable when it differs from `key` (negated flags). */
+  configKey?: string;
+  /** The flag negates the value (`--no-local` sets local=false); env/config `noLocal: true` does too. */
+  negated?: boolean;
+}
+
+export function envNameFor(spec: OptionSpec): string {
+  const base = spec.configKey ?? spec.key;
+  return `DDM_${base.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export function configKeyFor(spec: OptionSpec): string {
+  return spec.configKey ?? spec.key;
+}
+
+export const COMMON_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'secret',
+    flags: '--secret <secret>',
+    description: 'shared secret of the swarm (never sent in clear)',
+    kind: 'string',
+  },
+  { key: 'verbose', flags: '--verbose', description: 'show details and stack traces of errors', kind: 'bool' },
+];
+
+export const GET_OPTIONS: readonly OptionSpec[] = [
+  { key: 'output', flags: '-o, --output <file>', description: 'write to FILE', kind: 'string' },
+  { key: 'dir', flags: '--dir <dir>', description: 'write into DIR, with the name from the server', kind: 'string' },
+  {
+    key: 'tracker',
+    flags: '--tracker <url>',
+    description: 'tracker to ask for peers (repeatable)',
+    kind: 'list',
+    defaultValue: [],
+  },
+  { key: 'peer', flags: '--peer <url>', description: 'peer to use directly (repeatable)', kind: 'list', defaultValue: [] },
+  {
+    key: 'connections',
+    flags: '-c, --connections <n>',
+    description: 'connections from this machine to the origin',
+    kind: 'int',
+    defaultValue: 4,
+  },
+  {
+    key: 'checksum',
+    flags: '--checksum <algo=hex>',
+    description: 'verify the file (sha256, sha512, sha1, md5) before it gets its name',
+    kind: 'string',
+  },
+  {
+    key: 'header',
+    flags: '-H, --header <header>',
+    description: 'extra request header "Name: value" (repeatable)',
+    kind: 'list',
+    defaultValue: [],
+  },
+  {
+    key: 'local',
+    flags: '--no-local',
+    description: 'fetch only through peers, not from this machine',
+    kind: 'bool',
+    defaultValue: true,
+    configKey: 'noLocal',
+    negated: true,
+  },
+  { key: 'json', flags: '--json', description: 'print newline-delimited JSON events', kind: 'bool', defaultValue: false },
+  { key: 'quiet', flags: '-q, --quiet', description: 'print nothing but errors', kind: 'bool', defaultValue: false },
+  { key: 'maxTries', flags: '--max-tries <n>', description: 'tries per request to the origin', kind: 'int', defaultValue: 5 },
+  {
+    key: 'timeout',
+    flags: '--timeout <seconds>',
+    description: 'connect and idle timeout for the origin',
+    kind: 'seconds',
+    defaultValue: 30,
+  },
+  {
+    key: 'overwrite',
+    flags: '--overwrite',
+    description: 'replace an existing file and ignore an unusable control file',
+    kind: 'bool',
+    defaultValue: false,
+  },
+  { key: 'userAgent', flags: '--user-agent <ua>', description: 'User-Agent sent to the origin', kind: 'string' },
+  { key: 'name', flags: '--name <name>', description: 'this client as peers see it in their prompt', kind: 'string' },
+];
+
+export const TRACKER_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'listen',
+    flags: '--listen <host:port>',
+    description: 'address to listen on',
+    kind: 'string',
+    defaultValue: '0.0.0.0:7800',
+  },
+];
+
+export const PEER_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'listen',
+    flags: '--listen <host:port>',
+    description: 'address to listen on',
+    kind: 'string',
+    defaultValue: '0.0.0.0:7801',
+  },
+  { key: 'tracker', flags: '--tracker <url>', description: 'tracker to register with (repeatable)', kind: 'list', defaultValue: [] },
+  { key: 'name', flags: '--name <name>', description: 'name shown to clients (default: host name)', kind: 'string' },
+  {
+    key: 'accept',
+    flags: '--accept <mode>',
+    description: 'help clients: auto, ask (prompt on this terminal) or never',
+    kind: 'string',
+    defaultValue: 'auto',
+    choices: ['auto', 'ask', 'never'],
+  },
+  { key: 'slots', flags: '--slots <n>', description: 'ranges served at once', kind: 'int', defaultValue: 4 },
+  {
+    key: 'allowPrivate',
+    flags: '--allow-private',
+    description: 'let this peer fetch loopback, private and link-local addresses',
+    kind: 'bool',
+    defaultValue: false,
+  },
+];
+
+export const PEERS_OPTIONS: readonly OptionSpec[] = [
+  { key: 'tracker', flags: '--tracker <url>', description: 'tracker to ask (repeatable)', kind: 'list', defaultValue: [] },
+  { key: 'json', flags: '--json', description: 'print JSON', kind: 'bool', defaultValue: false },
+];
+
+export const DEMO_OPTIONS: readonly OptionSpec[] = [
+  { key: 'size', flags: '--size <mib>', description: 'size of the demo file in MiB', kind: 'int', defaultValue: 64 },
+  { key: 'json', flags: '--json', description: 'print newline-delimited JSON events', kind: 'bool', defaultValue: false },
+];
+
+/** Every key a config file may hold, across commands. */
+export function knownConfigKeys(): Set<string> {
+  const all = [...COMMON_OPTIONS, ...GET_OPTIONS, ...TRACKER_OPTIONS, ...PEER_OPTIONS, ...PEERS_OPTIONS, ...DEMO_OPTIONS];
+  return new Set(all.map(configKeyFor));
+}

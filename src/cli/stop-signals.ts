@@ -1,0 +1,22 @@
+import { DdmError } from '../errors.js';
+
+/**
+ * SIGINT and SIGTERM abort the returned signal so commands stop cleanly (save progress,
+ * deregister). A second signal while stopping exits at once.
+ */
+export function onStopSignals(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const handler = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort(new DdmError('ABORTED', `interrupted by ${name}`));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}

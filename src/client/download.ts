@@ -1,0 +1,313 @@
+/**
+ * The library entry point: `download()` probes the origin, opens (or resumes) the output,
+ * runs the segmented or single-stream transfer, and finalises the file. The CLI is a thin
+ * layer over this; progress comes out as DownloadEvents.
+ */
+import { resolve as resolvePath, join } from 'node:path';
+import type { Dispatcher } from 'undici';
+import {
+  CONTROL_SAVE_INTERVAL_MS,
+  MIN_SPLIT_BYTES,
+  SLOW_WORKER_FACTOR,
+  STALL_TIMEOUT_MS,
+  DEFAULT_MAX_TRIES,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_USER_AGENT,
+  MAX_REDIRECTS,
+  PROGRESS_INTERVAL_MS,
+} from '../constants.js';
+import { DdmError } from '../errors.js';
+import { childController } from '../util/abort.js';
+import { createOriginDispatcher, type OriginRequestOptions } from '../origin/http-client.js';
+import { probe, type ProbeResult } from '../origin/probe.js';
+import { withRetries } from '../origin/retry.js';
+import { choosePieceBytes, Scheduler } from '../scheduler/scheduler.js';
+import { DownloadStore } from '../storage/download-store.js';
+import type { Checksum } from '../storage/checksum.js';
+import type { DownloadEvent, DownloadEventListener, WorkerStats } from './events.js';
+import { OriginRangeSource } from './origin-source.js';
+import { RateMeter } from './rate-meter.js';
+import { SegmentedDownload, type SourcePlan } from './segmented-download.js';
+import type { Recruitment } from './swarm.js';
+import { runSingleStream } from './single-stream.js';
+
+export interface DownloadOptions {
+  url: string;
+  /** Exact output path (-o). */
+  output?: string | undefined;
+  /** Directory for a name taken from the origin (--dir); default the working directory. */
+  dir?: string | undefined;
+  connections: number;
+  headers?: Record<string, string>;
+  userAgent?: string;
+  checksum?: Checksum | undefined;
+  maxTries?: number;
+  timeoutMs?: number;
+  overwrite?: boolean;
+  /** Use the client's own connections (false with --no-local). */
+  local?: boolean;
+  /** Finds peers before the origin is touched; their slots join once they accept. */
+  swarm?: (signal: AbortSignal) => Promise<Recruitment>;
+  onEvent?: DownloadEventListener;
+  /** For tests: a dispatcher to use instead of one built from the environment. */
+  dispatcher?: Dispatcher;
+}
+
+/** What the engine learned about the file, shared with peers so they fetch the same version. */
+export interface FileFacts {
+  url: string;
+  finalUrl: string;
+  size: number;
+  fileName: string;
+  validators: ProbeResult['validators'];
+  headers: Record<string, string>;
+}
+
+export interface DownloadResult {
+  output: string;
+  size: number;
+  elapsedMs: number;
+  sources: WorkerStats[];
+}
+
+export async function download(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
+  const started = Date.now();
+  const emit = options.onEvent ?? (() => {});
+  const dispatcher = options.dispatcher ?? createOriginDispatcher({ timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  const requestOptions: OriginRequestOptions = {
+    dispatcher,
+    headers: options.headers ?? {},
+    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxRedirects: MAX_REDIRECTS,
+  };
+  const maxTries = options.maxTries ?? DEFAULT_MAX_TRIES;
+  try {
+    const recruitment = options.swarm ? await options.swarm(signal) : undefined;
+    const probed = await withRetries(() => probe(options.url, requestOptions, signal), {
+      maxTries,
+      signal,
+      onRetry: ({ tryNumber, delayMs, error }) =>
+        emit({ type: 'retry', source: 'probe', tryNumber, delayMs, code: error.code, message: error.message }),
+    });
+    const output = outputPath(options, probed.fileName);
+    const segmented = probed.rangeSupported && probed.size !== null && probed.size > 0;
+    const { store, resumed, restartReason } = await DownloadStore.open(
+      {
+        outputPath: output,
+        url: options.url,
+        finalUrl: probed.url,
+        size: probed.size,
+        validators: probed.validators,
+        overwrite: options.overwrite ?? false,
+        resumable: segmented,
+      },
+      signal,
+    );
+    const context: RunContext = {
+      options,
+      probed,
+      output,
+      store,
+      emit,
+      requestOptions,
+      maxTries,
+      started,
+      signal,
+      recruitment,
+    };
+    try {
+      const result = segmented
+        ? await runSegmented(context, resumed, restartReason)
+        : await runSingle(context, restartReason);
+      return result;
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  } finally {
+    if (!options.dispatcher) await dispatcher.close().catch(() => {});
+  }
+}
+
+interface RunContext {
+  options: DownloadOptions;
+  probed: ProbeResult;
+  output: string;
+  store: DownloadStore;
+  emit: (event: DownloadEvent) => void;
+  requestOptions: OriginRequestOptions;
+  maxTries: number;
+  started: number;
+  signal: AbortSignal;
+  recruitment: Recruitment | undefined;
+}
+
+function outputPath(options: DownloadOptions, fileName: string): string {
+  if (options.output) return resolvePath(options.output);
+  return resolvePath(join(options.dir ?? '.', fileName));
+}
+
+function describeRestart(reason: string | undefined): string | undefined {
+  switch (reason) {
+    case 'validators-changed':
+      return 'the file changed on the server since the last run: starting over';
+    case 'size-changed':
+      return 'the file size changed on the server since the last run: starting over';
+    case 'not-resumable':
+      return 'the server gives no validators, so the earlier partial download cannot be trusted: starting over';
+    default:
+      return undefined;
+  }
+}
+
+async function runSegmented(
+  context: RunContext,
+  resumed: { start: number; end: number }[],
+  restartReason: string | undefined,
+): Promise<DownloadResult> {
+  const { options, probed, store, emit } = context;
+  const size = probed.size!;
+  const facts: FileFacts = {
+    url: options.url,
+    finalUrl: probed.url,
+    size,
+    fileName: probed.fileName,
+    validators: probed.validators,
+    headers: context.requestOptions.headers,
+  };
+  const restartMessage = describeRestart(restartReason);
+  if (restartMessage) emit({ type: 'notice', message: restartMessage });
+  const plans: SourcePlan[] = [];
+  if (options.local ?? true) {
+    plans.push({
+      source: new OriginRangeSource(probed.url, probed.validators, size, context.requestOptions),
+      slots: options.connections,
+    });
+  }
+  if (plans.length === 0 && (context.recruitment?.candidates ?? 0) === 0) {
+    throw new DdmError('NO_WORKERS', 'no peers were found and --no-local was given: nobody can fetch the file');
+  }
+  const workers = plans.reduce((sum, plan) => sum + plan.slots, 0) + (context.recruitment?.expectedSlots ?? 0);
+  const scheduler = new Scheduler({
+    size,
+    pieceBytes: choosePieceBytes(size, workers),
+    minSplitBytes: MIN_SPLIT_BYTES,
+    stallTimeoutMs: STALL_TIMEOUT_MS,
+    slowFactor: SLOW_WORKER_FACTOR,
+    done: resumed,
+  });
+  const resumedBytes = scheduler.doneBytes;
+  emit({
+    type: 'start',
+    url: options.url,
+    finalUrl: probed.url,
+    output: context.output,
+    size,
+    mode: 'segmented',
+    resumedBytes,
+    ...(restartReason ? { restartReason } : {}),
+    connections: workers,
+  });
+  const engine = new SegmentedDownload(scheduler, plans, {
+    maxTries: context.maxTries,
+    write: (data, position) => store.write(data, position),
+    onEvent: emit,
+  });
+  const { controller: runController, dispose } = childController(context.signal);
+  const recruiting = context.recruitment?.recruit(facts, (plan) => engine.addSource(plan), runController.signal);
+  const meter = new RateMeter(scheduler.doneBytes);
+  const reportProgress = () => {
+    meter.sample(scheduler.doneBytes);
+    emit({
+      type: 'progress',
+      doneBytes: scheduler.doneBytes,
+      size,
+      rateBps: meter.rateBps,
+      etaSec: meter.etaSec(size - scheduler.doneBytes),
+      active: engine.activeCount(),
+      sources: engine.stats(),
+    });
+  };
+  const timers = [
+    setInterval(() => engine.sweep(), 1_000),
+    setInterval(reportProgress, PROGRESS_INTERVAL_MS),
+    setInterval(() => {
+      store.checkpoint(scheduler.doneRanges(), runController.signal).catch(() => {});
+    }, CONTROL_SAVE_INTERVAL_MS),
+  ];
+  try {
+    await engine.run(runController.signal, recruiting);
+  } catch (error) {
+    // Whatever stopped us, the bytes written so far are made durable so the next run resumes.
+    await store.checkpoint(scheduler.doneRanges(), new AbortController().signal).catch(() => {});
+    throw error;
+  } finally {
+    for (const timer of timers) clearInterval(timer);
+    // Stops asking peers that have not answered yet (e.g. an operator still at a prompt).
+    runController.abort(new DdmError('ABORTED', 'download finished'));
+    dispose();
+  }
+  reportProgress();
+  await store.finalize(options.checksum ? { checksum: options.checksum } : {}, context.signal);
+  const elapsedMs = Date.now() - context.started;
+  const sources = engine.stats();
+  const fetchedBytes = size - resumedBytes;
+  emit({
+    type: 'done',
+    output: context.output,
+    size,
+    elapsedMs,
+    rateBps: elapsedMs > 0 ? (fetchedBytes * 1000) / elapsedMs : 0,
+    fetchedBytes,
+    sources,
+  });
+  return { output: context.output, size, elapsedMs, sources };
+}
+
+async function runSingle(context: RunContext, restartReason: string | undefined): Promise<DownloadResult> {
+  const { options, probed, emit } = context;
+  if (options.local === false) {
+    throw new DdmError(
+      'NO_WORKERS',
+      'the origin does not support ranges (or gives no length), so it cannot be shared with peers; run without --no-local',
+    );
+  }
+  const why = probed.size === null ? 'the origin gives no length' : 'the origin does not support ranges';
+  emit({ type: 'notice', message: `${why}: downloading with a single stream` });
+  emit({
+    type: 'start',
+    url: options.url,
+    finalUrl: probed.url,
+    output: context.output,
+    size: probed.size,
+    mode: 'single',
+    resumedBytes: 0,
+    ...(restartReason ? { restartReason } : {}),
+    connections: 1,
+  });
+  const size = await runSingleStream({
+    url: probed.url,
+    validators: probed.validators,
+    requestOptions: context.requestOptions,
+    store: context.store,
+    maxTries: context.maxTries,
+    onEvent: emit,
+    signal: context.signal,
+  });
+  await context.store.finalize(options.checksum ? { checksum: options.checksum } : {}, context.signal);
+  const elapsedMs = Date.now() - context.started;
+  const sources: WorkerStats[] = [
+    { source: 'local', label: 'local', kind: 'local', bytes: size, rateBps: 0, active: 0, failures: 0, dropped: false },
+  ];
+  emit({
+    type: 'done',
+    output: context.output,
+    size,
+    elapsedMs,
+    rateBps: elapsedMs > 0 ? (size * 1000) / elapsedMs : 0,
+    fetchedBytes: size,
+    sources,
+  });
+  return { output: context.output, size, elapsedMs, sources };
+}

@@ -1,0 +1,57 @@
+import { API, type FetchRequest } from '../protocol/messages.js';
+import type { SwarmKey } from '../protocol/auth.js';
+import type { ByteRange } from '../scheduler/types.js';
+import { signedStream } from '../util/signed-http.js';
+import type { RangeSource, Validators } from './range-source.js';
+
+export interface PeerTarget {
+  id: string;
+  name: string;
+  /** Base URL of the peer, e.g. http://192.168.1.20:7801 */
+  url: string;
+}
+
+/** A peer that accepted to help: each slot fetches ranges from the origin and streams them to us. */
+export class PeerRangeSource implements RangeSource {
+  readonly id: string;
+  readonly label: string;
+  readonly kind = 'peer' as const;
+
+  constructor(
+    private readonly peer: PeerTarget,
+    private readonly request: { clientId: string; url: string; validators: Validators; headers: Record<string, string> },
+    private readonly key: SwarmKey,
+    private readonly timeoutMs: number,
+  ) {
+    this.id = `peer:${peer.id}`;
+    this.label = peer.name;
+  }
+
+  open(range: ByteRange, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    const body: FetchRequest = {
+      clientId: this.request.clientId,
+      url: this.request.url,
+      start: range.start,
+      end: range.end,
+      validators: withoutUndefined(this.request.validators),
+      ...(Object.keys(this.request.headers).length > 0 ? { headers: this.request.headers } : {}),
+    };
+    return signedStream({
+      baseUrl: this.peer.url,
+      key: this.key,
+      signal,
+      path: API.fetch,
+      body,
+      expectedBytes: range.end - range.start,
+      timeoutMs: this.timeoutMs,
+      role: 'peer',
+    });
+  }
+}
+
+function withoutUndefined(validators: Validators): FetchRequest['validators'] {
+  const result: FetchRequest['validators'] = {};
+  if (validators.etag !== undefined) result.etag = validators.etag;
+  if (validators.lastModified !== undefined) result.lastModified = validators.lastModified;
+  return result;
+}

@@ -1,0 +1,264 @@
+/**
+ * Runs a ranged download: every slot of every source (local connections, peer slots) loops
+ * pulling work from the scheduler and writing bytes at their offsets as they arrive.
+ */
+import { PEER_MAX_FAILURES } from '../constants.js';
+import { DdmError, isDdmError } from '../errors.js';
+import { withRetries } from '../origin/retry.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import type { Assignment } from '../scheduler/types.js';
+import { childController } from '../util/abort.js';
+import { Notifier } from '../util/notifier.js';
+import type { DownloadEventListener, WorkerStats } from './events.js';
+import type { RangeSource } from './range-source.js';
+
+/** How long an idle slot waits before asking the scheduler again, in case rates changed. */
+const IDLE_RECHECK_MS = 250;
+
+/** Errors that mean the download itself cannot go on, whoever hit them. */
+const FATAL_CODES = new Set(['ORIGIN_CHANGED', 'DISK_FULL', 'FS_ERROR', 'HTTP_STATUS', 'TOO_MANY_REDIRECTS']);
+
+export interface SourcePlan {
+  source: RangeSource;
+  slots: number;
+}
+
+export interface SegmentedDownloadOptions {
+  maxTries: number;
+  write: (data: Uint8Array, position: number) => Promise<void>;
+  onEvent: DownloadEventListener;
+  now?: () => number;
+}
+
+interface SourceState extends WorkerStats {
+  source: string;
+  rangeSource: RangeSource;
+  lastError?: string;
+}
+
+interface Running {
+  controller: AbortController;
+  revoked: boolean;
+}
+
+export class SegmentedDownload {
+  private readonly sources: SourceState[] = [];
+  private readonly slots = new Map<string, number>();
+  private readonly loops = new Set<Promise<void>>();
+  private stop: AbortController | undefined;
+  private readonly running = new Map<number, Running>();
+  private readonly changed = new Notifier();
+  private readonly now: () => number;
+  private fatal: unknown;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly plans: readonly SourcePlan[],
+    private readonly options: SegmentedDownloadOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  private createState(source: RangeSource): SourceState {
+    return {
+      source: source.id,
+      rangeSource: source,
+      label: source.label,
+      kind: source.kind,
+      bytes: 0,
+      rateBps: 0,
+      active: 0,
+      failures: 0,
+      dropped: false,
+    };
+  }
+
+  stats(): WorkerStats[] {
+    return this.sources.map(({ rangeSource: _, lastError: __, ...stats }) => ({
+      ...stats,
+      rateBps: this.sourceRate(stats.source),
+    }));
+  }
+
+  activeCount(): number {
+    return this.running.size;
+  }
+
+  /** Revokes stalled assignments; call periodically. */
+  sweep(): void {
+    for (const { assignment, reason } of this.scheduler.sweep(this.now())) {
+      const running = this.running.get(assignment.id);
+      if (!running) continue;
+      running.revoked = true;
+      running.controller.abort(new DdmError('TIMEOUT', `range ${reason}: no bytes received in time`));
+    }
+    this.changed.notify();
+  }
+
+  /** Adds a source while the download runs (a peer that just accepted); its slots start pulling at once. */
+  addSource(plan: SourcePlan): void {
+    if (!this.stop || this.stop.signal.aborted) return;
+    const state = this.createState(plan.source);
+    this.sources.push(state);
+    this.slots.set(plan.source.id, plan.slots);
+    for (let slot = 0; slot < plan.slots; slot++) {
+      const loop: Promise<void> = this.slotLoop(state, `${plan.source.id}#${slot}`, this.stop).finally(() => {
+        this.loops.delete(loop);
+        this.changed.notify();
+      });
+      this.loops.add(loop);
+    }
+    this.changed.notify();
+  }
+
+  /**
+   * Runs until the file is complete. `recruiting` settles when no more sources will be added;
+   * until then an empty set of workers (e.g. --no-local while peers are asked) is not a failure.
+   */
+  async run(signal: AbortSignal, recruiting: Promise<unknown> = Promise.resolve()): Promise<void> {
+    const { controller, dispose } = childController(signal);
+    this.stop = controller;
+    let recruited = false;
+    recruiting.then(
+      () => {},
+      () => {},
+    ).finally(() => {
+      recruited = true;
+      this.changed.notify();
+    });
+    for (const plan of this.plans) this.addSource(plan);
+    try {
+      while (!this.scheduler.isComplete && this.fatal === undefined && !controller.signal.aborted) {
+        if (recruited && this.loops.size === 0) break;
+        await this.changed.wait(IDLE_RECHECK_MS, controller.signal);
+      }
+      // Done or failed: idle slots notice on their next wake-up; wake them now.
+      this.changed.notify();
+      if (!this.scheduler.isComplete) controller.abort(this.fatal ?? signal.reason);
+      await Promise.all([...this.loops]);
+    } finally {
+      dispose();
+    }
+    if (this.fatal !== undefined) throw this.fatal;
+    if (signal.aborted) throw signal.reason;
+    if (!this.scheduler.isComplete) throw this.noWorkersError();
+  }
+
+  private noWorkersError(): DdmError {
+    const peers = this.sources.filter((s) => s.kind === 'peer');
+    const message =
+      peers.length === 0
+        ? 'no peer accepted to help and --no-local was given: nobody can fetch the file'
+        : `every peer failed (${peers.map((p) => `${p.label}: ${p.lastError ?? 'failed'}`).join('; ')}) and --no-local was given`;
+    return new DdmError('NO_WORKERS', message);
+  }
+
+  private async slotLoop(state: SourceState, workerId: string, stop: AbortController): Promise<void> {
+    while (!stop.signal.aborted && !state.dropped && !this.scheduler.isComplete) {
+      const assignment = this.scheduler.next(workerId, this.now());
+      if (!assignment) {
+        await this.changed.wait(IDLE_RECHECK_MS, stop.signal);
+        continue;
+      }
+      try {
+        await this.runAssignment(state, assignment, stop.signal);
+        this.scheduler.finish(assignment.id, this.now());
+      } catch (error) {
+        this.scheduler.fail(assignment.id, this.now());
+        this.handleFailure(state, error, stop);
+      } finally {
+        this.changed.notify();
+      }
+    }
+  }
+
+  private handleFailure(state: SourceState, error: unknown, stop: AbortController): void {
+    if (stop.signal.aborted) return;
+    const code = isDdmError(error) ? error.code : undefined;
+    if (state.kind === 'local' || code === undefined) {
+      // Our own connections failing after their retries, or a bug: the download cannot go on.
+      this.fatal ??= error;
+      stop.abort(error);
+      return;
+    }
+    if (code === 'DISK_FULL' || code === 'FS_ERROR') {
+      this.fatal ??= error;
+      stop.abort(error);
+      return;
+    }
+    state.failures += 1;
+    state.lastError = error instanceof Error ? error.message : String(error);
+    const message = error instanceof Error ? error.message : String(error);
+    this.options.onEvent({ type: 'peer', source: state.source, label: state.label, status: 'failed', message });
+    if (state.failures >= PEER_MAX_FAILURES || FATAL_CODES.has(code) || code === 'AUTH_FAILED') {
+      if (!state.dropped) {
+        state.dropped = true;
+        this.options.onEvent({ type: 'peer', source: state.source, label: state.label, status: 'dropped', message });
+      }
+    }
+  }
+
+  private async runAssignment(state: SourceState, assignment: Assignment, signal: AbortSignal): Promise<void> {
+    const { controller, dispose } = childController(signal);
+    const running: Running = { controller, revoked: false };
+    this.running.set(assignment.id, running);
+    state.active += 1;
+    try {
+      const attempt = () => this.transfer(state, assignment, controller.signal);
+      if (state.kind === 'local') {
+        await withRetries(attempt, {
+          maxTries: this.options.maxTries,
+          signal: controller.signal,
+          onRetry: ({ tryNumber, delayMs, error }) =>
+            this.options.onEvent({
+              type: 'retry',
+              source: state.source,
+              tryNumber,
+              delayMs,
+              code: error.code,
+              message: error.message,
+            }),
+        });
+      } else {
+        await attempt();
+      }
+    } catch (error) {
+      // A revoked or shrunk-to-nothing assignment ends quietly; its remainder is already back in the pool.
+      if (running.revoked && !signal.aborted) {
+        if (state.kind === 'peer') throw new DdmError('PEER_FAILED', `${state.label} stalled`, { retryable: true });
+        return;
+      }
+      if (assignment.pos >= assignment.end && !signal.aborted) return;
+      throw error;
+    } finally {
+      state.active -= 1;
+      this.running.delete(assignment.id);
+      dispose();
+    }
+  }
+
+  /** One request for the rest of the assignment; bytes are written as they arrive. */
+  private async transfer(state: SourceState, assignment: Assignment, signal: AbortSignal): Promise<void> {
+    if (assignment.pos >= assignment.end) return;
+    const body = await state.rangeSource.open({ start: assignment.pos, end: assignment.end }, signal);
+    for await (const chunk of body) {
+      const position = assignment.pos;
+      const wanted = this.scheduler.claim(assignment.id, chunk.byteLength, this.now());
+      if (wanted > 0) {
+        await this.options.write(wanted === chunk.byteLength ? chunk : chunk.subarray(0, wanted), position);
+        this.scheduler.commit(position, wanted);
+        state.bytes += wanted;
+      }
+      // The scheduler shrank this assignment (split or handed to a faster worker): stop here.
+      if (assignment.pos >= assignment.end) return;
+    }
+  }
+
+  private sourceRate(sourceId: string): number {
+    let total = 0;
+    for (let slot = 0; slot < (this.slots.get(sourceId) ?? 0); slot++) {
+      total += this.scheduler.workerRate(`${sourceId}#${slot}`) ?? 0;
+    }
+    return total;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The client's side of the swarm: find peers (trackers and --peer), ask each for consent,
+ * and hand every accepting peer's slots to the engine as one more range source.
+ */
+import { CONTROL_REQUEST_TIMEOUT_MS, DEFAULT_PEER_SLOTS, DEFAULT_TIMEOUT_MS } from '../constants.js';
+import { DdmError, isDdmError } from '../errors.js';
+import { deriveKey, type SwarmKey } from '../protocol/auth.js';
+import { API, OfferResponse, PeerInfoResponse, type OfferRequest } from '../protocol/messages.js';
+import { TrackerClient } from '../tracker/tracker-client.js';
+import { newNodeId } from '../util/node-id.js';
+import { signedJson } from '../util/signed-http.js';
+import type { FileFacts } from './download.js';
+import type { DownloadEventListener } from './events.js';
+import { PeerRangeSource, type PeerTarget } from './peer-source.js';
+import type { SourcePlan } from './segmented-download.js';
+
+export interface SwarmOptions {
+  trackers: readonly string[];
+  peers: readonly string[];
+  secret: string;
+  clientName: string;
+  onEvent: DownloadEventListener;
+  /** Timeout for origin-sized waits on a peer stream (first byte, between chunks). */
+  timeoutMs?: number;
+}
+
+export interface Recruitment {
+  /** Peers found, before consent: sizes the pieces. */
+  candidates: number;
+  expectedSlots: number;
+  /** Asks every candidate; calls `add` for each one that accepts. Settles when all have answered. */
+  recruit(file: FileFacts, add: (plan: SourcePlan) => void, signal: AbortSignal): Promise<void>;
+}
+
+export async function findPeers(options: SwarmOptions, key: SwarmKey, signal: AbortSignal): Promise<PeerTarget[]> {
+  const found = new Map<string, PeerTarget>();
+  const fromTrackers = await Promise.all(options.trackers.map((url) => listTracker(url, key, options, signal)));
+  for (const target of fromTrackers.flat()) found.set(target.id, target);
+  const direct = await Promise.all(options.peers.map((url) => identifyPeer(url, key, options, signal)));
+  for (const target of direct) if (target) found.set(target.id, target);
+  return [...found.values()];
+}
+
+async function listTracker(url: string, key: SwarmKey, options: SwarmOptions, signal: AbortSignal): Promise<PeerTarget[]> {
+  try {
+    const records = await new TrackerClient(url, key).list(signal);
+    return records.map((record) => ({
+      id: record.id,
+      name: record.name,
+      url: `http://${record.address.includes(':') ? `[${record.address}]` : record.address}:${record.port}`,
+    }));
+  } catch (error) {
+    // A wrong secret is the user's mistake and must be said plainly; an unreachable tracker is not fatal.
+    if (isDdmError(error, 'AUTH_FAILED')) throw error;
+    options.onEvent({ type: 'notice', message: `tracker ${url} unavailable: ${(error as Error).message}` });
+    return [];
+  }
+}
+
+async function identifyPeer(
+  url: string,
+  key: SwarmKey,
+  options: SwarmOptions,
+  signal: AbortSignal,
+): Promise<PeerTarget | undefined> {
+  const baseUrl = url.replace(/\/+$/, '');
+  try {
+    const info = await signedJson({ baseUrl, method: 'GET', path: API.info, key, schema: PeerInfoResponse, signal, role: 'peer' });
+    return { id: info.id, name: info.name, url: baseUrl };
+  } catch (error) {
+    if (isDdmError(error, 'AUTH_FAILED')) throw error;
+    options.onEvent({ type: 'peer', source: baseUrl, label: baseUrl, status: 'failed', message: (error as Error).message });
+    return undefined;
+  }
+}
+
+/**
+ * Finds peers before anything is fetched (so a wrong secret fails before the origin is touched);
+ * consent is asked once the file is known, while the download already runs.
+ */
+export async function discoverSwarm(options: SwarmOptions, signal: AbortSignal): Promise<Recruitment> {
+  const key = deriveKey(options.secret);
+  const clientId = newNodeId();
+  const targets = await findPeers(options, key, signal);
+  if (targets.length === 0) options.onEvent({ type: 'notice', message: 'no peers found' });
+  return {
+    candidates: targets.length,
+    expectedSlots: targets.length * DEFAULT_PEER_SLOTS,
+    recruit: async (file, add, recruitSignal) => {
+      const offer: OfferRequest = {
+        clientId,
+        clientName: options.clientName,
+        url: file.finalUrl,
+        fileName: file.fileName,
+        size: file.size,
+      };
+      await Promise.all(
+        targets.map(async (target) => {
+          const slots = await askConsent(target, offer, key, options, recruitSignal);
+          if (slots === 0) return;
+          const source = new PeerRangeSource(
+            target,
+            { clientId, url: file.finalUrl, validators: file.validators, headers: file.headers },
+            key,
+            options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          );
+          add({ source, slots });
+        }),
+      );
+    },
+  };
+}
+
+/** Returns the slots granted, or 0 when the peer refused, failed, or did not answer. */
+async function askConsent(
+  target: PeerTarget,
+  offer: OfferRequest,
+  key: SwarmKey,
+  options: SwarmOptions,
+  signal: AbortSignal,
+): Promise<number> {
+  const source = `peer:${target.id}`;
+  try {
+    const answer = await signedJson({
+      baseUrl: target.url,
+      method: 'POST',
+      path: API.offer,
+      body: offer,
+      key,
+      schema: OfferResponse,
+      signal,
+      role: 'peer',
+      // The operator may be asked on their terminal; give them the prompt's time plus transit.
+      timeoutMs: CONTROL_REQUEST_TIMEOUT_MS + 35_000,
+    });
+    options.onEvent({ type: 'peer', source, label: target.name, status: 'accepted' });
+    return answer.slots;
+  } catch (error) {
+    if (signal.aborted) return 0;
+    const refused = isDdmError(error, 'PEER_REFUSED');
+    const message = error instanceof DdmError ? error.message : String(error);
+    options.onEvent({ type: 'peer', source, label: target.name, status: refused ? 'refused' : 'failed', message });
+    return 0;
+  }
+}
