@@ -30,7 +30,10 @@ export function loadConfigFile(path: string, explicit: boolean): ConfigFile {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new DdmError('CONFIG_INVALID', `config file ${path} is not valid JSON: ${(error as Error).message}`);
+    throw new DdmError(
+      'CONFIG_INVALID',
+      `config file ${path} is not valid JSON: ${(error as Error).message}`,
+    );
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new DdmError('CONFIG_INVALID', `config file ${path} must hold a JSON object`);
@@ -105,7 +108,9 @@ function fromEnvString(spec: OptionSpec, raw: string, envName: string): unknown 
     case 'bool': {
       const truthy = /^(1|true|yes|on)$/i.test(raw);
       if (!truthy && !/^(0|false|no|off)$/i.test(raw)) {
-        throw new DdmError('CONFIG_INVALID', `${envName} must be true or false, not "${raw}"`, { details: { key: envName } });
+        throw new DdmError('CONFIG_INVALID', `${envName} must be true or false, not "${raw}"`, {
+          details: { key: envName },
+        });
       }
       return spec.negated ? !truthy : truthy;
     }
@@ -146,7 +151,12 @@ function checkValue(spec: OptionSpec, value: unknown, _source: ValueSource, wher
 }
 
 function toNumber(value: unknown, where: string, integer: boolean): number {
-  const number = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  const number =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && value.trim() !== ''
+        ? Number(value)
+        : NaN;
   if (!Number.isFinite(number) || number <= 0 || (integer && !Number.isInteger(number))) {
     throw invalid(where, `must be a positive ${integer ? 'integer' : 'number'}, not "${String(value)}"`);
   }

@@ -1,4 +1,4 @@
-import { DdmError, EXIT, isDdmError } from '../errors.js';
+import { type DdmError, EXIT, isDdmError } from '../errors.js';
 
 /** Prints one clear line (with the stable code) for an error and returns the exit code. */
 export function printError(error: unknown, stderr: NodeJS.WritableStream, verbose: boolean): number {

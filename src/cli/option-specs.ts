@@ -36,12 +36,22 @@ export const COMMON_OPTIONS: readonly OptionSpec[] = [
     description: 'shared secret of the swarm (never sent in clear)',
     kind: 'string',
   },
-  { key: 'verbose', flags: '--verbose', description: 'show details and stack traces of errors', kind: 'bool' },
+  {
+    key: 'verbose',
+    flags: '--verbose',
+    description: 'show details and stack traces of errors',
+    kind: 'bool',
+  },
 ];
 
 export const GET_OPTIONS: readonly OptionSpec[] = [
   { key: 'output', flags: '-o, --output <file>', description: 'write to FILE', kind: 'string' },
-  { key: 'dir', flags: '--dir <dir>', description: 'write into DIR, with the name from the server', kind: 'string' },
+  {
+    key: 'dir',
+    flags: '--dir <dir>',
+    description: 'write into DIR, with the name from the server',
+    kind: 'string',
+  },
   {
     key: 'tracker',
     flags: '--tracker <url>',
@@ -49,7 +59,13 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     kind: 'list',
     defaultValue: [],
   },
-  { key: 'peer', flags: '--peer <url>', description: 'peer to use directly (repeatable)', kind: 'list', defaultValue: [] },
+  {
+    key: 'peer',
+    flags: '--peer <url>',
+    description: 'peer to use directly (repeatable)',
+    kind: 'list',
+    defaultValue: [],
+  },
   {
     key: 'connections',
     flags: '-c, --connections <n>',
@@ -79,9 +95,27 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     configKey: 'noLocal',
     negated: true,
   },
-  { key: 'json', flags: '--json', description: 'print newline-delimited JSON events', kind: 'bool', defaultValue: false },
-  { key: 'quiet', flags: '-q, --quiet', description: 'print nothing but errors', kind: 'bool', defaultValue: false },
-  { key: 'maxTries', flags: '--max-tries <n>', description: 'tries per request to the origin', kind: 'int', defaultValue: 5 },
+  {
+    key: 'json',
+    flags: '--json',
+    description: 'print newline-delimited JSON events',
+    kind: 'bool',
+    defaultValue: false,
+  },
+  {
+    key: 'quiet',
+    flags: '-q, --quiet',
+    description: 'print nothing but errors',
+    kind: 'bool',
+    defaultValue: false,
+  },
+  {
+    key: 'maxTries',
+    flags: '--max-tries <n>',
+    description: 'tries per request to the origin',
+    kind: 'int',
+    defaultValue: 5,
+  },
   {
     key: 'timeout',
     flags: '--timeout <seconds>',
@@ -96,8 +130,18 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     kind: 'bool',
     defaultValue: false,
   },
-  { key: 'userAgent', flags: '--user-agent <ua>', description: 'User-Agent sent to the origin', kind: 'string' },
-  { key: 'name', flags: '--name <name>', description: 'this client as peers see it in their prompt', kind: 'string' },
+  {
+    key: 'userAgent',
+    flags: '--user-agent <ua>',
+    description: 'User-Agent sent to the origin',
+    kind: 'string',
+  },
+  {
+    key: 'name',
+    flags: '--name <name>',
+    description: 'this client as peers see it in their prompt',
+    kind: 'string',
+  },
 ];
 
 export const TRACKER_OPTIONS: readonly OptionSpec[] = [
@@ -118,8 +162,19 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
     defaultValue: '0.0.0.0:7801',
   },
-  { key: 'tracker', flags: '--tracker <url>', description: 'tracker to register with (repeatable)', kind: 'list', defaultValue: [] },
-  { key: 'name', flags: '--name <name>', description: 'name shown to clients (default: host name)', kind: 'string' },
+  {
+    key: 'tracker',
+    flags: '--tracker <url>',
+    description: 'tracker to register with (repeatable)',
+    kind: 'list',
+    defaultValue: [],
+  },
+  {
+    key: 'name',
+    flags: '--name <name>',
+    description: 'name shown to clients (default: host name)',
+    kind: 'string',
+  },
   {
     key: 'accept',
     flags: '--accept <mode>',
@@ -139,17 +194,42 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
 ];
 
 export const PEERS_OPTIONS: readonly OptionSpec[] = [
-  { key: 'tracker', flags: '--tracker <url>', description: 'tracker to ask (repeatable)', kind: 'list', defaultValue: [] },
+  {
+    key: 'tracker',
+    flags: '--tracker <url>',
+    description: 'tracker to ask (repeatable)',
+    kind: 'list',
+    defaultValue: [],
+  },
   { key: 'json', flags: '--json', description: 'print JSON', kind: 'bool', defaultValue: false },
 ];
 
 export const DEMO_OPTIONS: readonly OptionSpec[] = [
-  { key: 'size', flags: '--size <mib>', description: 'size of the demo file in MiB', kind: 'int', defaultValue: 64 },
-  { key: 'json', flags: '--json', description: 'print newline-delimited JSON events', kind: 'bool', defaultValue: false },
+  {
+    key: 'size',
+    flags: '--size <mib>',
+    description: 'size of the demo file in MiB',
+    kind: 'int',
+    defaultValue: 64,
+  },
+  {
+    key: 'json',
+    flags: '--json',
+    description: 'print newline-delimited JSON events',
+    kind: 'bool',
+    defaultValue: false,
+  },
 ];
 
 /** Every key a config file may hold, across commands. */
 export function knownConfigKeys(): Set<string> {
-  const all = [...COMMON_OPTIONS, ...GET_OPTIONS, ...TRACKER_OPTIONS, ...PEER_OPTIONS, ...PEERS_OPTIONS, ...DEMO_OPTIONS];
+  const all = [
+    ...COMMON_OPTIONS,
+    ...GET_OPTIONS,
+    ...TRACKER_OPTIONS,
+    ...PEER_OPTIONS,
+    ...PEERS_OPTIONS,
+    ...DEMO_OPTIONS,
+  ];
   return new Set(all.map(configKeyFor));
 }

@@ -2,7 +2,11 @@ import { DdmError } from '../errors.js';
 
 export function requireSecret(secret: unknown, role: string): string {
   if (typeof secret === 'string' && secret.length > 0) {
-    if (secret.length < 16) throw new DdmError('USAGE', 'the swarm secret must be at least 16 characters; `ddm secret` prints a good one');
+    if (secret.length < 16)
+      throw new DdmError(
+        'USAGE',
+        'the swarm secret must be at least 16 characters; `ddm secret` prints a good one',
+      );
     return secret;
   }
   throw new DdmError(

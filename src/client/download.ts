@@ -3,33 +3,33 @@
  * runs the segmented or single-stream transfer, and finalises the file. The CLI is a thin
  * layer over this; progress comes out as DownloadEvents.
  */
-import { resolve as resolvePath, join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import type { Dispatcher } from 'undici';
 import {
   CONTROL_SAVE_INTERVAL_MS,
-  MIN_SPLIT_BYTES,
-  SLOW_WORKER_FACTOR,
-  STALL_TIMEOUT_MS,
   DEFAULT_MAX_TRIES,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_USER_AGENT,
   MAX_REDIRECTS,
+  MIN_SPLIT_BYTES,
   PROGRESS_INTERVAL_MS,
+  SLOW_WORKER_FACTOR,
+  STALL_TIMEOUT_MS,
 } from '../constants.js';
 import { DdmError } from '../errors.js';
-import { childController } from '../util/abort.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../origin/http-client.js';
-import { probe, type ProbeResult } from '../origin/probe.js';
+import { type ProbeResult, probe } from '../origin/probe.js';
 import { withRetries } from '../origin/retry.js';
 import { choosePieceBytes, Scheduler } from '../scheduler/scheduler.js';
-import { DownloadStore } from '../storage/download-store.js';
 import type { Checksum } from '../storage/checksum.js';
+import { DownloadStore } from '../storage/download-store.js';
+import { childController } from '../util/abort.js';
 import type { DownloadEvent, DownloadEventListener, WorkerStats } from './events.js';
 import { OriginRangeSource } from './origin-source.js';
 import { RateMeter } from './rate-meter.js';
 import { SegmentedDownload, type SourcePlan } from './segmented-download.js';
-import type { Recruitment } from './swarm.js';
 import { runSingleStream } from './single-stream.js';
+import type { Recruitment } from './swarm.js';
 
 export interface DownloadOptions {
   url: string;
@@ -73,7 +73,8 @@ export interface DownloadResult {
 export async function download(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
-  const dispatcher = options.dispatcher ?? createOriginDispatcher({ timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+  const dispatcher =
+    options.dispatcher ?? createOriginDispatcher({ timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
   const requestOptions: OriginRequestOptions = {
     dispatcher,
     headers: options.headers ?? {},
@@ -88,7 +89,14 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
       maxTries,
       signal,
       onRetry: ({ tryNumber, delayMs, error }) =>
-        emit({ type: 'retry', source: 'probe', tryNumber, delayMs, code: error.code, message: error.message }),
+        emit({
+          type: 'retry',
+          source: 'probe',
+          tryNumber,
+          delayMs,
+          code: error.code,
+          message: error.message,
+        }),
     });
     const output = outputPath(options, probed.fileName);
     const segmented = probed.rangeSupported && probed.size !== null && probed.size > 0;
@@ -155,7 +163,11 @@ function describeRestart(reason: string | undefined): string | undefined {
     case 'size-changed':
       return 'the file size changed on the server since the last run: starting over';
     case 'not-resumable':
-      return 'the server gives no validators, so the earlier partial download cannot be trusted: starting over';
+      return 'the earlier partial download cannot be resumed (the server gives no validators, ranges or length): starting over';
+    case 'part-unusable':
+      return 'the earlier partial download is incomplete on disk (.part or control file missing or wrong size): starting over';
+    case 'overwrite':
+      return '--overwrite: discarding the earlier partial download';
     default:
       return undefined;
   }
@@ -186,9 +198,13 @@ async function runSegmented(
     });
   }
   if (plans.length === 0 && (context.recruitment?.candidates ?? 0) === 0) {
-    throw new DdmError('NO_WORKERS', 'no peers were found and --no-local was given: nobody can fetch the file');
+    throw new DdmError(
+      'NO_WORKERS',
+      'no peers were found and --no-local was given: nobody can fetch the file',
+    );
   }
-  const workers = plans.reduce((sum, plan) => sum + plan.slots, 0) + (context.recruitment?.expectedSlots ?? 0);
+  const workers =
+    plans.reduce((sum, plan) => sum + plan.slots, 0) + (context.recruitment?.expectedSlots ?? 0);
   const scheduler = new Scheduler({
     size,
     pieceBytes: choosePieceBytes(size, workers),
@@ -215,7 +231,11 @@ async function runSegmented(
     onEvent: emit,
   });
   const { controller: runController, dispose } = childController(context.signal);
-  const recruiting = context.recruitment?.recruit(facts, (plan) => engine.addSource(plan), runController.signal);
+  const recruiting = context.recruitment?.recruit(
+    facts,
+    (plan) => engine.addSource(plan),
+    runController.signal,
+  );
   const meter = new RateMeter(scheduler.doneBytes);
   const reportProgress = () => {
     meter.sample(scheduler.doneBytes);
@@ -298,7 +318,16 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
   await context.store.finalize(options.checksum ? { checksum: options.checksum } : {}, context.signal);
   const elapsedMs = Date.now() - context.started;
   const sources: WorkerStats[] = [
-    { source: 'local', label: 'local', kind: 'local', bytes: size, rateBps: 0, active: 0, failures: 0, dropped: false },
+    {
+      source: 'local',
+      label: 'local',
+      kind: 'local',
+      bytes: size,
+      rateBps: 0,
+      active: 0,
+      failures: 0,
+      dropped: false,
+    },
   ];
   emit({
     type: 'done',

@@ -42,7 +42,13 @@ export type DownloadEvent =
     }
   | { type: 'notice'; message: string }
   | { type: 'retry'; source: string; tryNumber: number; delayMs: number; code: ErrorCode; message: string }
-  | { type: 'peer'; source: string; label: string; status: 'accepted' | 'refused' | 'failed' | 'dropped'; message?: string }
+  | {
+      type: 'peer';
+      source: string;
+      label: string;
+      status: 'accepted' | 'refused' | 'failed' | 'dropped';
+      message?: string;
+    }
   | {
       type: 'done';
       output: string;

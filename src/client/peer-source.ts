@@ -1,5 +1,5 @@
-import { API, type FetchRequest } from '../protocol/messages.js';
 import type { SwarmKey } from '../protocol/auth.js';
+import { API, type FetchRequest } from '../protocol/messages.js';
 import type { ByteRange } from '../scheduler/types.js';
 import { signedStream } from '../util/signed-http.js';
 import type { RangeSource, Validators } from './range-source.js';
@@ -19,7 +19,12 @@ export class PeerRangeSource implements RangeSource {
 
   constructor(
     private readonly peer: PeerTarget,
-    private readonly request: { clientId: string; url: string; validators: Validators; headers: Record<string, string> },
+    private readonly request: {
+      clientId: string;
+      url: string;
+      validators: Validators;
+      headers: Record<string, string>;
+    },
     private readonly key: SwarmKey,
     private readonly timeoutMs: number,
   ) {

@@ -119,13 +119,15 @@ export class SegmentedDownload {
     const { controller, dispose } = childController(signal);
     this.stop = controller;
     let recruited = false;
-    recruiting.then(
-      () => {},
-      () => {},
-    ).finally(() => {
-      recruited = true;
-      this.changed.notify();
-    });
+    recruiting
+      .then(
+        () => {},
+        () => {},
+      )
+      .finally(() => {
+        recruited = true;
+        this.changed.notify();
+      });
     for (const plan of this.plans) this.addSource(plan);
     try {
       while (!this.scheduler.isComplete && this.fatal === undefined && !controller.signal.aborted) {
@@ -189,16 +191,32 @@ export class SegmentedDownload {
     state.failures += 1;
     state.lastError = error instanceof Error ? error.message : String(error);
     const message = error instanceof Error ? error.message : String(error);
-    this.options.onEvent({ type: 'peer', source: state.source, label: state.label, status: 'failed', message });
+    this.options.onEvent({
+      type: 'peer',
+      source: state.source,
+      label: state.label,
+      status: 'failed',
+      message,
+    });
     if (state.failures >= PEER_MAX_FAILURES || FATAL_CODES.has(code) || code === 'AUTH_FAILED') {
       if (!state.dropped) {
         state.dropped = true;
-        this.options.onEvent({ type: 'peer', source: state.source, label: state.label, status: 'dropped', message });
+        this.options.onEvent({
+          type: 'peer',
+          source: state.source,
+          label: state.label,
+          status: 'dropped',
+          message,
+        });
       }
     }
   }
 
-  private async runAssignment(state: SourceState, assignment: Assignment, signal: AbortSignal): Promise<void> {
+  private async runAssignment(
+    state: SourceState,
+    assignment: Assignment,
+    signal: AbortSignal,
+  ): Promise<void> {
     const { controller, dispose } = childController(signal);
     const running: Running = { controller, revoked: false };
     this.running.set(assignment.id, running);
@@ -225,7 +243,8 @@ export class SegmentedDownload {
     } catch (error) {
       // A revoked or shrunk-to-nothing assignment ends quietly; its remainder is already back in the pool.
       if (running.revoked && !signal.aborted) {
-        if (state.kind === 'peer') throw new DdmError('PEER_FAILED', `${state.label} stalled`, { retryable: true });
+        if (state.kind === 'peer')
+          throw new DdmError('PEER_FAILED', `${state.label} stalled`, { retryable: true });
         return;
       }
       if (assignment.pos >= assignment.end && !signal.aborted) return;

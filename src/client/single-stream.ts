@@ -36,7 +36,14 @@ export function runSingleStream(options: SingleStreamOptions): Promise<number> {
       maxTries: options.maxTries,
       signal,
       onRetry: ({ tryNumber, delayMs, error }) =>
-        options.onEvent({ type: 'retry', source: 'local', tryNumber, delayMs, code: error.code, message: error.message }),
+        options.onEvent({
+          type: 'retry',
+          source: 'local',
+          tryNumber,
+          delayMs,
+          code: error.code,
+          message: error.message,
+        }),
     },
   );
 }

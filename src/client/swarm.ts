@@ -5,7 +5,7 @@
 import { CONTROL_REQUEST_TIMEOUT_MS, DEFAULT_PEER_SLOTS, DEFAULT_TIMEOUT_MS } from '../constants.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { deriveKey, type SwarmKey } from '../protocol/auth.js';
-import { API, OfferResponse, PeerInfoResponse, type OfferRequest } from '../protocol/messages.js';
+import { API, type OfferRequest, OfferResponse, PeerInfoResponse } from '../protocol/messages.js';
 import { TrackerClient } from '../tracker/tracker-client.js';
 import { newNodeId } from '../util/node-id.js';
 import { signedJson } from '../util/signed-http.js';
@@ -32,16 +32,27 @@ export interface Recruitment {
   recruit(file: FileFacts, add: (plan: SourcePlan) => void, signal: AbortSignal): Promise<void>;
 }
 
-export async function findPeers(options: SwarmOptions, key: SwarmKey, signal: AbortSignal): Promise<PeerTarget[]> {
+export async function findPeers(
+  options: SwarmOptions,
+  key: SwarmKey,
+  signal: AbortSignal,
+): Promise<PeerTarget[]> {
   const found = new Map<string, PeerTarget>();
-  const fromTrackers = await Promise.all(options.trackers.map((url) => listTracker(url, key, options, signal)));
+  const fromTrackers = await Promise.all(
+    options.trackers.map((url) => listTracker(url, key, options, signal)),
+  );
   for (const target of fromTrackers.flat()) found.set(target.id, target);
   const direct = await Promise.all(options.peers.map((url) => identifyPeer(url, key, options, signal)));
   for (const target of direct) if (target) found.set(target.id, target);
   return [...found.values()];
 }
 
-async function listTracker(url: string, key: SwarmKey, options: SwarmOptions, signal: AbortSignal): Promise<PeerTarget[]> {
+async function listTracker(
+  url: string,
+  key: SwarmKey,
+  options: SwarmOptions,
+  signal: AbortSignal,
+): Promise<PeerTarget[]> {
   try {
     const records = await new TrackerClient(url, key).list(signal);
     return records.map((record) => ({
@@ -65,11 +76,25 @@ async function identifyPeer(
 ): Promise<PeerTarget | undefined> {
   const baseUrl = url.replace(/\/+$/, '');
   try {
-    const info = await signedJson({ baseUrl, method: 'GET', path: API.info, key, schema: PeerInfoResponse, signal, role: 'peer' });
+    const info = await signedJson({
+      baseUrl,
+      method: 'GET',
+      path: API.info,
+      key,
+      schema: PeerInfoResponse,
+      signal,
+      role: 'peer',
+    });
     return { id: info.id, name: info.name, url: baseUrl };
   } catch (error) {
     if (isDdmError(error, 'AUTH_FAILED')) throw error;
-    options.onEvent({ type: 'peer', source: baseUrl, label: baseUrl, status: 'failed', message: (error as Error).message });
+    options.onEvent({
+      type: 'peer',
+      source: baseUrl,
+      label: baseUrl,
+      status: 'failed',
+      message: (error as Error).message,
+    });
     return undefined;
   }
 }
@@ -139,7 +164,13 @@ async function askConsent(
     if (signal.aborted) return 0;
     const refused = isDdmError(error, 'PEER_REFUSED');
     const message = error instanceof DdmError ? error.message : String(error);
-    options.onEvent({ type: 'peer', source, label: target.name, status: refused ? 'refused' : 'failed', message });
+    options.onEvent({
+      type: 'peer',
+      source,
+      label: target.name,
+      status: refused ? 'refused' : 'failed',
+      message,
+    });
     return 0;
   }
 }

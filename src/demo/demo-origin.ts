@@ -15,7 +15,11 @@ export interface DemoOrigin {
   close(): Promise<void>;
 }
 
-export async function startDemoOrigin(data: Buffer, bytesPerSecondPerConnection: number, signal: AbortSignal): Promise<DemoOrigin> {
+export async function startDemoOrigin(
+  data: Buffer,
+  bytesPerSecondPerConnection: number,
+  signal: AbortSignal,
+): Promise<DemoOrigin> {
   const etag = `"${createHash('sha256').update(data).digest('hex').slice(0, 32)}"`;
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
@@ -38,7 +42,13 @@ export async function startDemoOrigin(data: Buffer, bytesPerSecondPerConnection:
   return { url: `http://127.0.0.1:${port}/demo.bin`, close };
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, data: Buffer, etag: string, rate: number): Promise<void> {
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  data: Buffer,
+  etag: string,
+  rate: number,
+): Promise<void> {
   if (req.url !== '/demo.bin') {
     res.writeHead(404).end();
     return;

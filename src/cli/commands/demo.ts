@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { download } from '../../client/download.js';
 import type { DownloadEvent } from '../../client/events.js';
 import { BYTES, DEFAULT_CONNECTIONS } from '../../constants.js';
-import { DdmError, EXIT } from '../../errors.js';
 import { startDemoOrigin } from '../../demo/demo-origin.js';
+import { DdmError, EXIT } from '../../errors.js';
 import { formatDuration, formatRate } from '../../util/format.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
@@ -28,7 +28,10 @@ interface Run {
   sha256: string;
 }
 
-export async function runDemoCommand(values: Record<string, unknown>, context: CommandContext): Promise<number> {
+export async function runDemoCommand(
+  values: Record<string, unknown>,
+  context: CommandContext,
+): Promise<number> {
   const sizeMiB = values.size as number;
   const json = values.json === true;
   const log = (line: string) => {
@@ -39,7 +42,9 @@ export async function runDemoCommand(values: Record<string, unknown>, context: C
   const expected = createHash('sha256').update(data).digest('hex');
   const origin = await startDemoOrigin(data, DEMO_CONNECTION_BYTES_PER_SEC, context.signal);
   try {
-    log(`ddm demo: a ${sizeMiB} MiB file on a local origin capped at ${formatRate(DEMO_CONNECTION_BYTES_PER_SEC)} per connection`);
+    log(
+      `ddm demo: a ${sizeMiB} MiB file on a local origin capped at ${formatRate(DEMO_CONNECTION_BYTES_PER_SEC)} per connection`,
+    );
     log(`ddm demo: sha256 ${expected}`);
     const runs: Run[] = [];
     const fetch = async (label: string, connections: number) => {
@@ -53,7 +58,8 @@ export async function runDemoCommand(values: Record<string, unknown>, context: C
       };
       const result = await download({ url: origin.url, output, connections, onEvent }, context.signal);
       const sha256 = await sha256File(output, context.signal);
-      if (sha256 !== expected) throw new DdmError('CHECKSUM_MISMATCH', `${label}: SHA-256 ${sha256}, expected ${expected}`);
+      if (sha256 !== expected)
+        throw new DdmError('CHECKSUM_MISMATCH', `${label}: SHA-256 ${sha256}, expected ${expected}`);
       runs.push({ label, elapsedMs: result.elapsedMs, sha256 });
       await rm(output);
     };
@@ -72,14 +78,18 @@ export async function runDemoCommand(values: Record<string, unknown>, context: C
 function printSummary(runs: readonly Run[], sizeMiB: number, json: boolean, context: CommandContext): void {
   const baseline = runs[0]!.elapsedMs;
   if (json) {
-    context.stdout.write(`${JSON.stringify({ type: 'demo-summary', runs: runs.map((r) => ({ ...r, speedup: baseline / r.elapsedMs })) })}\n`);
+    context.stdout.write(
+      `${JSON.stringify({ type: 'demo-summary', runs: runs.map((r) => ({ ...r, speedup: baseline / r.elapsedMs })) })}\n`,
+    );
     return;
   }
   const lines = ['', 'ddm demo: results (every file matched its SHA-256)'];
   for (const run of runs) {
     const rate = (sizeMiB * BYTES.MiB * 1000) / run.elapsedMs;
     const speedup = (baseline / run.elapsedMs).toFixed(1);
-    lines.push(`  ${run.label.padEnd(34)} ${formatDuration(run.elapsedMs / 1000).padStart(6)}  ${formatRate(rate).padStart(12)}  ${speedup}x`);
+    lines.push(
+      `  ${run.label.padEnd(34)} ${formatDuration(run.elapsedMs / 1000).padStart(6)}  ${formatRate(rate).padStart(12)}  ${speedup}x`,
+    );
   }
   context.stderr.write(`${lines.join('\n')}\n`);
 }

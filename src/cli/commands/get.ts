@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { download, type DownloadOptions } from '../../client/download.js';
+import { type DownloadOptions, download } from '../../client/download.js';
 import type { DownloadEvent } from '../../client/events.js';
 import { discoverSwarm } from '../../client/swarm.js';
 import { MAX_CONNECTIONS } from '../../constants.js';
@@ -10,7 +10,11 @@ import { printError } from '../error-output.js';
 import { humanRenderer } from '../render/human-output.js';
 import { jsonLinesRenderer } from '../render/json-lines.js';
 
-export async function runGetCommand(values: Record<string, unknown>, context: CommandContext, args: string[]): Promise<number> {
+export async function runGetCommand(
+  values: Record<string, unknown>,
+  context: CommandContext,
+  args: string[],
+): Promise<number> {
   const json = values.json === true;
   const quiet = values.quiet === true;
   const human = !json && !quiet ? humanRenderer(context.stderr) : undefined;
@@ -20,37 +24,44 @@ export async function runGetCommand(values: Record<string, unknown>, context: Co
     emitJson?.(event);
   };
   try {
-    const options = await buildOptions(values, args, onEvent, context);
+    const options = buildOptions(values, args, onEvent);
     await download(options, context.signal);
     return EXIT.OK;
   } catch (error) {
     human?.stop();
     if (emitJson) {
       const typed = isDdmError(error) ? error : undefined;
-      emitJson({ type: 'error', code: typed?.code ?? 'PROTOCOL', message: error instanceof Error ? error.message : String(error) });
+      emitJson({
+        type: 'error',
+        code: typed?.code ?? 'PROTOCOL',
+        message: error instanceof Error ? error.message : String(error),
+      });
     }
     return printError(error, context.stderr, values.verbose === true);
   }
 }
 
-async function buildOptions(
+function buildOptions(
   values: Record<string, unknown>,
   args: string[],
   onEvent: (event: DownloadEvent) => void,
-  context: CommandContext,
-): Promise<DownloadOptions> {
+): DownloadOptions {
   const url = checkUrl(args[0]);
   if (values.output !== undefined && values.dir !== undefined) {
     throw new DdmError('USAGE', 'give either -o FILE or --dir DIR, not both');
   }
   const connections = values.connections as number;
-  if (connections > MAX_CONNECTIONS) throw new DdmError('USAGE', `--connections must be at most ${MAX_CONNECTIONS}`);
+  if (connections > MAX_CONNECTIONS)
+    throw new DdmError('USAGE', `--connections must be at most ${MAX_CONNECTIONS}`);
   const trackers = values.tracker as string[];
   const peers = values.peer as string[];
   const secret = values.secret as string | undefined;
   const swarm = trackers.length > 0 || peers.length > 0;
   if (swarm && !secret) {
-    throw new DdmError('NO_SECRET', 'using peers needs the swarm secret: pass --secret, set DDM_SECRET, or put "secret" in the config file');
+    throw new DdmError(
+      'NO_SECRET',
+      'using peers needs the swarm secret: pass --secret, set DDM_SECRET, or put "secret" in the config file',
+    );
   }
   if (!swarm && values.local === false) {
     throw new DdmError('USAGE', '--no-local needs peers: give --tracker or --peer');
@@ -96,7 +107,10 @@ function checkUrl(raw: string | undefined): string {
     throw new DdmError('URL_INVALID', `not a valid URL: ${raw}`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new DdmError('URL_INVALID', `only http and https URLs are supported, not ${parsed.protocol.replace(':', '')}`);
+    throw new DdmError(
+      'URL_INVALID',
+      `only http and https URLs are supported, not ${parsed.protocol.replace(':', '')}`,
+    );
   }
   return parsed.href;
 }
@@ -110,7 +124,8 @@ function parseHeaders(lines: readonly string[]): Record<string, string> {
       throw new DdmError('USAGE', `--header must look like "Name: value", not "${line}"`);
     }
     const value = line.slice(colon + 1).trim();
-    if (/[\r\n\0]/.test(value)) throw new DdmError('USAGE', `--header value for ${name} contains a line break`);
+    if (/[\r\n\0]/.test(value))
+      throw new DdmError('USAGE', `--header value for ${name} contains a line break`);
     headers[name.toLowerCase()] = value;
   }
   return headers;

@@ -11,7 +11,10 @@ import { createLogger } from '../logger.js';
 import { requireSecret } from '../require-secret.js';
 import { waitForStop } from '../wait-for-stop.js';
 
-export async function runPeerCommand(values: Record<string, unknown>, context: CommandContext): Promise<number> {
+export async function runPeerCommand(
+  values: Record<string, unknown>,
+  context: CommandContext,
+): Promise<number> {
   try {
     const secret = requireSecret(values.secret, 'peer');
     const { host, port } = parseListen(values.listen as string);

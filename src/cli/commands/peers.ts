@@ -10,10 +10,14 @@ interface ListedPeer extends PeerRecord {
   tracker: string;
 }
 
-export async function runPeersCommand(values: Record<string, unknown>, context: CommandContext): Promise<number> {
+export async function runPeersCommand(
+  values: Record<string, unknown>,
+  context: CommandContext,
+): Promise<number> {
   try {
     const trackers = values.tracker as string[];
-    if (trackers.length === 0) throw new DdmError('USAGE', 'give at least one --tracker URL (or "tracker" in the config file)');
+    if (trackers.length === 0)
+      throw new DdmError('USAGE', 'give at least one --tracker URL (or "tracker" in the config file)');
     const key = deriveKey(requireSecret(values.secret, 'client of the swarm'));
     const listed = new Map<string, ListedPeer>();
     for (const tracker of trackers) {
@@ -35,10 +39,19 @@ function table(peers: readonly ListedPeer[]): string {
   const rows = [['NAME', 'ADDRESS', 'SLOTS', 'VERSION', 'LAST SEEN', 'ID']];
   const now = Date.now();
   for (const peer of peers) {
-    const address = peer.address.includes(':') ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
+    const address = peer.address.includes(':')
+      ? `[${peer.address}]:${peer.port}`
+      : `${peer.address}:${peer.port}`;
     const ago = `${Math.max(0, Math.round((now - peer.lastSeen) / 1000))}s ago`;
     rows.push([peer.name, address, String(peer.slots), peer.version, ago, peer.id]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return `${rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n')}\n`;
+  return `${rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }

@@ -8,7 +8,10 @@ import { createLogger } from '../logger.js';
 import { requireSecret } from '../require-secret.js';
 import { waitForStop } from '../wait-for-stop.js';
 
-export async function runTrackerCommand(values: Record<string, unknown>, context: CommandContext): Promise<number> {
+export async function runTrackerCommand(
+  values: Record<string, unknown>,
+  context: CommandContext,
+): Promise<number> {
   try {
     const secret = requireSecret(values.secret, 'tracker');
     const { host, port } = parseListen(values.listen as string);

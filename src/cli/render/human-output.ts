@@ -6,7 +6,10 @@ import cliProgress from 'cli-progress';
 import type { DownloadEvent, WorkerStats } from '../../client/events.js';
 import { formatBytes, formatDuration, formatRate } from '../../util/format.js';
 
-export function humanRenderer(stderr: NodeJS.WriteStream): { onEvent: (event: DownloadEvent) => void; stop: () => void } {
+export function humanRenderer(stderr: NodeJS.WriteStream): {
+  onEvent: (event: DownloadEvent) => void;
+  stop: () => void;
+} {
   const tty = stderr.isTTY === true;
   let bar: cliProgress.SingleBar | undefined;
   const stopBar = () => {
@@ -35,7 +38,9 @@ export function humanRenderer(stderr: NodeJS.WriteStream): { onEvent: (event: Do
         writeLine(`ddm: ${event.message}`);
         break;
       case 'retry':
-        writeLine(`ddm: ${event.source}: ${event.message}; retry ${event.tryNumber} in ${formatDuration(event.delayMs / 1000)}`);
+        writeLine(
+          `ddm: ${event.source}: ${event.message}; retry ${event.tryNumber} in ${formatDuration(event.delayMs / 1000)}`,
+        );
         break;
       case 'peer':
         writeLine(`ddm: peer ${event.label} ${event.status}${event.message ? `: ${event.message}` : ''}`);
@@ -45,7 +50,8 @@ export function humanRenderer(stderr: NodeJS.WriteStream): { onEvent: (event: Do
         stderr.write(
           `ddm: done: ${event.output}, ${formatBytes(event.fetchedBytes)} in ${formatDuration(event.elapsedMs / 1000)} (${formatRate(event.rateBps)})\n`,
         );
-        if (event.sources.some((s) => s.kind === 'peer')) stderr.write(summary(event.sources, event.fetchedBytes));
+        if (event.sources.some((s) => s.kind === 'peer'))
+          stderr.write(summary(event.sources, event.fetchedBytes));
         break;
       case 'error':
         stopBar();

@@ -1,5 +1,5 @@
-import { JSON_PROGRESS_INTERVAL_MS } from '../../constants.js';
 import type { DownloadEvent } from '../../client/events.js';
+import { JSON_PROGRESS_INTERVAL_MS } from '../../constants.js';
 
 /** Newline-delimited JSON events on stdout, progress at most once per JSON_PROGRESS_INTERVAL_MS. */
 export function jsonLinesRenderer(stdout: NodeJS.WritableStream): (event: DownloadEvent) => void {
