@@ -306,15 +306,38 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
     ...(restartReason ? { restartReason } : {}),
     connections: 1,
   });
-  const size = await runSingleStream({
-    url: probed.url,
-    validators: probed.validators,
-    requestOptions: context.requestOptions,
-    store: context.store,
-    maxTries: context.maxTries,
-    onEvent: emit,
-    signal: context.signal,
-  });
+  let written = 0;
+  const meter = new RateMeter(0);
+  const timer = setInterval(() => {
+    meter.sample(written);
+    const remaining = probed.size === null ? null : probed.size - written;
+    emit({
+      type: 'progress',
+      doneBytes: written,
+      size: probed.size,
+      rateBps: meter.rateBps,
+      etaSec: remaining === null ? null : meter.etaSec(remaining),
+      active: 1,
+      sources: [],
+    });
+  }, PROGRESS_INTERVAL_MS);
+  let size: number;
+  try {
+    size = await runSingleStream({
+      url: probed.url,
+      validators: probed.validators,
+      requestOptions: context.requestOptions,
+      store: context.store,
+      maxTries: context.maxTries,
+      onEvent: emit,
+      signal: context.signal,
+      onBytes: (bytes) => {
+        written = bytes;
+      },
+    });
+  } finally {
+    clearInterval(timer);
+  }
   await context.store.finalize(options.checksum ? { checksum: options.checksum } : {}, context.signal);
   const elapsedMs = Date.now() - context.started;
   const sources: WorkerStats[] = [

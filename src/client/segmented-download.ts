@@ -2,7 +2,7 @@
  * Runs a ranged download: every slot of every source (local connections, peer slots) loops
  * pulling work from the scheduler and writing bytes at their offsets as they arrive.
  */
-import { PEER_MAX_FAILURES } from '../constants.js';
+import { PEER_MAX_FAILURES, WRITE_BUFFER_BYTES } from '../constants.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { withRetries } from '../origin/retry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -11,6 +11,7 @@ import { childController } from '../util/abort.js';
 import { Notifier } from '../util/notifier.js';
 import type { DownloadEventListener, WorkerStats } from './events.js';
 import type { RangeSource } from './range-source.js';
+import { WriteBatch } from './write-batch.js';
 
 /** How long an idle slot waits before asking the scheduler again, in case rates changed. */
 const IDLE_RECHECK_MS = 250;
@@ -256,20 +257,39 @@ export class SegmentedDownload {
     }
   }
 
-  /** One request for the rest of the assignment; bytes are written as they arrive. */
+  /**
+   * One request for the rest of the assignment. Bytes are written as they arrive, coalesced
+   * into writes of up to WRITE_BUFFER_BYTES; one write runs while the next batch is read.
+   */
   private async transfer(state: SourceState, assignment: Assignment, signal: AbortSignal): Promise<void> {
     if (assignment.pos >= assignment.end) return;
     const body = await state.rangeSource.open({ start: assignment.pos, end: assignment.end }, signal);
-    for await (const chunk of body) {
-      const position = assignment.pos;
-      const wanted = this.scheduler.claim(assignment.id, chunk.byteLength, this.now());
-      if (wanted > 0) {
-        await this.options.write(wanted === chunk.byteLength ? chunk : chunk.subarray(0, wanted), position);
-        this.scheduler.commit(position, wanted);
-        state.bytes += wanted;
+    const batch = new WriteBatch();
+    let writing: Promise<void> | undefined;
+    const flush = async () => {
+      await writing;
+      if (batch.length === 0) return;
+      const { data, position } = batch.take();
+      writing = this.options.write(data, position).then(() => {
+        this.scheduler.commit(position, data.byteLength);
+        state.bytes += data.byteLength;
+      });
+    };
+    try {
+      for await (const chunk of body) {
+        const position = assignment.pos;
+        const wanted = this.scheduler.claim(assignment.id, chunk.byteLength, this.now());
+        if (wanted > 0) {
+          batch.add(wanted === chunk.byteLength ? chunk : chunk.subarray(0, wanted), position);
+          if (batch.length >= WRITE_BUFFER_BYTES) await flush();
+        }
+        // The scheduler shrank this assignment (split or handed to a faster worker): stop here.
+        if (assignment.pos >= assignment.end) break;
       }
-      // The scheduler shrank this assignment (split or handed to a faster worker): stop here.
-      if (assignment.pos >= assignment.end) return;
+      await flush();
+    } finally {
+      // Claimed bytes must reach the disk (and be committed) even when the transfer failed.
+      await writing;
     }
   }
 

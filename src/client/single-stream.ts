@@ -17,6 +17,8 @@ export interface SingleStreamOptions {
   maxTries: number;
   onEvent: DownloadEventListener;
   signal: AbortSignal;
+  /** Bytes written so far in the current try, for progress. */
+  onBytes?: (written: number) => void;
 }
 
 /** Returns the number of bytes written. */
@@ -29,6 +31,7 @@ export function runSingleStream(options: SingleStreamOptions): Promise<number> {
       for await (const chunk of body) {
         await store.write(chunk, position);
         position += chunk.byteLength;
+        options.onBytes?.(position);
       }
       return position;
     },

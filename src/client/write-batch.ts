@@ -1,0 +1,21 @@
+/** Contiguous chunks gathered into one positional write, so the disk sees few large writes. */
+export class WriteBatch {
+  private chunks: Uint8Array[] = [];
+  private start = 0;
+  length = 0;
+
+  add(chunk: Uint8Array, position: number): void {
+    if (this.length === 0) this.start = position;
+    else if (position !== this.start + this.length) throw new Error('WriteBatch: chunks must be contiguous');
+    this.chunks.push(chunk);
+    this.length += chunk.byteLength;
+  }
+
+  take(): { data: Uint8Array; position: number } {
+    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
+    const taken = { data, position: this.start };
+    this.chunks = [];
+    this.length = 0;
+    return taken;
+  }
+}
