@@ -73,3 +73,29 @@ export const PEER_MAX_FAILURES = 3;
 export const CONTROL_REQUEST_TIMEOUT_MS = 5_000;
 /** Largest JSON body a tracker or peer accepts. */
 export const MAX_JSON_BODY_BYTES = 64 * KiB;
+
+// --- Swarm servers (tracker and peer) -----------------------------------------------------------
+/** Largest JSON body a client accepts from a tracker or peer (a full peer list fits). */
+export const MAX_JSON_RESPONSE_BYTES = 4 * MiB;
+/** A tracker refuses new peers beyond this many, so a flood cannot exhaust its memory. */
+export const MAX_TRACKER_PEERS = 10_000;
+/** How often a tracker drops expired peers even when nobody lists them. */
+export const TRACKER_PRUNE_INTERVAL_MS = 5_000;
+/** Simultaneous TCP connections a tracker or peer server accepts; more are dropped. */
+export const SERVER_MAX_CONNECTIONS = 512;
+/** A client must send its request headers within this time. */
+export const SERVER_HEADERS_TIMEOUT_MS = 10_000;
+/** A client must send its whole request (headers and JSON body) within this time. */
+export const SERVER_REQUEST_TIMEOUT_MS = 15_000;
+/** Idle keep-alive connections are closed after this. */
+export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Deregistering from the trackers on shutdown may take at most this long. */
+export const DEREGISTER_TIMEOUT_MS = 2_000;
+/** Offers waiting for the operator's answer; more are refused as busy. */
+export const MAX_PENDING_CONSENT_PROMPTS = 16;
+/**
+ * A client waits this long for an answer to an offer: the operator's prompt time plus transit.
+ */
+export const OFFER_REQUEST_TIMEOUT_MS = CONSENT_PROMPT_TIMEOUT_MS + CONTROL_REQUEST_TIMEOUT_MS;
+/** This build's version as peers report it to trackers and clients; keep equal to package.json. */
+export const DDM_VERSION = '0.1.0';

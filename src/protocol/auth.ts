@@ -103,11 +103,19 @@ export class RequestVerifier {
     private readonly windowMs = AUTH_WINDOW_MS,
   ) {}
 
-  verify(method: string, path: string, headers: HeaderBag, body: Uint8Array | string | undefined, now = Date.now()): VerifyResult {
+  verify(
+    method: string,
+    path: string,
+    headers: HeaderBag,
+    body: Uint8Array | string | undefined,
+    now = Date.now(),
+  ): VerifyResult {
     const time = header(headers, AUTH_HEADERS.time);
     const nonce = header(headers, AUTH_HEADERS.nonce);
     const signature = header(headers, AUTH_HEADERS.signature);
-    if (time === undefined || nonce === undefined || signature === undefined) return { ok: false, reason: 'missing' };
+    if (time === undefined || nonce === undefined || signature === undefined) {
+      return { ok: false, reason: 'missing' };
+    }
     if (!/^\d{1,16}$/.test(time) || !NONCE_PATTERN.test(nonce) || !SIGNATURE_PATTERN.test(signature)) {
       return { ok: false, reason: 'malformed' };
     }

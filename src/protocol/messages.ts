@@ -8,15 +8,29 @@ import { MAX_PEER_SLOTS } from '../constants.js';
 /** Largest byte offset we accept on the wire (2^53 - 1). */
 const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const peerId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'peer id must be 8-64 characters of [A-Za-z0-9_-]');
-const name = z.string().min(1).max(64).regex(/^[^\u0000-\u001f\u007f]+$/, 'name must not contain control characters');
+const name = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'name must not contain control characters');
 const port = z.number().int().min(1).max(65_535);
 const httpUrl = z
   .string()
   .max(8_192)
   .refine((value) => /^https?:\/\//i.test(value), 'only http and https URLs');
 
+/** Facts for machines (e.g. the origin's status); plain values only, never secrets. */
+const errorDetails = z.record(
+  z.string().max(64),
+  z.union([z.string().max(1_024), z.number(), z.boolean(), z.null()]),
+);
+
 export const ErrorBody = z.object({
-  error: z.object({ code: z.string().max(64), message: z.string().max(1_024) }),
+  error: z.object({
+    code: z.string().max(64),
+    message: z.string().max(1_024),
+    details: errorDetails.optional(),
+  }),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
@@ -40,6 +54,10 @@ export type RegisterResponse = z.infer<typeof RegisterResponse>;
 
 export const DeregisterRequest = z.strictObject({ id: peerId });
 export type DeregisterRequest = z.infer<typeof DeregisterRequest>;
+
+/** `removed` is false when the tracker did not know the id (already expired or never registered). */
+export const DeregisterResponse = z.object({ removed: z.boolean() });
+export type DeregisterResponse = z.infer<typeof DeregisterResponse>;
 
 export const PeerRecord = z.object({
   id: peerId,
@@ -76,7 +94,11 @@ export const OfferRequest = z.strictObject({
   clientId: peerId,
   clientName: name,
   url: httpUrl,
-  fileName: z.string().max(255),
+  /** Shown to the peer's operator, so no control characters (terminal escapes). */
+  fileName: z
+    .string()
+    .max(255)
+    .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'file name must not contain control characters'),
   size: offset.nullable(),
 });
 export type OfferRequest = z.infer<typeof OfferRequest>;

@@ -1,0 +1,183 @@
+/**
+ * `ddm peer`: helps swarm clients by fetching byte ranges from origins and streaming them
+ * through. It asks consent before helping, never holds more than `slots` fetches at once,
+ * refuses non-public destinations unless told otherwise, and keeps itself listed on the trackers.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import {
+  CONSENT_PROMPT_TIMEOUT_MS,
+  CONSENT_TTL_MS,
+  DDM_VERSION,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_USER_AGENT,
+  MAX_PENDING_CONSENT_PROMPTS,
+  MAX_REDIRECTS,
+  PROTOCOL_VERSION,
+} from '../constants.js';
+import { DdmError } from '../errors.js';
+import { createOriginDispatcher } from '../origin/http-client.js';
+import type { SwarmKey } from '../protocol/auth.js';
+import {
+  API,
+  OfferRequest,
+  type OfferResponse,
+  type PeerInfoResponse,
+  RegisterRequest,
+} from '../protocol/messages.js';
+import { type Registration, startRegistration } from '../tracker/registration.js';
+import { type SignedContext, startSignedServer } from '../util/signed-server.js';
+import { type AcceptMode, ConsentDesk } from './consent.js';
+import { type ConsentPrompt, createTtyPrompt } from './consent-prompt.js';
+import { handleFetch } from './fetch-handler.js';
+import { assertAllowedUrl, publicOnlyLookup } from './origin-guard.js';
+import { SlotPool } from './slots.js';
+
+export interface PeerOptions {
+  host: string;
+  port: number;
+  key: SwarmKey;
+  id: string;
+  name: string;
+  slots: number;
+  accept: AcceptMode;
+  /** Let this peer fetch loopback, private, link-local and other non-public addresses. */
+  allowPrivate: boolean;
+  trackers: readonly string[];
+  /** Answers `--accept ask` offers; defaults to a question on the terminal. */
+  prompt?: ConsentPrompt;
+  log?: Logger;
+  userAgent?: string;
+  /** Origin connect, response-head and idle-body timeout. */
+  timeoutMs?: number;
+  heartbeatMs?: number;
+  consentTimeoutMs?: number;
+  consentTtlMs?: number;
+  /** Clock for consent expiry. */
+  now?: () => number;
+  /** Called when a tracker cannot be reached or refuses us (also logged). */
+  onTrackerError?: (tracker: string, error: DdmError) => void;
+}
+
+export interface Peer {
+  url: string;
+  id: string;
+  address: AddressInfo;
+  /** Deregisters from the trackers, stops serving (cutting fetches in flight), closes origin sockets. */
+  close(): Promise<void>;
+}
+
+export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise<Peer> {
+  checkIdentity(opts);
+  const slots = new SlotPool(opts.slots);
+  const consent = new ConsentDesk({
+    mode: opts.accept,
+    prompt: opts.prompt ?? createTtyPrompt(),
+    promptTimeoutMs: opts.consentTimeoutMs ?? CONSENT_PROMPT_TIMEOUT_MS,
+    grantTtlMs: opts.consentTtlMs ?? CONSENT_TTL_MS,
+    maxPending: MAX_PENDING_CONSENT_PROMPTS,
+    now: opts.now ?? Date.now,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // No proxy from the environment: behind a proxy the guard would judge the proxy, not the origin.
+  const dispatcher = createOriginDispatcher({
+    timeoutMs,
+    proxyFromEnv: false,
+    ...(opts.allowPrivate ? {} : { connect: { lookup: publicOnlyLookup } }),
+  });
+  const allowed = (url: URL) => assertAllowedUrl(url, opts.allowPrivate);
+  const origin = {
+    dispatcher,
+    userAgent: opts.userAgent ?? DEFAULT_USER_AGENT,
+    timeoutMs,
+    maxRedirects: MAX_REDIRECTS,
+    beforeRequest: allowed,
+  };
+
+  const info = (ctx: SignedContext) => {
+    const answer: PeerInfoResponse = {
+      id: opts.id,
+      name: opts.name,
+      version: DDM_VERSION,
+      protocol: PROTOCOL_VERSION,
+      slots: slots.total,
+      freeSlots: slots.free,
+    };
+    ctx.reply(200, answer);
+  };
+  const offer = async (ctx: SignedContext) => {
+    const request = ctx.json(OfferRequest);
+    // A destination this peer will never fetch is refused before anyone is asked.
+    allowed(new URL(request.url));
+    const verdict = await consent.decide(request, ctx.address, ctx.signal);
+    if (!verdict.accepted)
+      throw new DdmError(verdict.code, verdict.message, { retryable: verdict.code === 'PEER_BUSY' });
+    const answer: OfferResponse = { accepted: true, slots: slots.total };
+    ctx.reply(200, answer);
+  };
+
+  let server: Awaited<ReturnType<typeof startSignedServer>>;
+  try {
+    server = await startSignedServer(
+      {
+        host: opts.host,
+        port: opts.port,
+        key: opts.key,
+        ...(opts.log ? { log: opts.log } : {}),
+        routes: {
+          [`GET ${API.info}`]: info,
+          [`POST ${API.offer}`]: offer,
+          [`POST ${API.fetch}`]: (ctx) =>
+            handleFetch(ctx, { consent, slots, origin, ...(opts.log ? { log: opts.log } : {}) }),
+        },
+      },
+      signal,
+    );
+  } catch (error) {
+    await dispatcher.destroy();
+    throw error;
+  }
+
+  const registration = register(opts, server.address.port, signal);
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await registration?.stop();
+      await server.close();
+      await dispatcher.destroy();
+    })();
+    return closing;
+  };
+  signal.addEventListener('abort', () => void close(), { once: true });
+  return { url: server.url, id: opts.id, address: server.address, close };
+}
+
+function register(opts: PeerOptions, port: number, signal: AbortSignal): Registration | undefined {
+  if (opts.trackers.length === 0) return undefined;
+  return startRegistration(
+    {
+      trackers: opts.trackers,
+      key: opts.key,
+      info: { id: opts.id, name: opts.name, port, slots: opts.slots, version: DDM_VERSION },
+      ...(opts.heartbeatMs === undefined ? {} : { intervalMs: opts.heartbeatMs }),
+      ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.onTrackerError ? { onError: opts.onTrackerError } : {}),
+    },
+    signal,
+  );
+}
+
+/** What the peer will tell trackers must pass their checks; better to say so before listening. */
+function checkIdentity(opts: PeerOptions): void {
+  const parsed = RegisterRequest.safeParse({
+    id: opts.id,
+    name: opts.name,
+    port: 1,
+    slots: opts.slots,
+    version: DDM_VERSION,
+  });
+  if (parsed.success) return;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+  throw new DdmError('USAGE', `invalid peer settings: ${problems}`);
+}

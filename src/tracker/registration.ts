@@ -1,0 +1,92 @@
+/**
+ * A peer's standing with its trackers: register with each, heartbeat on a fixed beat, keep
+ * trying a tracker that is down, and deregister from all (within a bound) when stopped.
+ */
+import type { Logger } from 'pino';
+import { DEREGISTER_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS } from '../constants.js';
+import { DdmError } from '../errors.js';
+import type { SwarmKey } from '../protocol/auth.js';
+import type { RegisterRequest } from '../protocol/messages.js';
+import { childController, sleep } from '../util/abort.js';
+import { TrackerClient, type TrackerClientOptions } from './tracker-client.js';
+
+export interface RegistrationOptions {
+  trackers: readonly string[];
+  key: SwarmKey;
+  info: RegisterRequest;
+  intervalMs?: number;
+  log?: Logger;
+  onError?: (tracker: string, error: DdmError) => void;
+  /** Called after each successful register or heartbeat. */
+  onBeat?: (tracker: string) => void;
+  client?: TrackerClientOptions;
+}
+
+export interface Registration {
+  /** Stops heartbeating and deregisters from every tracker; resolves within DEREGISTER_TIMEOUT_MS. */
+  stop(): Promise<void>;
+}
+
+export function startRegistration(opts: RegistrationOptions, signal: AbortSignal): Registration {
+  const clients = opts.trackers.map((url) => new TrackerClient(url, opts.key, opts.client));
+  const { controller, dispose } = childController(signal);
+  const beating = beat(clients, opts, controller.signal);
+  let stopping: Promise<void> | undefined;
+  return {
+    stop: () => {
+      stopping ??= (async () => {
+        controller.abort(new DdmError('ABORTED', 'registration stopped'));
+        dispose();
+        await beating;
+        await deregisterAll(clients, opts);
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function beat(
+  clients: readonly TrackerClient[],
+  opts: RegistrationOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  const intervalMs = opts.intervalMs ?? HEARTBEAT_INTERVAL_MS;
+  const registered = new Set<TrackerClient>();
+  while (!signal.aborted) {
+    await Promise.all(
+      clients.map(async (client) => {
+        try {
+          if (registered.has(client)) await client.heartbeat(opts.info, signal);
+          else await client.register(opts.info, signal);
+          registered.add(client);
+          opts.onBeat?.(client.baseUrl);
+        } catch (error) {
+          if (signal.aborted) return;
+          report(client.baseUrl, error, opts);
+        }
+      }),
+    );
+    await sleep(intervalMs, signal).catch(() => undefined);
+  }
+}
+
+async function deregisterAll(clients: readonly TrackerClient[], opts: RegistrationOptions): Promise<void> {
+  const deadline = AbortSignal.timeout(DEREGISTER_TIMEOUT_MS);
+  await Promise.all(
+    clients.map((client) =>
+      client.deregister(opts.info.id, deadline).then(
+        () => opts.log?.debug({ tracker: client.baseUrl }, 'deregistered'),
+        (error: unknown) => report(client.baseUrl, error, opts),
+      ),
+    ),
+  );
+}
+
+function report(tracker: string, error: unknown, opts: RegistrationOptions): void {
+  const failure =
+    error instanceof DdmError
+      ? error
+      : new DdmError('NETWORK', String(error), { cause: error, retryable: true });
+  opts.log?.warn({ tracker, code: failure.code }, failure.message);
+  opts.onError?.(tracker, failure);
+}

@@ -1,0 +1,447 @@
+/**
+ * HTTP between swarm nodes, signed both ways (see protocol/auth.ts). The client side signs its
+ * requests and believes only answers signed over its own nonce, so a stranger on the LAN can
+ * neither use a node nor pose as one. The server side checks requests and signs its answers.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { type Dispatcher, request, errors as undiciErrors } from 'undici';
+import type { ZodType } from 'zod';
+import {
+  CONTROL_REQUEST_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+  MAX_JSON_BODY_BYTES,
+  MAX_JSON_RESPONSE_BYTES,
+} from '../constants.js';
+import { abortError, DdmError, type ErrorCode } from '../errors.js';
+import {
+  AUTH_HEADERS,
+  bodyDigest,
+  describeAuthFailure,
+  type RequestVerifier,
+  STREAM_BODY,
+  type SwarmKey,
+  signRequest,
+  signResponse,
+  verifyResponse,
+} from '../protocol/auth.js';
+import { ErrorBody } from '../protocol/messages.js';
+import { childController } from './abort.js';
+
+/** Codes that keep their meaning when a node sends them to a client; anything else reads as PROTOCOL. */
+const WIRE_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'AUTH_FAILED',
+  'PROTOCOL',
+  'PEER_REFUSED',
+  'PEER_BUSY',
+  'PEER_ID_TAKEN',
+  'TRACKER_FULL',
+  'FORBIDDEN_DESTINATION',
+  'ORIGIN_CHANGED',
+  'HTTP_STATUS',
+  'BAD_RESPONSE',
+  'TOO_MANY_REDIRECTS',
+  'RETRY_AFTER_TOO_LONG',
+  'NETWORK',
+  'TIMEOUT',
+  'TRIES_EXHAUSTED',
+  'URL_INVALID',
+]);
+
+const RETRYABLE_CODES: ReadonlySet<string> = new Set(['PEER_BUSY', 'NETWORK', 'TIMEOUT', 'TRIES_EXHAUSTED']);
+
+/** A code on the wire: ours, or INTERNAL for a fault the server does not explain. */
+export type WireErrorCode = ErrorCode | 'INTERNAL';
+
+export type NodeRole = 'tracker' | 'peer';
+
+// --- Client side ------------------------------------------------------------------------------
+
+interface SignedCall {
+  baseUrl: string;
+  key: SwarmKey;
+  signal: AbortSignal;
+  /** For JSON: the whole exchange. For streams: time to the response head and between body chunks. */
+  timeoutMs?: number;
+  dispatcher?: Dispatcher;
+  /** Names the other side in error messages. */
+  role?: NodeRole;
+}
+
+export interface SignedJsonOptions<T> extends SignedCall {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: unknown;
+  schema: ZodType<T>;
+}
+
+export interface SignedStreamOptions extends SignedCall {
+  path: string;
+  body: unknown;
+  /** The exact body length the answer must declare and deliver. */
+  expectedBytes: number;
+}
+
+/** Sends a signed JSON request and returns the validated answer, or throws a DdmError. */
+export async function signedJson<T>(opts: SignedJsonOptions<T>): Promise<T> {
+  const who = describeNode(opts);
+  const timeoutMs = opts.timeoutMs ?? CONTROL_REQUEST_TIMEOUT_MS;
+  const { controller, dispose } = childController(opts.signal);
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new DdmError('TIMEOUT', `${who} did not answer within ${timeoutMs} ms`, { retryable: true }),
+      ),
+    timeoutMs,
+  );
+  try {
+    const sent = await sendSigned(opts, opts.method, opts.path, opts.body, controller.signal, timeoutMs);
+    const raw = await readCapped(sent.response.body, MAX_JSON_RESPONSE_BYTES, who);
+    checkAnswer(opts.key, sent, bodyDigest(raw), raw, who);
+    return parseAnswer(raw, opts.schema, who);
+  } catch (error) {
+    throw asCallError(error, opts.signal, controller.signal, who);
+  } finally {
+    clearTimeout(timer);
+    dispose();
+  }
+}
+
+/**
+ * POSTs a signed request whose answer is a byte stream (a peer's /v1/fetch). Resolves once a
+ * signed 200 with the expected length arrives; the body then yields exactly `expectedBytes`
+ * bytes or throws a DdmError.
+ */
+export async function signedStream(opts: SignedStreamOptions): Promise<AsyncIterable<Uint8Array>> {
+  const who = describeNode(opts);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  try {
+    const sent = await sendSigned(opts, 'POST', opts.path, opts.body, opts.signal, timeoutMs);
+    const { response } = sent;
+    if (response.statusCode !== 200) {
+      const raw = await readCapped(response.body, MAX_JSON_RESPONSE_BYTES, who);
+      checkAnswer(opts.key, sent, bodyDigest(raw), raw, who);
+      throw new DdmError('PROTOCOL', `${who} answered HTTP ${response.statusCode} instead of a byte stream`);
+    }
+    try {
+      checkAnswer(opts.key, sent, STREAM_BODY, undefined, who);
+      checkLength(response.headers['content-length'], opts.expectedBytes, who);
+    } catch (error) {
+      response.body.destroy();
+      throw error;
+    }
+    return countedBody(response.body, opts.expectedBytes, who, opts.signal);
+  } catch (error) {
+    throw asCallError(error, opts.signal, opts.signal, who);
+  }
+}
+
+interface SentRequest {
+  response: Dispatcher.ResponseData;
+  nonce: string;
+}
+
+async function sendSigned(
+  call: SignedCall,
+  method: 'GET' | 'POST',
+  path: string,
+  body: unknown,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<SentRequest> {
+  const url = targetUrl(call.baseUrl, path);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const auth = signRequest(call.key, method, url.pathname + url.search, payload);
+  const headers: Record<string, string> = { ...auth, accept: 'application/json' };
+  if (payload !== undefined) headers['content-type'] = 'application/json';
+  const response = await request(url, {
+    method,
+    headers,
+    body: payload,
+    signal,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    ...(call.dispatcher ? { dispatcher: call.dispatcher } : {}),
+  });
+  return { response, nonce: auth[AUTH_HEADERS.nonce]! };
+}
+
+function targetUrl(baseUrl: string, path: string): URL {
+  try {
+    const url = new URL(path, baseUrl);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+  } catch {
+    // Reported below with the same message as a wrong scheme.
+  }
+  throw new DdmError('URL_INVALID', `not an http(s) node address: ${baseUrl}`);
+}
+
+function describeNode(call: SignedCall): string {
+  return `${call.role ?? 'node'} at ${call.baseUrl}`;
+}
+
+/** Throws unless the answer is signed for our nonce and successful. */
+function checkAnswer(
+  key: SwarmKey,
+  sent: SentRequest,
+  digest: string,
+  raw: Buffer | undefined,
+  who: string,
+): void {
+  const status = sent.response.statusCode;
+  const signature = singleHeader(sent.response.headers[AUTH_HEADERS.signature]);
+  const remote = raw === undefined ? undefined : parseErrorBody(raw);
+  if (!verifyResponse(key, status, sent.nonce, digest, signature)) throw unsignedFailure(status, remote, who);
+  if (status < 200 || status >= 300) throw remoteFailure(status, remote, who);
+}
+
+/**
+ * An unsigned answer comes from a node that could not (or would not) check our request: it
+ * refused our signature, our body was too large, or it does not share our secret at all.
+ */
+function unsignedFailure(status: number, remote: ErrorBody | undefined, who: string): DdmError {
+  if (status === 401 && remote?.error.code === 'AUTH_FAILED') {
+    return new DdmError(
+      'AUTH_FAILED',
+      `${who} refused the request: ${cleanRemoteText(remote.error.message)}`,
+    );
+  }
+  if (status === 413) return new DdmError('PROTOCOL', `${who} refused the request: body too large`);
+  return new DdmError('AUTH_FAILED', `${who} is not a member of this swarm (wrong secret?)`);
+}
+
+function remoteFailure(status: number, remote: ErrorBody | undefined, who: string): DdmError {
+  const code = remote && WIRE_CODES.has(remote.error.code) ? (remote.error.code as ErrorCode) : 'PROTOCOL';
+  const text = remote ? cleanRemoteText(remote.error.message) : `HTTP ${status}`;
+  const details = { ...remote?.error.details, node: who, nodeStatus: status };
+  return new DdmError(code, `${who}: ${text}`, { details, retryable: isRetryable(code, details) });
+}
+
+function isRetryable(code: ErrorCode, details: Record<string, unknown>): boolean {
+  if (typeof details.retryable === 'boolean') return details.retryable;
+  if (RETRYABLE_CODES.has(code)) return true;
+  if (code !== 'HTTP_STATUS') return false;
+  const originStatus = typeof details.status === 'number' ? details.status : 0;
+  return originStatus === 429 || originStatus >= 500;
+}
+
+function parseErrorBody(raw: Buffer): ErrorBody | undefined {
+  try {
+    const parsed = ErrorBody.safeParse(JSON.parse(raw.toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseAnswer<T>(raw: Buffer, schema: ZodType<T>, who: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new DdmError('PROTOCOL', `${who} sent malformed JSON`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success)
+    throw new DdmError('PROTOCOL', `${who} sent an unexpected answer: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+/** Text from another node ends up on a terminal: no control characters, bounded length. */
+function cleanRemoteText(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 300);
+}
+
+function checkLength(header: string | string[] | undefined, expected: number, who: string): void {
+  const declared = singleHeader(header);
+  if (declared === undefined || !/^\d+$/.test(declared) || Number(declared) !== expected) {
+    throw new DdmError('PROTOCOL', `${who} announced ${declared ?? 'no'} bytes instead of ${expected}`, {
+      details: { expected, declared: declared ?? null },
+    });
+  }
+}
+
+function singleHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? undefined : value;
+}
+
+async function readCapped(body: Readable, maxBytes: number, who: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new DdmError('PROTOCOL', `${who} sent an answer larger than ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+async function* countedBody(
+  body: Readable,
+  expected: number,
+  who: string,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  let received = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      received += chunk.byteLength;
+      if (received > expected) throw new DdmError('PROTOCOL', `${who} sent more than ${expected} bytes`);
+      yield chunk;
+    }
+  } catch (error) {
+    if (error instanceof DdmError) throw error;
+    if (signal.aborted) throw abortError(signal);
+    if (error instanceof undiciErrors.BodyTimeoutError) {
+      throw new DdmError('TIMEOUT', `${who} stalled after ${received} of ${expected} bytes`, {
+        cause: error,
+        retryable: true,
+      });
+    }
+    throw brokenOff(who, received, expected, error);
+  } finally {
+    if (!body.destroyed) body.destroy();
+  }
+  if (received !== expected) throw brokenOff(who, received, expected, undefined);
+}
+
+function brokenOff(who: string, received: number, expected: number, cause: unknown): DdmError {
+  return new DdmError('PEER_FAILED', `${who} broke off after ${received} of ${expected} bytes`, {
+    cause,
+    retryable: true,
+    details: { received, expected },
+  });
+}
+
+/** Maps whatever a call threw to a DdmError that says which node and what kind of failure. */
+function asCallError(error: unknown, outer: AbortSignal, inner: AbortSignal, who: string): DdmError {
+  if (outer.aborted) return abortError(outer);
+  if (inner.aborted && inner.reason instanceof DdmError) return inner.reason;
+  if (error instanceof DdmError) return error;
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    return new DdmError('TIMEOUT', `${who} did not answer in time`, { cause: error, retryable: true });
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new DdmError('NETWORK', `cannot reach ${who}: ${reason}`, { cause: error, retryable: true });
+}
+
+// --- Server side ------------------------------------------------------------------------------
+
+export type SignedRequest =
+  | { ok: true; body: Buffer; nonce: string }
+  | { ok: false; status: 401 | 413; code: WireErrorCode; message: string };
+
+/**
+ * Reads a request body (at most `maxBytes`) and checks its signature. A failure is returned,
+ * not thrown, because the caller must answer it unsigned.
+ */
+export async function readSignedRequest(
+  req: IncomingMessage,
+  verifier: RequestVerifier,
+  maxBytes = MAX_JSON_BODY_BYTES,
+): Promise<SignedRequest> {
+  const body = await readRequestBody(req, maxBytes);
+  if (body === undefined) {
+    return {
+      ok: false,
+      status: 413,
+      code: 'PROTOCOL',
+      message: `request body larger than ${maxBytes} bytes`,
+    };
+  }
+  const verdict = verifier.verify(req.method ?? 'GET', req.url ?? '/', req.headers, body);
+  if (!verdict.ok)
+    return { ok: false, status: 401, code: 'AUTH_FAILED', message: describeAuthFailure(verdict.reason) };
+  return { ok: true, body, nonce: verdict.nonce };
+}
+
+/** Resolves to the whole body, or undefined once it exceeds `maxBytes` (reading then stops). */
+function readRequestBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (outcome: () => void) => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      outcome();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      req.pause();
+      finish(() => resolve(undefined));
+    };
+    const onEnd = () => finish(() => resolve(Buffer.concat(chunks, size)));
+    const onError = (error: Error) => finish(() => reject(error));
+    const onClose = () =>
+      finish(() =>
+        reject(new DdmError('NETWORK', 'client closed the connection before sending its request')),
+      );
+    req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+  });
+}
+
+/** Answers JSON, signed over the request's nonce when the request was authenticated. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  key?: SwarmKey,
+  nonce?: string,
+): void {
+  const text = JSON.stringify(value);
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  };
+  if (key !== undefined && nonce !== undefined) {
+    headers[AUTH_HEADERS.signature] = signResponse(key, status, nonce, bodyDigest(text));
+  }
+  res.writeHead(status, headers).end(text);
+}
+
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: WireErrorCode,
+  message: string,
+  key?: SwarmKey,
+  nonce?: string,
+  details?: Record<string, string | number | boolean | null>,
+): void {
+  const text = message.slice(0, MAX_WIRE_TEXT_CHARS);
+  const error =
+    details === undefined ? { code, message: text } : { code, message: text, details: fitDetails(details) };
+  sendJson(res, status, { error }, key, nonce);
+}
+
+/** The wire's ErrorBody bounds every text; a longer one would make the whole error unreadable. */
+const MAX_WIRE_TEXT_CHARS = 1_024;
+const MAX_WIRE_DETAIL_NAME_CHARS = 64;
+
+function fitDetails(details: Record<string, string | number | boolean | null>): typeof details {
+  const fitted: typeof details = {};
+  for (const [name, value] of Object.entries(details)) {
+    if (name.length > MAX_WIRE_DETAIL_NAME_CHARS) continue;
+    fitted[name] = typeof value === 'string' ? value.slice(0, MAX_WIRE_TEXT_CHARS) : value;
+  }
+  return fitted;
+}
+
+/** Starts a signed 200 byte-stream answer of exactly `length` bytes. */
+export function sendStreamHead(res: ServerResponse, length: number, key: SwarmKey, nonce: string): void {
+  res.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'content-length': length,
+    'cache-control': 'no-store',
+    [AUTH_HEADERS.signature]: signResponse(key, 200, nonce, STREAM_BODY),
+  });
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { DdmError } from '../../src/errors.js';
+import { startPeer } from '../../src/peer/peer-server.js';
+import { deriveKey } from '../../src/protocol/auth.js';
+import { TrackerClient } from '../../src/tracker/tracker-client.js';
+import { startTracker, type Tracker } from '../../src/tracker/tracker-server.js';
+
+const key = deriveKey('peer registration test secret');
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  await Promise.all(cleanups.map((cleanup) => cleanup()));
+});
+
+function signal(): AbortSignal {
+  return AbortSignal.timeout(10_000);
+}
+
+async function tracker(secret = key): Promise<Tracker> {
+  const started = await startTracker(
+    { host: '127.0.0.1', port: 0, key: secret },
+    AbortSignal.timeout(60_000),
+  );
+  cleanups.push(() => started.close());
+  return started;
+}
+
+async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) assert.fail('condition not met in time');
+    await delay(20);
+  }
+}
+
+test('a peer lists itself on every tracker at its bound port, and leaves on close', async () => {
+  const trackers = [await tracker(), await tracker()];
+  const errors: DdmError[] = [];
+  const peer = await startPeer(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      key,
+      id: 'peer-listed-0001',
+      name: 'listed',
+      slots: 3,
+      accept: 'auto',
+      allowPrivate: false,
+      trackers: trackers.map((t) => t.url),
+      heartbeatMs: 100,
+      onTrackerError: (_tracker, error) => errors.push(error),
+    },
+    AbortSignal.timeout(60_000),
+  );
+  const port = peer.address.port;
+  for (const t of trackers) {
+    const client = new TrackerClient(t.url, key);
+    await eventually(async () => (await client.list(signal())).length === 1);
+    const [record] = await client.list(signal());
+    assert.deepEqual(
+      {
+        id: record?.id,
+        name: record?.name,
+        address: record?.address,
+        port: record?.port,
+        slots: record?.slots,
+      },
+      { id: 'peer-listed-0001', name: 'listed', address: '127.0.0.1', port, slots: 3 },
+    );
+  }
+  await peer.close();
+  for (const t of trackers) assert.deepEqual(await new TrackerClient(t.url, key).list(signal()), []);
+  assert.deepEqual(errors, []);
+});
+
+test('a tracker with another secret is reported, and the peer still serves', async () => {
+  const foreign = await tracker(deriveKey('someone else'));
+  const errors: DdmError[] = [];
+  const controller = new AbortController();
+  const peer = await startPeer(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      key,
+      id: 'peer-listed-0002',
+      name: 'listed',
+      slots: 1,
+      accept: 'auto',
+      allowPrivate: false,
+      trackers: [foreign.url],
+      heartbeatMs: 50,
+      onTrackerError: (_tracker, error) => errors.push(error),
+    },
+    controller.signal,
+  );
+  cleanups.push(() => peer.close());
+  await eventually(async () => errors.length >= 2);
+  assert.equal(errors[0]?.code, 'AUTH_FAILED');
+  // Aborting the signal given at start stops the peer too.
+  controller.abort();
+  await peer.close();
+});
