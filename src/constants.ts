@@ -38,6 +38,12 @@ export const RETRY_MAX_DELAY_MS = 30_000;
 /** A Retry-After longer than this is an error rather than a wait. */
 export const MAX_RETRY_AFTER_MS = 5 * 60_000;
 export const DEFAULT_USER_AGENT = 'ddm/0.1';
+/** Idle keep-alive sockets to an origin are closed after this (servers may ask for less). */
+export const ORIGIN_KEEP_ALIVE_TIMEOUT_MS = 10_000;
+/** Bytes buffered ahead from one origin response body; larger means fewer, bigger chunks. */
+export const ORIGIN_BODY_HIGH_WATER_MARK_BYTES = 1 * MiB;
+/** An error or redirect body smaller than this is read and dropped so its socket can be reused. */
+export const ORIGIN_DISCARD_BODY_MAX_BYTES = 64 * KiB;
 
 // --- Storage ----------------------------------------------------------------------------------
 /** Progress is made durable at least this often. */

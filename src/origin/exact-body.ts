@@ -1,0 +1,76 @@
+/** A response body that yields exactly the bytes announced, and fails loudly otherwise. */
+import { setImmediate as nextLoopTurn } from 'node:timers/promises';
+import { abortError, DdmError, isDdmError } from '../errors.js';
+import type { ResponseBody } from './follow-redirects.js';
+import { describeUrl } from './origin-url.js';
+import { fromTransportError } from './transport-errors.js';
+
+/** Ways undici reports a peer that closed before the body was complete. */
+const EARLY_CLOSE_CODES = new Set(['UND_ERR_SOCKET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
+
+/**
+ * Yields the body, `expected` bytes in all when known. A chunk that would go past `expected`
+ * is never yielded; an early end is a retryable BAD_RESPONSE. Reading to the natural end
+ * (rather than stopping at `expected`) lets undici reuse the socket.
+ */
+export async function* exactBody(
+  body: ResponseBody,
+  expected: number | null,
+  url: URL,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  let received = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (expected !== null && received + chunk.byteLength > expected) {
+        throw new DdmError(
+          'BAD_RESPONSE',
+          `origin sent more than the ${expected} bytes announced by ${describeUrl(url)}`,
+          { details: { url: describeUrl(url), expected }, retryable: true },
+        );
+      }
+      received += chunk.byteLength;
+      yield chunk;
+    }
+    await socketReusable();
+  } catch (error) {
+    throw bodyError(error, received, expected, url, signal);
+  } finally {
+    // Stops the transfer when the consumer left early; a no-op once the body ended.
+    body.destroy();
+  }
+  if (expected !== null && received < expected) throw shortBody(received, expected, url);
+}
+
+function bodyError(
+  error: unknown,
+  received: number,
+  expected: number | null,
+  url: URL,
+  signal: AbortSignal,
+): DdmError {
+  if (signal.aborted) return abortError(signal);
+  if (isDdmError(error)) return error;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (expected !== null && typeof code === 'string' && EARLY_CLOSE_CODES.has(code)) {
+    return shortBody(received, expected, url, error);
+  }
+  return fromTransportError(error, url, signal);
+}
+
+function shortBody(received: number, expected: number, url: URL, cause?: unknown): DdmError {
+  return new DdmError(
+    'BAD_RESPONSE',
+    `short body from ${describeUrl(url)}: got ${received} of ${expected} bytes`,
+    { cause, details: { url: describeUrl(url), received, expected }, retryable: true },
+  );
+}
+
+/**
+ * undici frees a keep-alive socket one event-loop turn after the response ends (with
+ * pipelining 1). Waiting that turn before reporting the end lets the caller's next request
+ * reuse the socket instead of opening a new connection.
+ */
+export function socketReusable(): Promise<void> {
+  return nextLoopTurn();
+}

@@ -1,0 +1,56 @@
+/**
+ * The undici dispatcher that carries every request to an origin, and the options each
+ * origin request needs. One dispatcher is shared by all connections of a download so
+ * keep-alive sockets are reused between pieces.
+ */
+import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
+import { ORIGIN_KEEP_ALIVE_TIMEOUT_MS } from '../constants.js';
+
+export interface OriginDispatcherOptions {
+  /** Connect timeout, and the default headers/body idle timeout. */
+  timeoutMs: number;
+  /** Most sockets open to one origin at a time; unlimited when absent. */
+  connections?: number;
+  /** Honour HTTP_PROXY, HTTPS_PROXY and NO_PROXY (any case). Default true. */
+  proxyFromEnv?: boolean;
+  /**
+   * Extra undici connect options, e.g. a `lookup` that refuses private addresses.
+   * Behind a proxy these apply to the connection to the proxy, not to the origin.
+   */
+  connect?: object;
+}
+
+/** Everything an origin request needs besides the URL; shared by probe, range and whole requests. */
+export interface OriginRequestOptions {
+  dispatcher: Dispatcher;
+  /** Extra request headers (e.g. from `--header`). Sent to the first origin only, see request-headers. */
+  headers: Record<string, string>;
+  userAgent: string;
+  /** Time allowed for the response headers, and for each gap between body chunks. */
+  timeoutMs: number;
+  maxRedirects: number;
+  /** Called before every hop, redirects included; throws to refuse the destination (SSRF guard). */
+  beforeRequest?: (url: URL) => void;
+}
+
+const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
+
+export function proxyConfiguredInEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return PROXY_VARIABLES.some((name) => Boolean(env[name] || env[name.toLowerCase()]));
+}
+
+export function createOriginDispatcher(opts: OriginDispatcherOptions): Dispatcher {
+  const agentOptions: Agent.Options = {
+    // Pipelining would queue a piece behind another piece's body on one socket.
+    pipelining: 1,
+    keepAliveTimeout: ORIGIN_KEEP_ALIVE_TIMEOUT_MS,
+    headersTimeout: opts.timeoutMs,
+    bodyTimeout: opts.timeoutMs,
+    connect: { timeout: opts.timeoutMs, ...opts.connect },
+    ...(opts.connections === undefined ? {} : { connections: opts.connections }),
+  };
+  if ((opts.proxyFromEnv ?? true) && proxyConfiguredInEnv()) {
+    return new EnvHttpProxyAgent(agentOptions);
+  }
+  return new Agent(agentOptions);
+}

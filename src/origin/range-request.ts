@@ -1,0 +1,122 @@
+/**
+ * One byte range of the resource from the origin, guarded so that every byte comes from the
+ * version the probe saw: `If-Range` on the way out, Content-Range and ETag checks on the way in.
+ */
+import type { Validators } from '../client/range-source.js';
+import { DdmError } from '../errors.js';
+import type { ByteRange } from '../scheduler/types.js';
+import { parseContentRange } from './content-range.js';
+import { exactBody } from './exact-body.js';
+import { discardBody, getFollowingRedirects, type OriginResponse } from './follow-redirects.js';
+import type { OriginRequestOptions } from './http-client.js';
+import { describeUrl } from './origin-url.js';
+import { compareVersion, contentLength, headerValue, ifRangeValue } from './response-headers.js';
+import { errorForStatus } from './status-errors.js';
+
+export { openWhole, type WholeResponse } from './whole-request.js';
+
+export interface RangeExpectation {
+  /** Total size from the probe; a Content-Range naming another size is refused. */
+  size?: number | null;
+}
+
+/**
+ * GETs [range.start, range.end) and resolves once the origin has answered with exactly that
+ * range of the same version. The iterable then yields exactly `end - start` bytes or throws.
+ */
+export async function openRange(
+  url: string,
+  range: ByteRange,
+  validators: Validators,
+  opts: OriginRequestOptions,
+  signal: AbortSignal,
+  expect: RangeExpectation = {},
+): Promise<AsyncIterable<Uint8Array>> {
+  assertValidRange(range);
+  const control: Record<string, string> = { range: `bytes=${range.start}-${range.end - 1}` };
+  const ifRange = ifRangeValue(validators);
+  if (ifRange !== undefined) control['if-range'] = ifRange;
+  const response = await getFollowingRedirects(url, control, opts, signal);
+  try {
+    checkRangeResponse(response, range, validators, expect, ifRange !== undefined);
+  } catch (error) {
+    await discardBody(response.body, signal);
+    throw error;
+  }
+  return exactBody(response.body, range.end - range.start, response.url, signal);
+}
+
+function checkRangeResponse(
+  response: OriginResponse,
+  range: ByteRange,
+  validators: Validators,
+  expect: RangeExpectation,
+  sentIfRange: boolean,
+): void {
+  const { statusCode, headers, url } = response;
+  const where = describeUrl(url);
+  const asked = `bytes=${range.start}-${range.end - 1}`;
+  const details = { url: where, status: statusCode, range: asked };
+  if (statusCode === 200) {
+    // After If-Range, a full 200 means the validator no longer matches, unless the origin
+    // shows the very same version and simply ignores Range.
+    if (sentIfRange && compareVersion(validators, headers) !== 'same') {
+      throw new DdmError(
+        'ORIGIN_CHANGED',
+        `the file changed on the origin since the download started (${where})`,
+        {
+          details,
+        },
+      );
+    }
+    throw new DdmError('BAD_RESPONSE', `origin ignored the Range header (${asked}) for ${where}`, {
+      details,
+    });
+  }
+  if (statusCode !== 206) throw errorForStatus(statusCode, url, headers);
+  if (compareVersion(validators, headers) === 'other') {
+    throw new DdmError(
+      'ORIGIN_CHANGED',
+      `the file changed on the origin since the download started (${where})`,
+      {
+        details: { ...details, etag: headerValue(headers, 'etag') },
+      },
+    );
+  }
+  const announced = headerValue(headers, 'content-range');
+  const contentRange = parseContentRange(announced);
+  const expectedSize = expect.size ?? null;
+  const matches =
+    contentRange?.kind === 'range' &&
+    contentRange.start === range.start &&
+    contentRange.last === range.end - 1 &&
+    (expectedSize === null || contentRange.size === null || contentRange.size === expectedSize);
+  if (!matches) {
+    throw new DdmError(
+      'BAD_RESPONSE',
+      `origin answered ${asked} with Content-Range ${JSON.stringify(announced ?? null)} for ${where}`,
+      { details: { ...details, contentRange: announced ?? null }, retryable: true },
+    );
+  }
+  const length = contentLength(headers);
+  if (length !== null && length !== range.end - range.start) {
+    throw new DdmError(
+      'BAD_RESPONSE',
+      `origin announced ${length} bytes for ${asked} (${range.end - range.start} expected) from ${where}`,
+      { details, retryable: true },
+    );
+  }
+}
+
+function assertValidRange(range: ByteRange): void {
+  const valid =
+    Number.isSafeInteger(range.start) &&
+    Number.isSafeInteger(range.end) &&
+    range.start >= 0 &&
+    range.end > range.start;
+  if (!valid) {
+    throw new DdmError('USAGE', `invalid byte range [${range.start}, ${range.end})`, {
+      details: { ...range },
+    });
+  }
+}
