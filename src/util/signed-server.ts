@@ -77,7 +77,8 @@ export async function startSignedServer(
 ): Promise<SignedServer> {
   if (signal.aborted) throw abortError(signal);
   const verifier = new RequestVerifier(opts.key);
-  const lifetime = new AbortController();
+  // One controller per request in flight, aborted on close (no listener per request on a shared signal).
+  const calls = new Set<AbortController>();
   const server = createServer({
     headersTimeout: SERVER_HEADERS_TIMEOUT_MS,
     requestTimeout: SERVER_REQUEST_TIMEOUT_MS,
@@ -85,7 +86,7 @@ export async function startSignedServer(
   });
   server.maxConnections = opts.maxConnections ?? SERVER_MAX_CONNECTIONS;
   server.on('request', (req, res) => {
-    handle(req, res, opts, verifier, lifetime.signal).catch((error: unknown) => {
+    handle(req, res, opts, verifier, calls).catch((error: unknown) => {
       opts.log?.error({ err: error }, 'request handler failed');
       res.destroy();
     });
@@ -94,7 +95,7 @@ export async function startSignedServer(
   const address = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= shutDown(server, lifetime);
+    closing ??= shutDown(server, calls);
     return closing;
   };
   signal.addEventListener('abort', () => void close(), { once: true });
@@ -115,8 +116,9 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function shutDown(server: Server, lifetime: AbortController): Promise<void> {
-  lifetime.abort(new DdmError('ABORTED', 'server is shutting down'));
+function shutDown(server: Server, calls: Set<AbortController>): Promise<void> {
+  const reason = new DdmError('ABORTED', 'server is shutting down');
+  for (const call of calls) call.abort(reason);
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
@@ -141,7 +143,7 @@ async function handle(
   res: ServerResponse,
   opts: SignedServerOptions,
   verifier: RequestVerifier,
-  lifetime: AbortSignal,
+  calls: Set<AbortController>,
 ): Promise<void> {
   const request = await readSignedRequest(req, verifier, MAX_JSON_BODY_BYTES).catch(() => undefined);
   if (request === undefined) {
@@ -169,9 +171,8 @@ async function handle(
   const onClose = () => {
     if (!res.writableFinished) call.abort(new DdmError('ABORTED', 'caller disconnected'));
   };
-  const onShutdown = () => call.abort(lifetime.reason);
   res.once('close', onClose);
-  lifetime.addEventListener('abort', onShutdown, { once: true });
+  calls.add(call);
   const ctx: SignedContext = {
     req,
     res,
@@ -188,7 +189,7 @@ async function handle(
   } catch (error) {
     answerFailure(ctx, error, opts.log);
   } finally {
-    lifetime.removeEventListener('abort', onShutdown);
+    calls.delete(call);
   }
 }
 
