@@ -1,0 +1,92 @@
+/** Command-line options of `npm run bench -- [single|swarm|memory] [--size S] [--runs N] [--quick] [--memory]`. */
+import { parseArgs } from 'node:util';
+import { BenchError } from './bench-error.js';
+import { GiB, MiB, parseSize } from './data-file.js';
+
+export const SCENARIOS = ['single', 'swarm', 'memory'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  readonly scenario: Scenario;
+  /** The download size; in `memory` mode the large one (the small one is fixed). */
+  readonly sizeBytes: number;
+  readonly runs: number;
+  readonly quick: boolean;
+}
+
+export const DEFAULT_RUNS = 5;
+const QUICK_RUNS = 3;
+const MAX_RUNS = 100;
+export const DEFAULT_SIZE_BYTES = GiB;
+const QUICK_SIZE_BYTES = 64 * MiB;
+export const MEMORY_SMALL_BYTES = 64 * MiB;
+const MEMORY_LARGE_BYTES = 4 * GiB;
+const QUICK_MEMORY_LARGE_BYTES = GiB;
+
+export const USAGE = `usage: npm run bench -- [single|swarm|memory] [--size 64M|1G|4G] [--runs N] [--quick] [--memory]
+
+  single    (default) ddm get, aria2c -x4 and curl from a local nginx, alternating
+  swarm     ddm get through a tracker and 4 local peers (--no-local) against aria2c -x4
+  memory    peak RSS of ddm get on 64 MiB and on 4 GiB (same as --memory)
+  --size    download size (default 1G; in memory mode the large size, default 4G)
+  --runs    runs per tool (default ${DEFAULT_RUNS})
+  --quick   smoke run: 64M and ${QUICK_RUNS} runs (memory mode: 64M against 1G) unless --size/--runs say otherwise`;
+
+function parseRuns(text: string): number {
+  const runs = Number(text);
+  if (!Number.isInteger(runs) || runs < 1 || runs > MAX_RUNS) {
+    throw new BenchError('USAGE', `bad --runs "${text}": a whole number from 1 to ${MAX_RUNS}`);
+  }
+  return runs;
+}
+
+function parseScenario(positionals: readonly string[], memoryFlag: boolean): Scenario {
+  if (positionals.length > 1)
+    throw new BenchError('USAGE', `one scenario at most, got: ${positionals.join(' ')}`);
+  const named = positionals[0] ?? (memoryFlag ? 'memory' : 'single');
+  const scenario = SCENARIOS.find((candidate) => candidate === named);
+  if (scenario === undefined) throw new BenchError('USAGE', `unknown scenario "${named}"\n${USAGE}`);
+  if (memoryFlag && scenario !== 'memory')
+    throw new BenchError('USAGE', `--memory cannot be combined with ${scenario}`);
+  return scenario;
+}
+
+function defaultSize(scenario: Scenario, quick: boolean): number {
+  if (scenario === 'memory') return quick ? QUICK_MEMORY_LARGE_BYTES : MEMORY_LARGE_BYTES;
+  return quick ? QUICK_SIZE_BYTES : DEFAULT_SIZE_BYTES;
+}
+
+/** Returns undefined when help was asked for. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefined {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    throw new BenchError('USAGE', `${(error as Error).message}\n${USAGE}`, { cause: error });
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return undefined;
+  const quick = values.quick === true;
+  const scenario = parseScenario(positionals, values.memory === true);
+  return {
+    scenario,
+    quick,
+    sizeBytes: values.size === undefined ? defaultSize(scenario, quick) : parseSize(values.size),
+    runs: values.runs === undefined ? (quick ? QUICK_RUNS : DEFAULT_RUNS) : parseRuns(values.runs),
+  };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      size: { type: 'string' },
+      runs: { type: 'string' },
+      quick: { type: 'boolean' },
+      memory: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
