@@ -50,6 +50,8 @@ export const ORIGIN_DISCARD_BODY_MAX_BYTES = 64 * KiB;
 export const CONTROL_SAVE_INTERVAL_MS = 1_000;
 /** Writes are coalesced up to this size before a positional write. */
 export const WRITE_BUFFER_BYTES = 1 * MiB;
+/** ...or until the oldest byte in the batch has waited this long, so slow streams reach the disk too. */
+export const WRITE_BATCH_MAX_AGE_MS = 250;
 export const PART_SUFFIX = '.part';
 export const CONTROL_SUFFIX = '.ddm';
 export const CONTROL_FORMAT_VERSION = 1;
@@ -65,8 +67,17 @@ export const DEFAULT_PEER_PORT = 7801;
 export const DEFAULT_PEER_SLOTS = 4;
 export const MAX_PEER_SLOTS = 64;
 export const HEARTBEAT_INTERVAL_MS = 10_000;
+/** A tracker may ask for faster heartbeats (tests do), but not faster than this. */
+export const MIN_HEARTBEAT_INTERVAL_MS = 500;
 /** A peer that missed about three heartbeats is gone. */
-export const PEER_TTL_MS = 3 * HEARTBEAT_INTERVAL_MS + 2_000;
+/** Slack on top of three heartbeats for a slow network or a busy peer. */
+export const PEER_TTL_SLACK_MS = 2_000;
+
+export function trackerTtlMs(heartbeatMs: number): number {
+  return 3 * heartbeatMs + PEER_TTL_SLACK_MS;
+}
+
+export const PEER_TTL_MS = trackerTtlMs(HEARTBEAT_INTERVAL_MS);
 /** Signed requests older or newer than this are refused (clock skew plus transit). */
 export const AUTH_WINDOW_MS = 60_000;
 /** How long an operator has to answer a consent prompt before it counts as no. */

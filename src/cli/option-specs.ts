@@ -152,6 +152,13 @@ export const TRACKER_OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
     defaultValue: '0.0.0.0:7800',
   },
+  {
+    key: 'heartbeat',
+    flags: '--heartbeat <seconds>',
+    description: 'heartbeat interval asked of peers; a peer expires after about three missed',
+    kind: 'seconds',
+    defaultValue: 10,
+  },
 ];
 
 export const PEER_OPTIONS: readonly OptionSpec[] = [

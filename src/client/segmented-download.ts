@@ -2,7 +2,8 @@
  * Runs a ranged download: every slot of every source (local connections, peer slots) loops
  * pulling work from the scheduler and writing bytes at their offsets as they arrive.
  */
-import { PEER_MAX_FAILURES, WRITE_BUFFER_BYTES } from '../constants.js';
+import { setMaxListeners } from 'node:events';
+import { PEER_MAX_FAILURES, WRITE_BATCH_MAX_AGE_MS, WRITE_BUFFER_BYTES } from '../constants.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { withRetries } from '../origin/retry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -118,6 +119,8 @@ export class SegmentedDownload {
    */
   async run(signal: AbortSignal, recruiting: Promise<unknown> = Promise.resolve()): Promise<void> {
     const { controller, dispose } = childController(signal);
+    // Every slot's request listens on this signal; dozens of peer slots are expected.
+    setMaxListeners(0, controller.signal);
     this.stop = controller;
     let recruited = false;
     recruiting
@@ -259,7 +262,8 @@ export class SegmentedDownload {
 
   /**
    * One request for the rest of the assignment. Bytes are written as they arrive, coalesced
-   * into writes of up to WRITE_BUFFER_BYTES; one write runs while the next batch is read.
+   * into writes of up to WRITE_BUFFER_BYTES (or WRITE_BATCH_MAX_AGE_MS of a slow stream);
+   * one write runs while the next batch is read.
    */
   private async transfer(state: SourceState, assignment: Assignment, signal: AbortSignal): Promise<void> {
     if (assignment.pos >= assignment.end) return;
@@ -281,14 +285,15 @@ export class SegmentedDownload {
         const wanted = this.scheduler.claim(assignment.id, chunk.byteLength, this.now());
         if (wanted > 0) {
           batch.add(wanted === chunk.byteLength ? chunk : chunk.subarray(0, wanted), position);
-          if (batch.length >= WRITE_BUFFER_BYTES) await flush();
+          if (batch.length >= WRITE_BUFFER_BYTES || batch.ageMs() >= WRITE_BATCH_MAX_AGE_MS) await flush();
         }
         // The scheduler shrank this assignment (split or handed to a faster worker): stop here.
         if (assignment.pos >= assignment.end) break;
       }
-      await flush();
     } finally {
-      // Claimed bytes must reach the disk (and be committed) even when the transfer failed.
+      // Bytes already claimed are no longer in the pool: they must reach the disk and be
+      // committed even when the transfer failed, or they would be a hole nobody fetches.
+      await flush();
       await writing;
     }
   }

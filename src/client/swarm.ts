@@ -2,7 +2,7 @@
  * The client's side of the swarm: find peers (trackers and --peer), ask each for consent,
  * and hand every accepting peer's slots to the engine as one more range source.
  */
-import { CONTROL_REQUEST_TIMEOUT_MS, DEFAULT_PEER_SLOTS, DEFAULT_TIMEOUT_MS } from '../constants.js';
+import { DEFAULT_PEER_SLOTS, DEFAULT_TIMEOUT_MS, OFFER_REQUEST_TIMEOUT_MS } from '../constants.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { deriveKey, type SwarmKey } from '../protocol/auth.js';
 import { API, type OfferRequest, OfferResponse, PeerInfoResponse } from '../protocol/messages.js';
@@ -58,7 +58,7 @@ async function listTracker(
     return records.map((record) => ({
       id: record.id,
       name: record.name,
-      url: `http://${record.address.includes(':') ? `[${record.address}]` : record.address}:${record.port}`,
+      url: peerUrl(reachableAddress(record.address, url), record.port),
     }));
   } catch (error) {
     // A wrong secret is the user's mistake and must be said plainly; an unreachable tracker is not fatal.
@@ -66,6 +66,20 @@ async function listTracker(
     options.onEvent({ type: 'notice', message: `tracker ${url} unavailable: ${(error as Error).message}` });
     return [];
   }
+}
+
+/**
+ * A peer on the tracker's own machine registers from loopback; for a client elsewhere that
+ * machine is reached at the tracker's address.
+ */
+function reachableAddress(address: string, trackerUrl: string): string {
+  const trackerHost = new URL(trackerUrl).hostname.replace(/^\[|\]$/g, '');
+  const loopback = (host: string) => host === '::1' || host === 'localhost' || host.startsWith('127.');
+  return loopback(address) && !loopback(trackerHost) ? trackerHost : address;
+}
+
+function peerUrl(address: string, port: number): string {
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 async function identifyPeer(
@@ -156,7 +170,7 @@ async function askConsent(
       signal,
       role: 'peer',
       // The operator may be asked on their terminal; give them the prompt's time plus transit.
-      timeoutMs: CONTROL_REQUEST_TIMEOUT_MS + 35_000,
+      timeoutMs: OFFER_REQUEST_TIMEOUT_MS,
     });
     options.onEvent({ type: 'peer', source, label: target.name, status: 'accepted' });
     return answer.slots;

@@ -1,9 +1,9 @@
 /**
- * A peer's standing with its trackers: register with each, heartbeat on a fixed beat, keep
+ * A peer's standing with its trackers: register with each, heartbeat as often as the most demanding tracker asks, keep
  * trying a tracker that is down, and deregister from all (within a bound) when stopped.
  */
 import type { Logger } from 'pino';
-import { DEREGISTER_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS } from '../constants.js';
+import { DEREGISTER_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, MIN_HEARTBEAT_INTERVAL_MS } from '../constants.js';
 import { DdmError } from '../errors.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import type { RegisterRequest } from '../protocol/messages.js';
@@ -50,15 +50,18 @@ async function beat(
   opts: RegistrationOptions,
   signal: AbortSignal,
 ): Promise<void> {
-  const intervalMs = opts.intervalMs ?? HEARTBEAT_INTERVAL_MS;
+  // Trackers say how often they want a heartbeat; the most demanding one sets the pace.
+  const asked = new Map<TrackerClient, number>();
   const registered = new Set<TrackerClient>();
   while (!signal.aborted) {
     await Promise.all(
       clients.map(async (client) => {
         try {
-          if (registered.has(client)) await client.heartbeat(opts.info, signal);
-          else await client.register(opts.info, signal);
+          const answer = registered.has(client)
+            ? await client.heartbeat(opts.info, signal)
+            : await client.register(opts.info, signal);
           registered.add(client);
+          asked.set(client, answer.heartbeatMs);
           opts.onBeat?.(client.baseUrl);
         } catch (error) {
           if (signal.aborted) return;
@@ -66,8 +69,14 @@ async function beat(
         }
       }),
     );
-    await sleep(intervalMs, signal).catch(() => undefined);
+    await sleep(heartbeatInterval(opts.intervalMs, asked), signal).catch(() => undefined);
   }
+}
+
+function heartbeatInterval(fixedMs: number | undefined, asked: ReadonlyMap<TrackerClient, number>): number {
+  if (fixedMs !== undefined) return fixedMs;
+  const fastest = Math.min(HEARTBEAT_INTERVAL_MS, MIN_HEARTBEAT_INTERVAL_MS, ...asked.values());
+  return Math.max(MIN_HEARTBEAT_INTERVAL_MS, fastest);
 }
 
 async function deregisterAll(clients: readonly TrackerClient[], opts: RegistrationOptions): Promise<void> {

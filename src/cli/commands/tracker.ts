@@ -1,3 +1,4 @@
+import { trackerTtlMs } from '../../constants.js';
 import { EXIT } from '../../errors.js';
 import { deriveKey } from '../../protocol/auth.js';
 import { startTracker } from '../../tracker/tracker-server.js';
@@ -16,7 +17,11 @@ export async function runTrackerCommand(
     const secret = requireSecret(values.secret, 'tracker');
     const { host, port } = parseListen(values.listen as string);
     const log = createLogger('ddm-tracker', values.verbose === true);
-    const tracker = await startTracker({ host, port, key: deriveKey(secret), log }, context.signal);
+    const heartbeatMs = Math.round((values.heartbeat as number) * 1000);
+    const tracker = await startTracker(
+      { host, port, key: deriveKey(secret), log, heartbeatMs, ttlMs: trackerTtlMs(heartbeatMs) },
+      context.signal,
+    );
     context.stderr.write(`ddm tracker: listening on ${tracker.url}\n`);
     await waitForStop(context.signal);
     await tracker.close();
