@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { DdmError } from '../errors.js';
 
 /**
@@ -6,6 +7,8 @@ import { DdmError } from '../errors.js';
  */
 export function onStopSignals(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
+  // The root of every operation in a command: servers, slots and requests all listen on it.
+  setMaxListeners(0, controller.signal);
   const handler = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(130);
     controller.abort(new DdmError('ABORTED', `interrupted by ${name}`));
