@@ -116,3 +116,13 @@ export const MAX_PENDING_CONSENT_PROMPTS = 16;
 export const OFFER_REQUEST_TIMEOUT_MS = CONSENT_PROMPT_TIMEOUT_MS + CONTROL_REQUEST_TIMEOUT_MS;
 /** This build's version as peers report it to trackers and clients; keep equal to package.json. */
 export const DDM_VERSION = '0.1.0';
+
+// --- Verifying bytes from peers -------------------------------------------------------------
+/** Share of the bytes each peer delivers that the client re-fetches from the origin to compare. */
+export const VERIFY_SAMPLE_RATE = 0.01;
+/** Size of one spot-check slice. */
+export const VERIFY_SLICE_BYTES = 16 * KiB;
+/** Spot checks running at once (they compete with the download for the client's own link). */
+export const VERIFY_CONCURRENCY = 2;
+/** Bytes compared at a time when auditing a peer's ranges after a checksum mismatch. */
+export const AUDIT_CHUNK_BYTES = 1 * MiB;

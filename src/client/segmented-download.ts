@@ -7,7 +7,7 @@ import { PEER_MAX_FAILURES, WRITE_BATCH_MAX_AGE_MS, WRITE_BUFFER_BYTES } from '.
 import { DdmError, isDdmError } from '../errors.js';
 import { withRetries } from '../origin/retry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { Assignment } from '../scheduler/types.js';
+import type { Assignment, ByteRange } from '../scheduler/types.js';
 import { childController } from '../util/abort.js';
 import { Notifier } from '../util/notifier.js';
 import type { DownloadEventListener, WorkerStats } from './events.js';
@@ -28,6 +28,10 @@ export interface SourcePlan {
 export interface SegmentedDownloadOptions {
   maxTries: number;
   write: (data: Uint8Array, position: number) => Promise<void>;
+  /** Bytes from a peer are on disk (so they can be spot-checked against the origin). */
+  onPeerBytes?: (sourceId: string, start: number, end: number) => void;
+  /** Whether spot checks are still pending: the download is not over until they are. */
+  verifying?: () => boolean;
   onEvent: DownloadEventListener;
   now?: () => number;
 }
@@ -36,11 +40,13 @@ interface SourceState extends WorkerStats {
   source: string;
   rangeSource: RangeSource;
   lastError?: string;
+  loops: Set<Promise<void>>;
 }
 
 interface Running {
   controller: AbortController;
   revoked: boolean;
+  sourceId: string;
 }
 
 export class SegmentedDownload {
@@ -72,11 +78,12 @@ export class SegmentedDownload {
       active: 0,
       failures: 0,
       dropped: false,
+      loops: new Set(),
     };
   }
 
   stats(): WorkerStats[] {
-    return this.sources.map(({ rangeSource: _, lastError: __, ...stats }) => ({
+    return this.sources.map(({ rangeSource: _, lastError: __, loops: ___, ...stats }) => ({
       ...stats,
       rateBps: this.sourceRate(stats.source),
     }));
@@ -84,6 +91,50 @@ export class SegmentedDownload {
 
   activeCount(): number {
     return this.running.size;
+  }
+
+  /** Complete, and no spot check pending that could reopen ranges. */
+  private finished(): boolean {
+    return this.scheduler.isComplete && !(this.options.verifying?.() ?? false);
+  }
+
+  /** Wakes idle slots, e.g. when spot checks are over. */
+  poke(): void {
+    this.changed.notify();
+  }
+
+  /**
+   * A source proved untrustworthy: it is dropped at once, its requests are cut, and once its
+   * slots have stopped, `rangesOf()` (everything it delivered) is fetched again by the others.
+   */
+  async distrust(sourceId: string, message: string, rangesOf: () => readonly ByteRange[]): Promise<void> {
+    const state = this.sources.find((s) => s.source === sourceId);
+    if (!state) return;
+    if (!state.dropped) {
+      state.dropped = true;
+      state.lastError = message;
+      this.options.onEvent({
+        type: 'peer',
+        source: sourceId,
+        label: state.label,
+        status: 'dropped',
+        message,
+      });
+    }
+    for (const running of this.running.values()) {
+      if (running.sourceId === sourceId) running.controller.abort(new DdmError('PEER_FAILED', message));
+    }
+    await Promise.allSettled([...state.loops]);
+    for (const range of rangesOf()) this.scheduler.reopen(range.start, range.end);
+    this.changed.notify();
+  }
+
+  /** Marks a source as dropped after the fact (for the summary), e.g. when an audit caught it. */
+  markDropped(sourceId: string, message: string): void {
+    const state = this.sources.find((s) => s.source === sourceId);
+    if (!state || state.dropped) return;
+    state.dropped = true;
+    this.options.onEvent({ type: 'peer', source: sourceId, label: state.label, status: 'dropped', message });
   }
 
   /** Revokes stalled assignments; call periodically. */
@@ -106,9 +157,11 @@ export class SegmentedDownload {
     for (let slot = 0; slot < plan.slots; slot++) {
       const loop: Promise<void> = this.slotLoop(state, `${plan.source.id}#${slot}`, this.stop).finally(() => {
         this.loops.delete(loop);
+        state.loops.delete(loop);
         this.changed.notify();
       });
       this.loops.add(loop);
+      state.loops.add(loop);
     }
     this.changed.notify();
   }
@@ -134,7 +187,7 @@ export class SegmentedDownload {
       });
     for (const plan of this.plans) this.addSource(plan);
     try {
-      while (!this.scheduler.isComplete && this.fatal === undefined && !controller.signal.aborted) {
+      while (!this.finished() && this.fatal === undefined && !controller.signal.aborted) {
         if (recruited && this.loops.size === 0) break;
         await this.changed.wait(IDLE_RECHECK_MS, controller.signal);
       }
@@ -160,7 +213,7 @@ export class SegmentedDownload {
   }
 
   private async slotLoop(state: SourceState, workerId: string, stop: AbortController): Promise<void> {
-    while (!stop.signal.aborted && !state.dropped && !this.scheduler.isComplete) {
+    while (!stop.signal.aborted && !state.dropped && !this.finished()) {
       const assignment = this.scheduler.next(workerId, this.now());
       if (!assignment) {
         await this.changed.wait(IDLE_RECHECK_MS, stop.signal);
@@ -222,7 +275,7 @@ export class SegmentedDownload {
     signal: AbortSignal,
   ): Promise<void> {
     const { controller, dispose } = childController(signal);
-    const running: Running = { controller, revoked: false };
+    const running: Running = { controller, revoked: false, sourceId: state.source };
     this.running.set(assignment.id, running);
     state.active += 1;
     try {
@@ -277,6 +330,8 @@ export class SegmentedDownload {
       writing = this.options.write(data, position).then(() => {
         this.scheduler.commit(position, data.byteLength);
         state.bytes += data.byteLength;
+        if (state.kind === 'peer')
+          this.options.onPeerBytes?.(state.source, position, position + data.byteLength);
       });
     };
     try {

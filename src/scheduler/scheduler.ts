@@ -118,6 +118,26 @@ export class Scheduler {
     this.#addDone(start, start + length);
   }
 
+  /**
+   * Bytes once committed proved wrong (a peer lied): they leave the done set and are fetched
+   * again. The caller makes sure no worker is still delivering into them.
+   */
+  reopen(start: number, end: number): void {
+    if (
+      !(
+        Number.isSafeInteger(start) &&
+        Number.isSafeInteger(end) &&
+        0 <= start &&
+        start <= end &&
+        end <= this.size
+      )
+    ) {
+      throw new RangeError(`invalid range [${start}, ${end}) for reopen`);
+    }
+    this.#done.subtract(start, end);
+    this.#untaken.add(start, end);
+  }
+
   /** The worker stops working on the assignment; whatever it did not claim is untaken again. */
   finish(assignmentId: number, now: number): void {
     const flight = this.#flights.get(assignmentId);

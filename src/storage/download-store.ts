@@ -141,6 +141,19 @@ export class DownloadStore {
     await this.part.write(data, position);
   }
 
+  /** Reads back bytes already written (to compare them with the origin). */
+  read(position: number, length: number): Promise<Uint8Array> {
+    this.assertOpen();
+    return this.part.read(position, length);
+  }
+
+  /** Hashes the `.part` as it is now (after syncing it), leaving the store open for repairs. */
+  async digest(algorithm: Checksum['algorithm'], signal: AbortSignal): Promise<string> {
+    this.assertOpen();
+    await this.part.datasync();
+    return hashFile(this.partPath, algorithm, signal);
+  }
+
   /**
    * Makes `done` durable: the `.part` data is synced first, then the control file lists the ranges.
    * Pass only ranges whose writes have completed. Checkpoints never overlap; requests made while

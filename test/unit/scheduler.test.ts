@@ -529,3 +529,21 @@ describe('Scheduler simulation', () => {
     });
   }
 });
+
+it('reopen takes committed bytes back so they are fetched again', () => {
+  const scheduler = new Scheduler({
+    size: 4 * 1024 * 1024,
+    pieceBytes: 4 * 1024 * 1024,
+    minSplitBytes: 1024 * 1024,
+    stallTimeoutMs: 10_000,
+    slowFactor: 4,
+    done: [{ start: 0, end: 4 * 1024 * 1024 }],
+  });
+  assert.equal(scheduler.isComplete, true);
+  scheduler.reopen(1024, 2048);
+  assert.equal(scheduler.isComplete, false);
+  assert.equal(scheduler.doneBytes, 4 * 1024 * 1024 - 1024);
+  const again = scheduler.next('w', 0);
+  assert.deepEqual([again?.start, again?.end], [1024, 2048]);
+  assert.throws(() => scheduler.reopen(0, 5 * 1024 * 1024), RangeError);
+});

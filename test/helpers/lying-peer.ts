@@ -1,0 +1,94 @@
+/**
+ * A swarm member that lies: it speaks the real protocol (signed with the real secret) but
+ * serves bytes that are not the origin's, in one of several ways. For tests of the client's
+ * verification only.
+ */
+import { randomInt } from 'node:crypto';
+import { PROTOCOL_VERSION } from '../../src/constants.js';
+import { deriveKey } from '../../src/protocol/auth.js';
+import { API, FetchRequest, type OfferResponse, type PeerInfoResponse } from '../../src/protocol/messages.js';
+import { sendStreamHead } from '../../src/util/signed-http.js';
+import { startSignedServer } from '../../src/util/signed-server.js';
+
+export type Lie = 'flip' | 'truncate' | 'pad' | 'shift';
+
+export interface LyingPeer {
+  url: string;
+  fetches: number;
+  close(): Promise<void>;
+}
+
+const SLOTS = 4;
+/** How far a 'shift' liar moves the range it serves. */
+const SHIFT_BYTES = 4096;
+
+export async function startLyingPeer(data: Buffer, lie: Lie, secret: string): Promise<LyingPeer> {
+  const controller = new AbortController();
+  const state = { fetches: 0 };
+  const server = await startSignedServer(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      key: deriveKey(secret),
+      routes: {
+        [`GET ${API.info}`]: (ctx) => {
+          const info: PeerInfoResponse = {
+            id: `liar-${lie}-0000`,
+            name: `liar-${lie}`,
+            version: 'test',
+            protocol: PROTOCOL_VERSION,
+            slots: SLOTS,
+            freeSlots: SLOTS,
+          };
+          ctx.reply(200, info);
+        },
+        [`POST ${API.offer}`]: (ctx) => {
+          const answer: OfferResponse = { accepted: true, slots: SLOTS };
+          ctx.reply(200, answer);
+        },
+        [`POST ${API.fetch}`]: (ctx) => {
+          state.fetches += 1;
+          const request = ctx.json(FetchRequest);
+          const truth = data.subarray(request.start, request.end);
+          const length = truth.length;
+          switch (lie) {
+            case 'flip': {
+              const bytes = Buffer.from(truth);
+              const at = randomInt(bytes.length);
+              bytes[at] = bytes[at]! ^ 0x01;
+              sendStreamHead(ctx.res, length, ctx.key, ctx.nonce);
+              ctx.res.end(bytes);
+              break;
+            }
+            case 'shift': {
+              const from = Math.min(request.start + SHIFT_BYTES, data.length - length);
+              sendStreamHead(ctx.res, length, ctx.key, ctx.nonce);
+              ctx.res.end(data.subarray(from, from + length));
+              break;
+            }
+            case 'truncate':
+              sendStreamHead(ctx.res, length, ctx.key, ctx.nonce);
+              ctx.res.write(truth.subarray(0, Math.floor(length / 2)));
+              ctx.res.destroy();
+              break;
+            case 'pad':
+              sendStreamHead(ctx.res, length + 16, ctx.key, ctx.nonce);
+              ctx.res.end(Buffer.concat([truth, Buffer.alloc(16, 0xab)]));
+              break;
+          }
+        },
+      },
+    },
+    controller.signal,
+  );
+  return {
+    url: server.url,
+    get fetches() {
+      return state.fetches;
+    },
+    close: async () => {
+      await server.close();
+      controller.abort();
+    },
+  };
+}
