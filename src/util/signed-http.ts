@@ -27,6 +27,7 @@ import {
 } from '../protocol/auth.js';
 import { ErrorBody } from '../protocol/messages.js';
 import { childController } from './abort.js';
+import { describeTlsFailure, plainToTlsHint } from './tls.js';
 
 /** Codes that keep their meaning when a node sends them to a client; anything else reads as PROTOCOL. */
 const WIRE_CODES: ReadonlySet<string> = new Set<ErrorCode>([
@@ -63,6 +64,7 @@ interface SignedCall {
   signal: AbortSignal;
   /** For JSON: the whole exchange. For streams: time to the response head and between body chunks. */
   timeoutMs?: number;
+  /** Carries the TLS trust for https nodes (see util/tls.ts `loadNodeTrust`); plain http passes through. */
   dispatcher?: Dispatcher;
   /** Names the other side in error messages. */
   role?: NodeRole;
@@ -100,7 +102,7 @@ export async function signedJson<T>(opts: SignedJsonOptions<T>): Promise<T> {
     checkAnswer(opts.key, sent, bodyDigest(raw), raw, who);
     return parseAnswer(raw, opts.schema, who);
   } catch (error) {
-    throw asCallError(error, opts.signal, controller.signal, who);
+    throw asCallError(error, opts, controller.signal, who);
   } finally {
     clearTimeout(timer);
     dispose();
@@ -132,7 +134,7 @@ export async function signedStream(opts: SignedStreamOptions): Promise<AsyncIter
     }
     return countedBody(response.body, opts.expectedBytes, who, opts.signal);
   } catch (error) {
-    throw asCallError(error, opts.signal, opts.signal, who);
+    throw asCallError(error, opts, opts.signal, who);
   }
 }
 
@@ -317,15 +319,18 @@ function brokenOff(who: string, received: number, expected: number, cause: unkno
 }
 
 /** Maps whatever a call threw to a DdmError that says which node and what kind of failure. */
-function asCallError(error: unknown, outer: AbortSignal, inner: AbortSignal, who: string): DdmError {
-  if (outer.aborted) return abortError(outer);
+function asCallError(error: unknown, call: SignedCall, inner: AbortSignal, who: string): DdmError {
+  if (call.signal.aborted) return abortError(call.signal);
   if (inner.aborted && inner.reason instanceof DdmError) return inner.reason;
+  const tls = describeTlsFailure(error, who, call.baseUrl);
+  if (tls) return tls;
   if (error instanceof DdmError) return error;
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
     return new DdmError('TIMEOUT', `${who} did not answer in time`, { cause: error, retryable: true });
   }
   const reason = error instanceof Error ? error.message : String(error);
-  return new DdmError('NETWORK', `cannot reach ${who}: ${reason}`, { cause: error, retryable: true });
+  const hint = plainToTlsHint(error, call.baseUrl);
+  return new DdmError('NETWORK', `cannot reach ${who}: ${reason}${hint}`, { cause: error, retryable: true });
 }
 
 // --- Server side ------------------------------------------------------------------------------
