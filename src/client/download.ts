@@ -19,6 +19,7 @@ import {
 import { DdmError } from '../errors.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../origin/http-client.js';
 import { type ProbeResult, probe } from '../origin/probe.js';
+import { headersFor } from '../origin/request-headers.js';
 import { withRetries } from '../origin/retry.js';
 import { choosePieceBytes, Scheduler } from '../scheduler/scheduler.js';
 import type { ByteRange } from '../scheduler/types.js';
@@ -102,6 +103,11 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
           message: error.message,
         }),
     });
+    // Ranges go straight to the final URL: credentials given for another origin stay behind.
+    const rangeOptions: OriginRequestOptions = {
+      ...requestOptions,
+      headers: headersFor(new URL(probed.url), new URL(options.url), requestOptions.headers),
+    };
     const output = outputPath(options, probed.fileName);
     const segmented = probed.rangeSupported && probed.size !== null && probed.size > 0;
     const { store, resumed, restartReason } = await DownloadStore.open(
@@ -122,7 +128,7 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
       output,
       store,
       emit,
-      requestOptions,
+      requestOptions: rangeOptions,
       maxTries,
       started,
       signal,

@@ -255,7 +255,11 @@ export class SegmentedDownload {
       status: 'failed',
       message,
     });
-    if (state.failures >= PEER_MAX_FAILURES || FATAL_CODES.has(code) || code === 'AUTH_FAILED') {
+    // A peer that hit a retryable origin error (a 503, say) gets more chances; one that found the
+    // file changed, or was refused by the origin outright, cannot help with this download.
+    const hopeless =
+      (FATAL_CODES.has(code) && !(isDdmError(error) && error.retryable)) || code === 'AUTH_FAILED';
+    if (state.failures >= PEER_MAX_FAILURES || hopeless) {
       if (!state.dropped) {
         state.dropped = true;
         this.options.onEvent({

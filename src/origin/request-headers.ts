@@ -41,6 +41,17 @@ export function buildRequestHeaders(
   return headers;
 }
 
+/**
+ * The user's headers for requests that go straight to `target` after a redirect chain that
+ * started at `first`: credentials stay with the origin they were given for.
+ */
+export function headersFor(target: URL, first: URL, headers: Record<string, string>): Record<string, string> {
+  if (target.origin === first.origin) return headers;
+  return Object.fromEntries(
+    Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.has(name.toLowerCase())),
+  );
+}
+
 function percentDecoded(text: string): string {
   try {
     return decodeURIComponent(text);

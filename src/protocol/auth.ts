@@ -125,7 +125,9 @@ export class RequestVerifier {
     this.forgetExpired(now);
     if (this.seen.has(nonce)) return { ok: false, reason: 'replayed' };
     if (this.seen.size >= MAX_REMEMBERED_NONCES) return { ok: false, reason: 'overloaded' };
-    this.seen.set(nonce, now + this.windowMs);
+    // A timestamp may be up to one window ahead and stays valid for a window after that, so
+    // the nonce is kept for two windows; a constant lifetime also keeps the map in expiry order.
+    this.seen.set(nonce, now + 2 * this.windowMs);
     return { ok: true, nonce };
   }
 

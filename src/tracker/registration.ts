@@ -75,7 +75,7 @@ async function beat(
 
 function heartbeatInterval(fixedMs: number | undefined, asked: ReadonlyMap<TrackerClient, number>): number {
   if (fixedMs !== undefined) return fixedMs;
-  const fastest = Math.min(HEARTBEAT_INTERVAL_MS, MIN_HEARTBEAT_INTERVAL_MS, ...asked.values());
+  const fastest = Math.min(HEARTBEAT_INTERVAL_MS, ...asked.values());
   return Math.max(MIN_HEARTBEAT_INTERVAL_MS, fastest);
 }
 

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli, sha256, sha256OfFile, testData, withTempDir } from '../helpers/cli.js';
@@ -257,6 +259,40 @@ describe('ddm get', () => {
       });
     } finally {
       await origin.close();
+    }
+  });
+
+  test('credentials given for one origin never reach another one it redirects to', async () => {
+    const data = testData(2 * MiB);
+    const target = await startTestOrigin({ data });
+    const redirector = createServer((_req, res) => res.writeHead(302, { location: target.url }).end());
+    await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+    const { port } = redirector.address() as AddressInfo;
+    try {
+      await withTempDir(async (dir) => {
+        const output = join(dir, 'out.bin');
+        const result = await runCli([
+          'get',
+          `http://127.0.0.1:${port}/start`,
+          '-o',
+          output,
+          '-H',
+          'Authorization: Bearer SECRET',
+          '-H',
+          'X-Other: kept',
+          '--quiet',
+        ]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(await sha256OfFile(output), sha256(data));
+        assert.ok(target.requestLog.length >= 2);
+        for (const { headers } of target.requestLog) {
+          assert.equal(headers.authorization, undefined, 'no credentials at the other origin');
+          assert.equal(headers['x-other'], 'kept');
+        }
+      });
+    } finally {
+      redirector.close();
+      await target.close();
     }
   });
 

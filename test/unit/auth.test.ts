@@ -120,6 +120,17 @@ describe('request signatures', () => {
     });
   });
 
+  test('a request stamped ahead of the clock cannot be replayed while its stamp is still valid', () => {
+    const verifier = new RequestVerifier(key, 60_000);
+    const headers = signed({ now: NOW + 59_000 });
+    assert.equal(verifier.verify('POST', '/v1/register', headers, body, NOW).ok, true);
+    // 90 s later the stamp is only 31 s old, so still inside the window: the nonce must still be known.
+    assert.deepEqual(verifier.verify('POST', '/v1/register', headers, body, NOW + 90_000), {
+      ok: false,
+      reason: 'replayed',
+    });
+  });
+
   test('a refused request does not burn its nonce', () => {
     const verifier = new RequestVerifier(key);
     const headers = signed();
