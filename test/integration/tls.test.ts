@@ -40,6 +40,8 @@ const TEST_TIMEOUT_MS = 10_000;
 const OPENSSL_TIMEOUT_MS = 10_000;
 const PAYLOAD = randomBytes(3 * 1024 * 1024 + 17);
 const Hello = z.object({ hello: z.string() });
+/** The code of a certificate the client does not believe. */
+const TLS_REFUSED = 'AUTH_FAILED';
 
 let dir: string;
 const closers: (() => Promise<void>)[] = [];
@@ -333,14 +335,14 @@ describe('https between nodes', () => {
     const before = node.requests;
     const error = await rejectsWith(
       hello(node, pinned),
-      'AUTH_FAILED',
+      TLS_REFUSED,
       escaped(`peer at ${node.url}`),
       escaped(nodeTls.fingerprint),
       escaped(otherTls.fingerprint),
     );
     assert.equal(error.details.tls, true);
     assert.equal(node.requests, before, 'no request reached the node');
-    await rejectsWith(fetchRange(node, pinned, 0, 10), 'AUTH_FAILED', escaped(otherTls.fingerprint));
+    await rejectsWith(fetchRange(node, pinned, 0, 10), TLS_REFUSED, escaped(otherTls.fingerprint));
   });
 
   test('the HMAC still applies over TLS', async () => {
@@ -352,18 +354,18 @@ describe('https between nodes', () => {
     const system = await trust({});
     await rejectsWith(
       hello(node, system),
-      'AUTH_FAILED',
+      TLS_REFUSED,
       /not trusted by the system CAs/,
       escaped(nodeTls.fingerprint),
       /--tls-fingerprint/,
     );
     // Even a caller that forgot the trust dispatcher gets a clear refusal, not a stack of OpenSSL text.
-    await rejectsWith(hello(node), 'AUTH_FAILED', /not trusted by the system CAs/, /--tls-ca/);
+    await rejectsWith(hello(node), TLS_REFUSED, /not trusted by the system CAs/, /--tls-ca/);
   });
 
   test('a CA that did not sign the node is not enough', async () => {
     const ca = await trust({ caFile: file('ca.crt') });
-    await rejectsWith(hello(node, ca), 'AUTH_FAILED', /not trusted by --tls-ca .*ca\.crt/);
+    await rejectsWith(hello(node, ca), TLS_REFUSED, /not trusted by --tls-ca .*ca\.crt/);
   });
 
   test('a plain http URL to an https node fails and suggests https', async () => {
@@ -405,7 +407,7 @@ describe('https with a CA', () => {
   test('pins alone replace the CA: a CA-signed node that is not pinned is refused', async () => {
     const otherTls = await serverTls('other.crt', 'other.key');
     const pinned = await trust({ fingerprints: [otherTls.fingerprint] });
-    await rejectsWith(hello(node, pinned), 'AUTH_FAILED', escaped(leafTls.fingerprint));
+    await rejectsWith(hello(node, pinned), TLS_REFUSED, escaped(leafTls.fingerprint));
   });
 });
 
