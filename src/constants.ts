@@ -45,6 +45,23 @@ export const ORIGIN_BODY_HIGH_WATER_MARK_BYTES = 1 * MiB;
 /** An error or redirect body smaller than this is read and dropped so its socket can be reused. */
 export const ORIGIN_DISCARD_BODY_MAX_BYTES = 64 * KiB;
 
+// --- SSRF guard (peers) ------------------------------------------------------------------------
+/**
+ * Ports a peer never dials, whatever the address: the Fetch standard's "bad ports"
+ * (https://fetch.spec.whatwg.org/#port-blocking), which browsers block for the same reason,
+ * plus port 0 and the databases, caches and container APIs that listen without auth by default.
+ * HTTP's usual ports (80, 443, 8000, 8080, 8443...) and ephemeral ports stay allowed.
+ */
+export const FORBIDDEN_PORTS: readonly number[] = [
+  // Fetch standard
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104,
+  109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515,
+  526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049,
+  3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+  // ddm's own additions: no such port / Docker API / MySQL / PostgreSQL / Redis / memcached / MongoDB
+  0, 2375, 2376, 3306, 5432, 6379, 11211, 27017,
+];
+
 // --- Storage ----------------------------------------------------------------------------------
 /** Progress is made durable at least this often. */
 export const CONTROL_SAVE_INTERVAL_MS = 1_000;
