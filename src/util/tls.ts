@@ -117,7 +117,7 @@ export interface NodeTrust {
   readonly caFile: string | undefined;
   /** For every request to another node; plain http passes through it untouched. */
   readonly dispatcher: Dispatcher;
-  /** Closes the dispatcher's connections. */
+  /** Closes the dispatcher's connections, cutting requests still in flight. */
   close(): Promise<void>;
 }
 
@@ -127,7 +127,7 @@ export async function loadNodeTrust(options: NodeTrustOptions, signal: AbortSign
   const { caFile } = options;
   const ca = caFile === undefined ? undefined : await readCaFile(caFile, signal);
   const agent = new Agent({ connect: trustingConnector({ pins: new Set(fingerprints), ca, caFile }) });
-  return { fingerprints, caFile, dispatcher: agent, close: () => agent.close() };
+  return { fingerprints, caFile, dispatcher: agent, close: () => agent.destroy() };
 }
 
 /**
@@ -218,8 +218,11 @@ function judgeCertificate(socket: TLSSocket, rules: TrustRules, hostname: string
 }
 
 function untrustedBySystem(reason: string, actual: string | undefined): string {
-  const fingerprint = actual === undefined ? '' : `; its SHA-256 fingerprint is ${actual}`;
-  return `TLS certificate not trusted by the system CAs (${reason})${fingerprint}: pin the node's fingerprint with --tls-fingerprint or trust its CA with --tls-ca`;
+  const pin =
+    actual === undefined
+      ? 'pin its fingerprint with --tls-fingerprint'
+      : `pin it with --tls-fingerprint ${actual} if that is the fingerprint the node printed`;
+  return `TLS certificate not trusted by the system CAs (${reason}); ${pin}, or trust its CA with --tls-ca`;
 }
 
 function tlsFailure(message: string, details: Record<string, unknown>): DdmError {
