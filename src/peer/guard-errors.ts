@@ -11,9 +11,12 @@ function forbidden(message: string, details: Record<string, string | number>): D
   return new DdmError('FORBIDDEN_DESTINATION', message, { details });
 }
 
-/** An IP address, written in the URL or about to be dialled, that is not public. */
+/**
+ * An IP address, written in the URL or about to be dialled, that is not public. "Private" is
+ * used loosely, as in `--allow-private`: every address that is not public.
+ */
 export function forbiddenAddress(host: string, address: string, range: string): DdmError {
-  return forbidden(`refusing to fetch ${host}: ${address} is ${range} (${PERMIT_HINT})`, {
+  return forbidden(`refusing to fetch ${host}: ${address} is a private address, ${range} (${PERMIT_HINT})`, {
     host,
     address,
     range,
@@ -25,7 +28,10 @@ export function forbiddenName(
   host: string,
   why: 'loopback name' | 'resolves to a non-public address',
 ): DdmError {
-  const reason = why === 'loopback name' ? 'a loopback name' : 'it resolves to a non-public address';
+  const reason =
+    why === 'loopback name'
+      ? 'it names a private address (loopback by definition)'
+      : 'it resolves to a private address';
   return forbidden(`refusing to fetch ${host}: ${reason} (${PERMIT_HINT})`, { host });
 }
 

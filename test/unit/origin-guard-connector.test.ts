@@ -232,7 +232,7 @@ describe('guarded connector', () => {
     const connectionsBefore = v4.connections;
     try {
       const error = assertForbidden(await send(agent, `http://mirror.example:${v4.port}/`), 'lying lookup');
-      assert.match(error.message, /mirror\.example: it resolves to a non-public address/);
+      assert.match(error.message, /mirror\.example: it resolves to a private address/);
     } finally {
       await agent.close();
     }

@@ -280,7 +280,7 @@ describe('URL check', () => {
   test('a refusal says what and why, and points at --allow-private', () => {
     assert.match(
       refusal('http://2130706433:8080/') ?? '',
-      /^refusing to fetch 127\.0\.0\.1: 127\.0\.0\.1 is loopback/,
+      /^refusing to fetch 127\.0\.0\.1: 127\.0\.0\.1 is a private address, loopback/,
     );
     assert.match(
       refusal('http://[::ffff:a00:1]/') ?? '',
