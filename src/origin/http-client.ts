@@ -3,7 +3,7 @@
  * origin request needs. One dispatcher is shared by all connections of a download so
  * keep-alive sockets are reused between pieces.
  */
-import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
+import { Agent, type buildConnector, type Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { ORIGIN_KEEP_ALIVE_TIMEOUT_MS } from '../constants.js';
 
 export interface OriginDispatcherOptions {
@@ -14,10 +14,10 @@ export interface OriginDispatcherOptions {
   /** Honour HTTP_PROXY, HTTPS_PROXY and NO_PROXY (any case). Default true. */
   proxyFromEnv?: boolean;
   /**
-   * Extra undici connect options, e.g. a `lookup` that refuses private addresses.
-   * Behind a proxy these apply to the connection to the proxy, not to the origin.
+   * Extra undici connect options (e.g. a `lookup` that refuses private addresses), or a whole
+   * connector function. Behind a proxy these apply to the connection to the proxy, not to the origin.
    */
-  connect?: object;
+  connect?: object | buildConnector.connector;
 }
 
 /** Everything an origin request needs besides the URL; shared by probe, range and whole requests. */
@@ -46,7 +46,8 @@ export function createOriginDispatcher(opts: OriginDispatcherOptions): Dispatche
     keepAliveTimeout: ORIGIN_KEEP_ALIVE_TIMEOUT_MS,
     headersTimeout: opts.timeoutMs,
     bodyTimeout: opts.timeoutMs,
-    connect: { timeout: opts.timeoutMs, ...opts.connect },
+    // A connector function (the peer's guarded one) replaces undici's; options extend it.
+    connect: typeof opts.connect === 'function' ? opts.connect : { timeout: opts.timeoutMs, ...opts.connect },
     ...(opts.connections === undefined ? {} : { connections: opts.connections }),
   };
   if ((opts.proxyFromEnv ?? true) && proxyConfiguredInEnv()) {
