@@ -47,7 +47,10 @@ export function createOriginDispatcher(opts: OriginDispatcherOptions): Dispatche
     headersTimeout: opts.timeoutMs,
     bodyTimeout: opts.timeoutMs,
     // A connector function (the peer's guarded one) replaces undici's; options extend it.
-    connect: typeof opts.connect === 'function' ? opts.connect : { timeout: opts.timeoutMs, ...opts.connect },
+    connect:
+      typeof opts.connect === 'function'
+        ? (opts.connect as buildConnector.connector)
+        : { timeout: opts.timeoutMs, ...opts.connect },
     ...(opts.connections === undefined ? {} : { connections: opts.connections }),
   };
   if ((opts.proxyFromEnv ?? true) && proxyConfiguredInEnv()) {
