@@ -101,6 +101,16 @@ export const AUTH_WINDOW_MS = 60_000;
 export const CONSENT_PROMPT_TIMEOUT_MS = 30_000;
 /** A given consent covers this client and URL for this long. */
 export const CONSENT_TTL_MS = 60 * 60_000;
+/**
+ * Largest byte range a peer fetches for one request (clients ask for MAX_PIECE_BYTES at most);
+ * anything larger is refused before the origin is contacted.
+ */
+export const MAX_FETCH_RANGE_BYTES = BYTES.GiB;
+/**
+ * A client refused a slot counts as waiting for this long; while anyone waits, no client may take
+ * more than an equal share of a peer's slots, so the slots freed next go to the one waiting.
+ */
+export const SLOT_WAITER_MEMORY_MS = 2_000;
 /** A peer failing this many times is dropped for the rest of the download. */
 export const PEER_MAX_FAILURES = 3;
 /** Timeout for small JSON requests between nodes (tracker, consent). */
@@ -113,10 +123,29 @@ export const MAX_JSON_BODY_BYTES = 64 * KiB;
 export const MAX_JSON_RESPONSE_BYTES = 4 * MiB;
 /** A tracker refuses new peers beyond this many, so a flood cannot exhaust its memory. */
 export const MAX_TRACKER_PEERS = 10_000;
+/**
+ * Peers one source address (for IPv6, one /64) may have listed at once, so a single machine
+ * cannot fill the tracker for everyone else.
+ */
+export const MAX_TRACKER_PEERS_PER_ADDRESS = 64;
 /** How often a tracker drops expired peers even when nobody lists them. */
 export const TRACKER_PRUNE_INTERVAL_MS = 5_000;
-/** Simultaneous TCP connections a tracker or peer server accepts; more are dropped. */
+/**
+ * Simultaneous TCP connections a tracker or peer server holds. Beyond, the oldest connection
+ * that serves no request is closed to make room; if every one is busy, the newcomer is dropped.
+ */
 export const SERVER_MAX_CONNECTIONS = 512;
+/** The same bound per source address, so one machine cannot take every connection. */
+export const SERVER_MAX_CONNECTIONS_PER_ADDRESS = 128;
+/** Largest request line plus headers a tracker or peer reads; more is answered 431. */
+export const SERVER_MAX_HEADER_BYTES = 16 * KiB;
+/** How often the header and request timeouts are enforced (node's default of 30 s lets them overrun). */
+export const SERVER_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/**
+ * A connection with no traffic either way for this long is closed: a client that stopped reading
+ * must not hold a slot for ever. Longer than any silent wait of a route (consent, origin head).
+ */
+export const SERVER_SOCKET_IDLE_TIMEOUT_MS = 120_000;
 /** A client must send its request headers within this time. */
 export const SERVER_HEADERS_TIMEOUT_MS = 10_000;
 /** A client must send its whole request (headers and JSON body) within this time. */

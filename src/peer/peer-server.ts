@@ -11,15 +11,19 @@ import {
   DDM_VERSION,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_USER_AGENT,
+  MAX_FETCH_RANGE_BYTES,
   MAX_PENDING_CONSENT_PROMPTS,
   MAX_REDIRECTS,
   PROTOCOL_VERSION,
+  SERVER_SOCKET_IDLE_TIMEOUT_MS,
 } from '../constants.js';
 import { DdmError } from '../errors.js';
 import { createOriginDispatcher } from '../origin/http-client.js';
+import { parseOriginUrl } from '../origin/origin-url.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import {
   API,
+  FetchRequest,
   OfferRequest,
   type OfferResponse,
   type PeerInfoResponse,
@@ -31,7 +35,7 @@ import { type AcceptMode, ConsentDesk } from './consent.js';
 import { type ConsentPrompt, createTtyPrompt } from './consent-prompt.js';
 import { handleFetch } from './fetch-handler.js';
 import { assertAllowedUrl, publicOnlyLookup } from './origin-guard.js';
-import { SlotPool } from './slots.js';
+import { SharedSlots } from './slots.js';
 
 export interface PeerOptions {
   host: string;
@@ -69,11 +73,12 @@ export interface Peer {
 
 export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise<Peer> {
   checkIdentity(opts);
-  const slots = new SlotPool(opts.slots);
+  const slots = new SharedSlots(opts.slots);
+  const consentTimeoutMs = opts.consentTimeoutMs ?? CONSENT_PROMPT_TIMEOUT_MS;
   const consent = new ConsentDesk({
     mode: opts.accept,
     prompt: opts.prompt ?? createTtyPrompt(),
-    promptTimeoutMs: opts.consentTimeoutMs ?? CONSENT_PROMPT_TIMEOUT_MS,
+    promptTimeoutMs: consentTimeoutMs,
     grantTtlMs: opts.consentTtlMs ?? CONSENT_TTL_MS,
     maxPending: MAX_PENDING_CONSENT_PROMPTS,
     now: opts.now ?? Date.now,
@@ -108,8 +113,9 @@ export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise
   };
   const offer = async (ctx: SignedContext) => {
     const request = ctx.json(OfferRequest);
-    // A destination this peer will never fetch is refused before anyone is asked.
-    allowed(new URL(request.url));
+    // A destination this peer will never fetch is refused before anyone is asked; so is a URL
+    // that only looked like one to the schema (`http://[`), as a 400 rather than a crash.
+    allowed(parseOriginUrl(request.url));
     const verdict = await consent.decide(request, ctx.address, ctx.signal);
     if (!verdict.accepted)
       throw new DdmError(verdict.code, verdict.message, { retryable: verdict.code === 'PEER_BUSY' });
@@ -125,11 +131,23 @@ export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise
         port: opts.port,
         key: opts.key,
         ...(opts.log ? { log: opts.log } : {}),
+        // A route may wait silently for the operator or for the origin's first byte.
+        socketIdleTimeoutMs: Math.max(
+          SERVER_SOCKET_IDLE_TIMEOUT_MS,
+          2 * Math.max(timeoutMs, consentTimeoutMs),
+        ),
         routes: {
           [`GET ${API.info}`]: info,
           [`POST ${API.offer}`]: offer,
-          [`POST ${API.fetch}`]: (ctx) =>
-            handleFetch(ctx, { consent, slots, origin, ...(opts.log ? { log: opts.log } : {}) }),
+          [`POST ${API.fetch}`]: (ctx) => {
+            assertRangeWithinLimit(ctx.json(FetchRequest));
+            return handleFetch(ctx, {
+              consent,
+              slots: slots.forClient(ctx.address),
+              origin,
+              ...(opts.log ? { log: opts.log } : {}),
+            });
+          },
         },
       },
       signal,
@@ -165,6 +183,17 @@ function register(opts: PeerOptions, port: number, signal: AbortSignal): Registr
       ...(opts.onTrackerError ? { onError: opts.onTrackerError } : {}),
     },
     signal,
+  );
+}
+
+/** A range this large would tie a slot up for hours; no client of ours asks for one. */
+function assertRangeWithinLimit(request: FetchRequest): void {
+  const length = request.end - request.start;
+  if (length <= MAX_FETCH_RANGE_BYTES) return;
+  throw new DdmError(
+    'PROTOCOL',
+    `range of ${length} bytes is larger than the ${MAX_FETCH_RANGE_BYTES} bytes a peer fetches at once`,
+    { details: { length, maxRangeBytes: MAX_FETCH_RANGE_BYTES } },
   );
 }
 

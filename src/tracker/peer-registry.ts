@@ -1,7 +1,11 @@
 /**
  * The tracker's list of live peers. Pure bookkeeping with an injected clock: the server decides
  * which address a peer has, this module only keeps records fresh, bounded and unforgeable.
+ * Bounded twice: in all, and per source address, so that one machine flooding registrations
+ * meets its own cap while peers elsewhere still get in. Every operation but listing costs time
+ * in the number of peers of one address, never in the number of peers in all.
  */
+import ipaddr from 'ipaddr.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
 
 export interface PeerRegistryOptions {
@@ -9,18 +13,26 @@ export interface PeerRegistryOptions {
   ttlMs: number;
   /** New peers beyond this many are refused. */
   maxPeers: number;
+  /** New peers from one source (an IPv4 address, an IPv6 /64) beyond this many are refused. */
+  maxPeersPerSource: number;
   now: () => number;
 }
 
 export type UpsertResult =
   | { ok: true; record: PeerRecord }
   | { ok: false; reason: 'id-taken'; holder: string }
-  | { ok: false; reason: 'full' };
+  | { ok: false; reason: 'full' }
+  | { ok: false; reason: 'source-full'; source: string };
 
 export type RemoveResult = 'removed' | 'unknown' | 'other-address';
 
 export class PeerRegistry {
+  /** In order of first registration. */
   private readonly peers = new Map<string, PeerRecord>();
+  /** Ids in order of last sighting, so expired ones are found from the front. */
+  private readonly bySighting = new Map<string, number>();
+  /** Ids per source (see sourceOf). */
+  private readonly bySource = new Map<string, Set<string>>();
 
   constructor(private readonly opts: PeerRegistryOptions) {}
 
@@ -38,13 +50,17 @@ export class PeerRegistry {
     if (existing && existing.address !== address)
       return { ok: false, reason: 'id-taken', holder: existing.address };
     if (!existing) {
-      // A restarted peer comes back with a new id on the same address and port: it replaces its old self.
-      this.removeWhere((record) => record.address === address && record.port === info.port);
-      this.prune();
-      if (this.peers.size >= this.opts.maxPeers) return { ok: false, reason: 'full' };
+      const refusal = this.roomFor(info, address, now);
+      if (refusal) return refusal;
     }
     const record: PeerRecord = { ...info, address, lastSeen: now };
     this.peers.set(info.id, record);
+    this.bySighting.delete(info.id);
+    this.bySighting.set(info.id, now);
+    const source = sourceOf(address);
+    const ids = this.bySource.get(source) ?? new Set<string>();
+    ids.add(info.id);
+    this.bySource.set(source, ids);
     return { ok: true, record };
   }
 
@@ -53,7 +69,7 @@ export class PeerRegistry {
     const existing = this.live(id, this.opts.now());
     if (!existing) return 'unknown';
     if (existing.address !== address) return 'other-address';
-    this.peers.delete(id);
+    this.delete(id);
     return 'removed';
   }
 
@@ -65,30 +81,63 @@ export class PeerRegistry {
 
   /** Drops expired peers; returns how many. */
   prune(): number {
-    const now = this.opts.now();
-    return this.removeWhere((record) => this.expired(record, now));
+    const horizon = this.opts.now() - this.opts.ttlMs;
+    let removed = 0;
+    for (const [id, lastSeen] of this.bySighting) {
+      if (lastSeen >= horizon) break;
+      this.delete(id);
+      removed += 1;
+    }
+    return removed;
+  }
+
+  /** Why a new peer cannot be added, after making what room the rules allow; undefined if it can. */
+  private roomFor(info: RegisterRequest, address: string, now: number): UpsertResult | undefined {
+    const source = sourceOf(address);
+    for (const id of this.bySource.get(source) ?? []) {
+      const record = this.live(id, now);
+      // A restarted peer comes back with a new id on the same address and port: it replaces its old self.
+      if (record && record.address === address && record.port === info.port) this.delete(id);
+    }
+    if ((this.bySource.get(source)?.size ?? 0) >= this.opts.maxPeersPerSource) {
+      return { ok: false, reason: 'source-full', source };
+    }
+    if (this.peers.size >= this.opts.maxPeers) this.prune();
+    if (this.peers.size >= this.opts.maxPeers) return { ok: false, reason: 'full' };
+    return undefined;
   }
 
   private live(id: string, now: number): PeerRecord | undefined {
     const record = this.peers.get(id);
-    if (record && this.expired(record, now)) {
-      this.peers.delete(id);
+    if (record && now - record.lastSeen > this.opts.ttlMs) {
+      this.delete(id);
       return undefined;
     }
     return record;
   }
 
-  private expired(record: PeerRecord, now: number): boolean {
-    return now - record.lastSeen > this.opts.ttlMs;
+  private delete(id: string): void {
+    const record = this.peers.get(id);
+    if (record === undefined) return;
+    this.peers.delete(id);
+    this.bySighting.delete(id);
+    const source = sourceOf(record.address);
+    const ids = this.bySource.get(source);
+    ids?.delete(id);
+    if (ids?.size === 0) this.bySource.delete(source);
   }
+}
 
-  private removeWhere(matches: (record: PeerRecord) => boolean): number {
-    let removed = 0;
-    for (const [id, record] of this.peers) {
-      if (!matches(record)) continue;
-      this.peers.delete(id);
-      removed += 1;
-    }
-    return removed;
-  }
+/**
+ * Where registrations come from, for the per-source cap: an IPv4 address, or the /64 of an IPv6
+ * one, since a single IPv6 host can use any address of its /64.
+ */
+export function sourceOf(address: string): string {
+  if (!ipaddr.IPv6.isValid(address) || ipaddr.IPv4.isValid(address)) return address;
+  const parsed = ipaddr.IPv6.parse(address);
+  if (parsed.isIPv4MappedAddress()) return parsed.toIPv4Address().toString();
+  return `${parsed.parts
+    .slice(0, 4)
+    .map((part) => part.toString(16))
+    .join(':')}::/64`;
 }

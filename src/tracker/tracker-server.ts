@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import {
   HEARTBEAT_INTERVAL_MS,
   MAX_TRACKER_PEERS,
+  MAX_TRACKER_PEERS_PER_ADDRESS,
   PEER_TTL_MS,
   TRACKER_PRUNE_INTERVAL_MS,
 } from '../constants.js';
@@ -22,7 +23,7 @@ import {
   type RegisterResponse,
 } from '../protocol/messages.js';
 import { type SignedContext, startSignedServer } from '../util/signed-server.js';
-import { PeerRegistry } from './peer-registry.js';
+import { PeerRegistry, type UpsertResult } from './peer-registry.js';
 
 export interface TrackerOptions {
   host: string;
@@ -35,6 +36,8 @@ export interface TrackerOptions {
   /** The heartbeat interval the tracker asks peers to keep. */
   heartbeatMs?: number;
   maxPeers?: number;
+  /** New peers from one source address (an IPv6 /64) beyond this many are refused. */
+  maxPeersPerAddress?: number;
 }
 
 export interface Tracker {
@@ -46,12 +49,15 @@ export interface Tracker {
 export async function startTracker(opts: TrackerOptions, signal: AbortSignal): Promise<Tracker> {
   const ttlMs = opts.ttlMs ?? PEER_TTL_MS;
   const heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_INTERVAL_MS;
-  const maxPeers = opts.maxPeers ?? MAX_TRACKER_PEERS;
-  const registry = new PeerRegistry({ ttlMs, maxPeers, now: opts.now ?? Date.now });
+  const limits = {
+    maxPeers: opts.maxPeers ?? MAX_TRACKER_PEERS,
+    maxPeersPerSource: opts.maxPeersPerAddress ?? MAX_TRACKER_PEERS_PER_ADDRESS,
+  };
+  const registry = new PeerRegistry({ ttlMs, ...limits, now: opts.now ?? Date.now });
   const upsert = (ctx: SignedContext) => {
     const info = ctx.json(RegisterRequest);
     const result = registry.upsert(info, ctx.address);
-    if (!result.ok) throw upsertRefusal(result.reason, info.id, maxPeers);
+    if (!result.ok) throw upsertRefusal(result, info.id, limits);
     opts.log?.debug({ id: info.id, name: info.name, address: ctx.address, port: info.port }, 'peer seen');
     const answer: RegisterResponse = { address: ctx.address, ttlMs, heartbeatMs };
     ctx.reply(200, answer);
@@ -93,11 +99,24 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
   return { url: server.url, address: server.address, close };
 }
 
-function upsertRefusal(reason: 'id-taken' | 'full', id: string, maxPeers: number): DdmError {
-  if (reason === 'id-taken') {
-    return new DdmError('PEER_ID_TAKEN', `peer id ${id} is already registered from another address`);
+function upsertRefusal(
+  result: Exclude<UpsertResult, { ok: true }>,
+  id: string,
+  limits: { maxPeers: number; maxPeersPerSource: number },
+): DdmError {
+  switch (result.reason) {
+    case 'id-taken':
+      return new DdmError('PEER_ID_TAKEN', `peer id ${id} is already registered from another address`);
+    case 'source-full':
+      return new DdmError(
+        'TRACKER_FULL',
+        `too many peers registered from ${result.source} (at most ${limits.maxPeersPerSource} per address); try again once some have left`,
+        { retryable: true, details: { limit: limits.maxPeersPerSource, scope: 'address' } },
+      );
+    case 'full':
+      return new DdmError('TRACKER_FULL', `tracker is full (${limits.maxPeers} peers); try again later`, {
+        retryable: true,
+        details: { limit: limits.maxPeers, scope: 'tracker' },
+      });
   }
-  return new DdmError('TRACKER_FULL', `tracker is full (${maxPeers} peers); try again later`, {
-    retryable: true,
-  });
 }

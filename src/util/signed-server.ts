@@ -1,9 +1,10 @@
 /**
  * The node:http server under the tracker and the peer: bounded connections and timeouts, every
- * request authenticated before any route sees it, every answer signed, errors as JSON.
+ * request authenticated before any route sees it, every answer signed, errors as JSON (even for
+ * requests too malformed to reach a route).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
@@ -12,10 +13,15 @@ import {
   SERVER_HEADERS_TIMEOUT_MS,
   SERVER_KEEP_ALIVE_TIMEOUT_MS,
   SERVER_MAX_CONNECTIONS,
+  SERVER_MAX_CONNECTIONS_PER_ADDRESS,
+  SERVER_MAX_HEADER_BYTES,
   SERVER_REQUEST_TIMEOUT_MS,
+  SERVER_SOCKET_IDLE_TIMEOUT_MS,
+  SERVER_TIMEOUT_CHECK_INTERVAL_MS,
 } from '../constants.js';
 import { abortError, DdmError, type ErrorCode } from '../errors.js';
 import { RequestVerifier, type SwarmKey } from '../protocol/auth.js';
+import { ConnectionLimiter } from './connection-limiter.js';
 import { readSignedRequest, sendError, sendJson } from './signed-http.js';
 
 export interface SignedContext {
@@ -43,7 +49,17 @@ export interface SignedServerOptions {
   /** Keyed by `METHOD /path`, e.g. `POST /v1/register`. */
   routes: Readonly<Record<string, Route>>;
   log?: Logger;
+  /** Open connections in all; beyond, the oldest idle one makes room, else the newcomer is dropped. */
   maxConnections?: number;
+  /** Open connections from one source address, with the same rule. */
+  maxConnectionsPerAddress?: number;
+  /** Largest request body; a larger one is answered 413. */
+  maxBodyBytes?: number;
+  /**
+   * A connection with no traffic either way for this long is closed. Must exceed the longest
+   * silent wait of a route (an operator's consent, an origin's first byte).
+   */
+  socketIdleTimeoutMs?: number;
 }
 
 export interface SignedServer {
@@ -83,9 +99,21 @@ export async function startSignedServer(
     headersTimeout: SERVER_HEADERS_TIMEOUT_MS,
     requestTimeout: SERVER_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: SERVER_KEEP_ALIVE_TIMEOUT_MS,
+    connectionsCheckingInterval: SERVER_TIMEOUT_CHECK_INTERVAL_MS,
+    maxHeaderSize: SERVER_MAX_HEADER_BYTES,
+    // Checked in `handle` instead, so that the refusal is JSON like every other one.
+    requireHostHeader: false,
   });
-  server.maxConnections = opts.maxConnections ?? SERVER_MAX_CONNECTIONS;
+  server.setTimeout(opts.socketIdleTimeoutMs ?? SERVER_SOCKET_IDLE_TIMEOUT_MS);
+  const connections = limitConnections(server, opts);
+  server.on('clientError', answerClientError);
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    connections.track(req, res);
+    res.setHeader('connection', 'close');
+    sendError(res, 417, 'PROTOCOL', 'only "Expect: 100-continue" is supported');
+  });
   server.on('request', (req, res) => {
+    connections.track(req, res);
     handle(req, res, opts, verifier, calls).catch((error: unknown) => {
       opts.log?.error({ err: error }, 'request handler failed');
       res.destroy();
@@ -100,6 +128,26 @@ export async function startSignedServer(
   };
   signal.addEventListener('abort', () => void close(), { once: true });
   return { url: `http://${urlHost(address.address)}:${address.port}`, address, close };
+}
+
+/** Admits connections within the limits, and tells the limiter which ones are serving a request. */
+function limitConnections(server: Server, opts: SignedServerOptions) {
+  const limiter = new ConnectionLimiter({
+    maxConnections: opts.maxConnections ?? SERVER_MAX_CONNECTIONS,
+    maxPerAddress: opts.maxConnectionsPerAddress ?? SERVER_MAX_CONNECTIONS_PER_ADDRESS,
+  });
+  server.on('connection', (socket: Socket) => {
+    if (limiter.admit(socket, socketAddress(socket)) === 'refused') {
+      opts.log?.warn({ address: socketAddress(socket) }, 'connection refused: too many connections');
+    }
+  });
+  return {
+    track(req: IncomingMessage, res: ServerResponse): void {
+      const socket = req.socket;
+      limiter.requestStarted(socket);
+      res.once('close', () => limiter.requestEnded(socket));
+    },
+  };
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {
@@ -134,8 +182,68 @@ function urlHost(address: string): string {
 
 /** The remote address of a connection, with IPv4-mapped IPv6 (`::ffff:a.b.c.d`) shown as IPv4. */
 export function connectionAddress(req: IncomingMessage): string {
-  const raw = req.socket.remoteAddress ?? '';
+  return socketAddress(req.socket);
+}
+
+function socketAddress(socket: Socket): string {
+  const raw = socket.remoteAddress ?? '';
   return ipaddr.isValid(raw) ? ipaddr.process(raw).toString() : raw;
+}
+
+interface ClientErrorAnswer {
+  status: number;
+  reason: string;
+  code: 'PROTOCOL' | 'TIMEOUT';
+  message: string;
+}
+
+/** What to answer a request that node:http could not parse (or that came too slowly). */
+function clientErrorAnswer(error: NodeJS.ErrnoException): ClientErrorAnswer {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return {
+        status: 431,
+        reason: 'Request Header Fields Too Large',
+        code: 'PROTOCOL',
+        message: `request head larger than ${SERVER_MAX_HEADER_BYTES} bytes`,
+      };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return {
+        status: 408,
+        reason: 'Request Timeout',
+        code: 'TIMEOUT',
+        message: 'request not received in time',
+      };
+    default:
+      return { status: 400, reason: 'Bad Request', code: 'PROTOCOL', message: 'malformed HTTP request' };
+  }
+}
+
+type ServedSocket = Socket & { _httpMessage?: ServerResponse | null };
+
+/**
+ * Answers an unparsable request with a JSON error, like every other refusal. As in node:http's
+ * own handler, nothing is written once a response on this socket has started: raw bytes in the
+ * middle of it would corrupt what the client reads.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: ServedSocket): void {
+  const inFlight = socket._httpMessage;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const answer = clientErrorAnswer(error);
+  const body = JSON.stringify({ error: { code: answer.code, message: answer.message } });
+  socket.end(
+    `HTTP/1.1 ${answer.status} ${answer.reason}\r\n` +
+      'content-type: application/json; charset=utf-8\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      'cache-control: no-store\r\n' +
+      'connection: close\r\n\r\n' +
+      body,
+  );
+  // A client that never reads must not keep the socket (and its buffer) alive.
+  socket.destroySoon();
 }
 
 async function handle(
@@ -145,7 +253,14 @@ async function handle(
   verifier: RequestVerifier,
   calls: Set<AbortController>,
 ): Promise<void> {
-  const request = await readSignedRequest(req, verifier, MAX_JSON_BODY_BYTES).catch(() => undefined);
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400.
+    res.setHeader('connection', 'close');
+    sendError(res, 400, 'PROTOCOL', 'HTTP/1.1 request without a Host header');
+    return;
+  }
+  const maxBodyBytes = opts.maxBodyBytes ?? MAX_JSON_BODY_BYTES;
+  const request = await readSignedRequest(req, verifier, maxBodyBytes).catch(() => undefined);
   if (request === undefined) {
     res.destroy();
     return;
