@@ -3,6 +3,8 @@
  * Values resolve as flag > DDM_* variable > config file > default.
  */
 
+import { DISCOVERY_BROWSE_TIMEOUT_MS } from '../discovery/constants.js';
+
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'seconds';
 
 export interface OptionSpec {
@@ -44,6 +46,33 @@ export const COMMON_OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
+/**
+ * LAN discovery for `ddm get` and `ddm peers`. Both flags share the key and config key `discover`:
+ * commander sets it true or false, DDM_DISCOVER and "discover" in the config file do the same, and
+ * left unset it means "on when no --tracker and no --peer is given".
+ */
+const DISCOVERY_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'discover',
+    flags: '--discover',
+    description: 'look for peers on the LAN (mDNS) too; the default when no --tracker or --peer is given',
+    kind: 'bool',
+  },
+  {
+    key: 'discover',
+    flags: '--no-discover',
+    description: 'do not look for peers on the LAN',
+    kind: 'bool',
+  },
+  {
+    key: 'discoverTimeout',
+    flags: '--discover-timeout <seconds>',
+    description: 'how long to look for peers on the LAN',
+    kind: 'seconds',
+    defaultValue: DISCOVERY_BROWSE_TIMEOUT_MS / 1000,
+  },
+];
+
 export const GET_OPTIONS: readonly OptionSpec[] = [
   { key: 'output', flags: '-o, --output <file>', description: 'write to FILE', kind: 'string' },
   {
@@ -66,6 +95,7 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     kind: 'list',
     defaultValue: [],
   },
+  ...DISCOVERY_OPTIONS,
   {
     key: 'connections',
     flags: '-c, --connections <n>',
@@ -198,6 +228,15 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
     kind: 'bool',
     defaultValue: false,
   },
+  {
+    key: 'announce',
+    flags: '--no-announce',
+    description: 'do not announce this peer on the LAN (mDNS)',
+    kind: 'bool',
+    defaultValue: true,
+    configKey: 'noAnnounce',
+    negated: true,
+  },
 ];
 
 export const PEERS_OPTIONS: readonly OptionSpec[] = [
@@ -208,6 +247,7 @@ export const PEERS_OPTIONS: readonly OptionSpec[] = [
     kind: 'list',
     defaultValue: [],
   },
+  ...DISCOVERY_OPTIONS,
   { key: 'json', flags: '--json', description: 'print JSON', kind: 'bool', defaultValue: false },
 ];
 

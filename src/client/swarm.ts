@@ -1,12 +1,18 @@
 /**
- * The client's side of the swarm: find peers (trackers and --peer), ask each for consent,
- * and hand every accepting peer's slots to the engine as one more range source.
+ * The client's side of the swarm: find peers (trackers, --peer and the LAN), ask each for
+ * consent, and hand every accepting peer's slots to the engine as one more range source.
  */
 import { DEFAULT_PEER_SLOTS, DEFAULT_TIMEOUT_MS, OFFER_REQUEST_TIMEOUT_MS } from '../constants.js';
+import { peerUrl } from '../discovery/authenticate.js';
+import type { BrowseLan } from '../discovery/browser.js';
+import { discoverOnLan } from '../discovery/lan-discovery.js';
+import type { InterfaceTable } from '../discovery/lan-interfaces.js';
+import { FOUND_ON_LAN, mergeSightings, type Sighting } from '../discovery/peer-merge.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { deriveKey, type SwarmKey } from '../protocol/auth.js';
 import { API, type OfferRequest, OfferResponse, PeerInfoResponse } from '../protocol/messages.js';
 import { TrackerClient } from '../tracker/tracker-client.js';
+import { childController } from '../util/abort.js';
 import { newNodeId } from '../util/node-id.js';
 import { signedJson } from '../util/signed-http.js';
 import type { FileFacts } from './download.js';
@@ -22,6 +28,16 @@ export interface SwarmOptions {
   onEvent: DownloadEventListener;
   /** Timeout for origin-sized waits on a peer stream (first byte, between chunks). */
   timeoutMs?: number;
+  /** Also look for peers on the LAN (mDNS); absent: do not. */
+  discovery?: SwarmDiscovery;
+}
+
+export interface SwarmDiscovery {
+  /** How long to listen for answers. */
+  timeoutMs: number;
+  /** Replaces the multicast browse (tests without network namespaces). */
+  browse?: BrowseLan;
+  interfaces?: () => InterfaceTable;
 }
 
 export interface Recruitment {
@@ -32,19 +48,69 @@ export interface Recruitment {
   recruit(file: FileFacts, add: (plan: SourcePlan) => void, signal: AbortSignal): Promise<void>;
 }
 
+/**
+ * Asks every way of finding peers at once. A peer found several ways is one peer; its address
+ * comes from --peer (the user's choice), else the LAN (just proven to work), else a tracker.
+ */
 export async function findPeers(
   options: SwarmOptions,
   key: SwarmKey,
   signal: AbortSignal,
 ): Promise<PeerTarget[]> {
-  const found = new Map<string, PeerTarget>();
-  const fromTrackers = await Promise.all(
-    options.trackers.map((url) => listTracker(url, key, options, signal)),
+  // A wrong secret stops everything: the browse must not keep its sockets open behind the error.
+  const { controller, dispose } = childController(signal);
+  try {
+    const [fromTrackers, direct, onLan] = await Promise.all([
+      Promise.all(options.trackers.map((url) => listTracker(url, key, options, controller.signal))),
+      Promise.all(options.peers.map((url) => identifyPeer(url, key, options, controller.signal))),
+      findOnLan(options, key, controller.signal),
+    ]);
+    const sightings: Sighting<PeerTarget>[] = [
+      ...direct.flatMap((target) => (target ? [{ id: target.id, via: 'peer', value: target }] : [])),
+      ...onLan.map((target) => ({ id: target.id, via: FOUND_ON_LAN, value: target })),
+      ...fromTrackers.flatMap((targets, index) =>
+        targets.map((target) => ({ id: target.id, via: options.trackers[index]!, value: target })),
+      ),
+    ];
+    return mergeSightings(sightings).map((peer) => peer.value);
+  } catch (error) {
+    controller.abort(error);
+    throw error;
+  } finally {
+    dispose();
+  }
+}
+
+/** Peers on the LAN that proved they share our secret; the others are reported, not used. */
+async function findOnLan(options: SwarmOptions, key: SwarmKey, signal: AbortSignal): Promise<PeerTarget[]> {
+  if (!options.discovery) return [];
+  const verdicts = await discoverOnLan(
+    {
+      ...options.discovery,
+      key,
+      onProblem: (message) => options.onEvent({ type: 'notice', message: `LAN discovery: ${message}` }),
+    },
+    signal,
   );
-  for (const target of fromTrackers.flat()) found.set(target.id, target);
-  const direct = await Promise.all(options.peers.map((url) => identifyPeer(url, key, options, signal)));
-  for (const target of direct) if (target) found.set(target.id, target);
-  return [...found.values()];
+  const members: PeerTarget[] = [];
+  for (const verdict of verdicts) {
+    if (verdict.kind === 'member') {
+      members.push({ id: verdict.info.id, name: verdict.info.name, url: verdict.url });
+      continue;
+    }
+    options.onEvent({
+      type: 'peer',
+      source: verdict.url,
+      label: verdict.announcement.name,
+      status: 'failed',
+      message: verdict.message,
+    });
+  }
+  if (members.length > 0) {
+    const names = members.map((member) => member.name).join(', ');
+    options.onEvent({ type: 'notice', message: `found on the LAN: ${names}` });
+  }
+  return members;
 }
 
 async function listTracker(
@@ -76,10 +142,6 @@ function reachableAddress(address: string, trackerUrl: string): string {
   const trackerHost = new URL(trackerUrl).hostname.replace(/^\[|\]$/g, '');
   const loopback = (host: string) => host === '::1' || host === 'localhost' || host.startsWith('127.');
   return loopback(address) && !loopback(trackerHost) ? trackerHost : address;
-}
-
-function peerUrl(address: string, port: number): string {
-  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 async function identifyPeer(

@@ -56,15 +56,21 @@ function buildOptions(
   const trackers = values.tracker as string[];
   const peers = values.peer as string[];
   const secret = values.secret as string | undefined;
-  const swarm = trackers.length > 0 || peers.length > 0;
-  if (swarm && !secret) {
+  const explicit = values.discover as boolean | undefined;
+  if ((trackers.length > 0 || peers.length > 0 || explicit === true) && !secret) {
     throw new DdmError(
       'NO_SECRET',
       'using peers needs the swarm secret: pass --secret, set DDM_SECRET, or put "secret" in the config file',
     );
   }
+  // Without a secret there is no swarm to look for: a plain download of this machine alone.
+  const discover = Boolean(secret) && (explicit ?? (trackers.length === 0 && peers.length === 0));
+  const swarm = trackers.length > 0 || peers.length > 0 || discover;
   if (!swarm && values.local === false) {
-    throw new DdmError('USAGE', '--no-local needs peers: give --tracker or --peer');
+    throw new DdmError(
+      'USAGE',
+      '--no-local needs peers: give --tracker or --peer, or the swarm secret to find peers on the LAN',
+    );
   }
   const headers = parseHeaders(values.header as string[]);
   const options: DownloadOptions = {
@@ -91,6 +97,7 @@ function buildOptions(
           clientName: (values.name as string | undefined) ?? hostname(),
           onEvent,
           timeoutMs: (values.timeout as number) * 1000,
+          ...(discover ? { discovery: { timeoutMs: (values.discoverTimeout as number) * 1000 } } : {}),
         },
         signal,
       );

@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import { MAX_PEER_SLOTS } from '../../constants.js';
+import { type Announcer, startAnnouncer } from '../../discovery/announcer.js';
+import { whyNotAnnounceable } from '../../discovery/lan-interfaces.js';
 import { DdmError, EXIT } from '../../errors.js';
 import { startPeer } from '../../peer/peer-server.js';
 import { deriveKey } from '../../protocol/auth.js';
@@ -23,12 +25,13 @@ export async function runPeerCommand(
     const name = ((values.name as string | undefined) ?? hostname()).slice(0, 64);
     const log = createLogger('ddm-peer', values.verbose === true);
     const accept = values.accept as 'auto' | 'ask' | 'never';
+    const id = newNodeId();
     const peer = await startPeer(
       {
         host,
         port,
         key: deriveKey(secret),
-        id: newNodeId(),
+        id,
         name,
         slots,
         accept,
@@ -39,11 +42,53 @@ export async function runPeerCommand(
       context.signal,
     );
     context.stderr.write(`ddm peer: ${name} listening on ${peer.url} (accept ${accept}, ${slots} slots)\n`);
+    const announcer =
+      values.announce === false
+        ? undefined
+        : announce({ id, name, slots, host, port: peer.address.port, log }, context);
     await waitForStop(context.signal);
+    // Goodbye first, so that browsing clients stop counting on this peer before it goes.
+    await announcer?.stop();
     await peer.close();
     context.stderr.write('ddm peer: stopped\n');
     return EXIT.OK;
   } catch (error) {
     return printError(error, context.stderr, values.verbose === true);
   }
+}
+
+interface AnnounceOptions {
+  id: string;
+  name: string;
+  slots: number;
+  host: string;
+  port: number;
+  log: ReturnType<typeof createLogger>;
+}
+
+/** Announces the peer on the LAN (mDNS) and says where; a problem there never stops the peer. */
+function announce(options: AnnounceOptions, context: CommandContext): Announcer | undefined {
+  const impossible = whyNotAnnounceable(options.host);
+  if (impossible) {
+    context.stderr.write(`ddm peer: not announced on the LAN: ${impossible}\n`);
+    return undefined;
+  }
+  const announcer = startAnnouncer(
+    {
+      id: options.id,
+      name: options.name,
+      slots: options.slots,
+      port: options.port,
+      listenHost: options.host,
+      onProblem: (message) => options.log.warn(message),
+    },
+    context.signal,
+  );
+  const where = announcer.interfaceNames();
+  context.stderr.write(
+    where.length > 0
+      ? `ddm peer: announced on the LAN (mDNS) on ${where.join(', ')}\n`
+      : `ddm peer: not announced on the LAN yet: no network interface carries ${options.host}\n`,
+  );
+  return announcer;
 }

@@ -1,5 +1,8 @@
+import type { DiscoveryVerdict } from '../../discovery/authenticate.js';
+import { discoverOnLan } from '../../discovery/lan-discovery.js';
+import { FOUND_ON_LAN, mergeSightings, type Sighting } from '../../discovery/peer-merge.js';
 import { DdmError, EXIT } from '../../errors.js';
-import { deriveKey } from '../../protocol/auth.js';
+import { deriveKey, type SwarmKey } from '../../protocol/auth.js';
 import type { PeerRecord } from '../../protocol/messages.js';
 import { TrackerClient } from '../../tracker/tracker-client.js';
 import type { CommandContext } from '../context.js';
@@ -7,7 +10,14 @@ import { printError } from '../error-output.js';
 import { requireSecret } from '../require-secret.js';
 
 interface ListedPeer extends PeerRecord {
-  tracker: string;
+  /** Tracker URLs and/or "mdns". */
+  foundBy: string[];
+}
+
+interface RejectedPeer {
+  name: string;
+  url: string;
+  message: string;
 }
 
 export async function runPeersCommand(
@@ -16,34 +26,87 @@ export async function runPeersCommand(
 ): Promise<number> {
   try {
     const trackers = values.tracker as string[];
-    if (trackers.length === 0)
-      throw new DdmError('USAGE', 'give at least one --tracker URL (or "tracker" in the config file)');
-    const key = deriveKey(requireSecret(values.secret, 'client of the swarm'));
-    const listed = new Map<string, ListedPeer>();
-    for (const tracker of trackers) {
-      for (const record of await new TrackerClient(tracker, key).list(context.signal)) {
-        const known = listed.get(record.id);
-        if (!known || known.lastSeen < record.lastSeen) listed.set(record.id, { ...record, tracker });
-      }
+    const discover = (values.discover as boolean | undefined) ?? trackers.length === 0;
+    if (trackers.length === 0 && !discover) {
+      throw new DdmError(
+        'USAGE',
+        'give at least one --tracker URL (or "tracker" in the config file), or leave out --no-discover',
+      );
     }
-    const peers = [...listed.values()].sort((a, b) => a.name.localeCompare(b.name));
-    context.stdout.write(values.json === true ? `${JSON.stringify({ peers })}\n` : table(peers));
+    const key = deriveKey(requireSecret(values.secret, 'client of the swarm'));
+    const [listed, verdicts] = await Promise.all([
+      listTrackers(trackers, key, context.signal),
+      discover ? browse(values, key, context) : Promise.resolve([]),
+    ]);
+    const sightings: Sighting<PeerRecord>[] = [...listed];
+    const rejected: RejectedPeer[] = [];
+    for (const verdict of verdicts) {
+      if (verdict.kind === 'member')
+        sightings.push({ id: verdict.info.id, via: FOUND_ON_LAN, value: lanRecord(verdict) });
+      else rejected.push({ name: verdict.announcement.name, url: verdict.url, message: verdict.message });
+    }
+    // The freshest sighting of a peer gives its address.
+    sightings.sort((a, b) => b.value.lastSeen - a.value.lastSeen);
+    const peers: ListedPeer[] = mergeSightings(sightings)
+      .map((peer) => ({ ...peer.value, foundBy: peer.foundBy }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    if (values.json === true) {
+      context.stdout.write(`${JSON.stringify({ peers, rejected })}\n`);
+    } else {
+      context.stdout.write(table(peers));
+      for (const peer of rejected) context.stderr.write(`ddm peers: not used: ${peer.message}\n`);
+    }
     return EXIT.OK;
   } catch (error) {
     return printError(error, context.stderr, values.verbose === true);
   }
 }
 
+async function listTrackers(
+  trackers: readonly string[],
+  key: SwarmKey,
+  signal: AbortSignal,
+): Promise<Sighting<PeerRecord>[]> {
+  const lists = await Promise.all(trackers.map((tracker) => new TrackerClient(tracker, key).list(signal)));
+  return lists.flatMap((records, index) =>
+    records.map((record) => ({ id: record.id, via: trackers[index]!, value: record })),
+  );
+}
+
+function browse(values: Record<string, unknown>, key: SwarmKey, context: CommandContext) {
+  return discoverOnLan(
+    {
+      key,
+      timeoutMs: (values.discoverTimeout as number) * 1000,
+      onProblem: (message) => context.stderr.write(`ddm peers: LAN discovery: ${message}\n`),
+    },
+    context.signal,
+  );
+}
+
+function lanRecord(verdict: Extract<DiscoveryVerdict, { kind: 'member' }>): PeerRecord {
+  return {
+    id: verdict.info.id,
+    name: verdict.info.name,
+    address: verdict.address,
+    port: verdict.announcement.port,
+    slots: verdict.info.slots,
+    version: verdict.info.version,
+    // It answered just now.
+    lastSeen: Date.now(),
+  };
+}
+
 function table(peers: readonly ListedPeer[]): string {
   if (peers.length === 0) return 'no peers\n';
-  const rows = [['NAME', 'ADDRESS', 'SLOTS', 'VERSION', 'LAST SEEN', 'ID']];
+  const rows = [['NAME', 'ADDRESS', 'SLOTS', 'VERSION', 'LAST SEEN', 'FOUND BY', 'ID']];
   const now = Date.now();
   for (const peer of peers) {
     const address = peer.address.includes(':')
       ? `[${peer.address}]:${peer.port}`
       : `${peer.address}:${peer.port}`;
     const ago = `${Math.max(0, Math.round((now - peer.lastSeen) / 1000))}s ago`;
-    rows.push([peer.name, address, String(peer.slots), peer.version, ago, peer.id]);
+    rows.push([peer.name, address, String(peer.slots), peer.version, ago, peer.foundBy.join(', '), peer.id]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return `${rows
