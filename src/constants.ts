@@ -101,6 +101,10 @@ export const AUTH_WINDOW_MS = 60_000;
 export const CONSENT_PROMPT_TIMEOUT_MS = 30_000;
 /** A given consent covers this client and URL for this long. */
 export const CONSENT_TTL_MS = 60 * 60_000;
+/** Consents a peer remembers at most (oldest forgotten first), so offers cannot exhaust its memory. */
+export const MAX_CONSENT_GRANTS = 10_000;
+/** A slot that hears "busy" from a peer waits this long before it asks that peer again. */
+export const PEER_BUSY_BACKOFF_MS = 1_000;
 /**
  * Largest byte range a peer fetches for one request (clients ask for MAX_PIECE_BYTES at most);
  * anything larger is refused before the origin is contacted.

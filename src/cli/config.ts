@@ -158,7 +158,16 @@ function toNumber(value: unknown, where: string, integer: boolean): number {
         ? Number(value)
         : NaN;
   if (!Number.isFinite(number) || number <= 0 || (integer && !Number.isInteger(number))) {
-    throw invalid(where, `must be a positive ${integer ? 'integer' : 'number'}, not "${String(value)}"`);
+    throw invalid(where, `must be a positive ${integer ? 'integer' : 'number'}, not ${shown(value)}`);
   }
   return number;
+}
+
+/** A value as it can be shown in an error, whatever it is (deep, cyclic or with odd toString). */
+function shown(value: unknown): string {
+  try {
+    return (JSON.stringify(value) ?? String(value)).slice(0, 100);
+  } catch {
+    return typeof value;
+  }
 }

@@ -246,7 +246,7 @@ async function runSegmented(
   let verifier: PeerVerifier | undefined;
   const engine = new SegmentedDownload(scheduler, plans, {
     maxTries: context.maxTries,
-    write: (data, position) => store.write(data, position),
+    write: (chunks, position) => store.writeChunks(chunks, position),
     onEvent: emit,
     onPeerBytes: (sourceId, start, end) => verifier?.record(sourceId, start, end),
     verifying: () => verifier?.busy ?? false,

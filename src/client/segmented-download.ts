@@ -3,12 +3,17 @@
  * pulling work from the scheduler and writing bytes at their offsets as they arrive.
  */
 import { setMaxListeners } from 'node:events';
-import { PEER_MAX_FAILURES, WRITE_BATCH_MAX_AGE_MS, WRITE_BUFFER_BYTES } from '../constants.js';
+import {
+  PEER_BUSY_BACKOFF_MS,
+  PEER_MAX_FAILURES,
+  WRITE_BATCH_MAX_AGE_MS,
+  WRITE_BUFFER_BYTES,
+} from '../constants.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { withRetries } from '../origin/retry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Assignment, ByteRange } from '../scheduler/types.js';
-import { childController } from '../util/abort.js';
+import { childController, sleep } from '../util/abort.js';
 import { Notifier } from '../util/notifier.js';
 import type { DownloadEventListener, WorkerStats } from './events.js';
 import type { RangeSource } from './range-source.js';
@@ -27,7 +32,8 @@ export interface SourcePlan {
 
 export interface SegmentedDownloadOptions {
   maxTries: number;
-  write: (data: Uint8Array, position: number) => Promise<void>;
+  /** Writes consecutive chunks at `position`. */
+  write: (chunks: readonly Uint8Array[], position: number) => Promise<void>;
   /** Bytes from a peer are on disk (so they can be spot-checked against the origin). */
   onPeerBytes?: (sourceId: string, start: number, end: number) => void;
   /** Whether spot checks are still pending: the download is not over until they are. */
@@ -224,7 +230,12 @@ export class SegmentedDownload {
         this.scheduler.finish(assignment.id, this.now());
       } catch (error) {
         this.scheduler.fail(assignment.id, this.now());
-        this.handleFailure(state, error, stop);
+        if (isDdmError(error, 'PEER_BUSY') && !stop.signal.aborted) {
+          // Busy is not broken: the peer is serving others (or sharing fairly); ask again later.
+          await sleep(PEER_BUSY_BACKOFF_MS, stop.signal).catch(() => {});
+        } else {
+          this.handleFailure(state, error, stop);
+        }
       } finally {
         this.changed.notify();
       }
@@ -330,12 +341,11 @@ export class SegmentedDownload {
     const flush = async () => {
       await writing;
       if (batch.length === 0) return;
-      const { data, position } = batch.take();
-      writing = this.options.write(data, position).then(() => {
-        this.scheduler.commit(position, data.byteLength);
-        state.bytes += data.byteLength;
-        if (state.kind === 'peer')
-          this.options.onPeerBytes?.(state.source, position, position + data.byteLength);
+      const { chunks, position, length } = batch.take();
+      writing = this.options.write(chunks, position).then(() => {
+        this.scheduler.commit(position, length);
+        state.bytes += length;
+        if (state.kind === 'peer') this.options.onPeerBytes?.(state.source, position, position + length);
       });
     };
     try {

@@ -1,4 +1,4 @@
-/** Contiguous chunks gathered into one positional write, so the disk sees few large writes. */
+/** Contiguous chunks gathered into one vectored positional write, so the disk sees few large writes. */
 export class WriteBatch {
   private chunks: Uint8Array[] = [];
   private start = 0;
@@ -20,9 +20,9 @@ export class WriteBatch {
     this.length += chunk.byteLength;
   }
 
-  take(): { data: Uint8Array; position: number } {
-    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
-    const taken = { data, position: this.start };
+  /** The gathered chunks, in order, for one vectored write; the batch is empty afterwards. */
+  take(): { chunks: Uint8Array[]; position: number; length: number } {
+    const taken = { chunks: this.chunks, position: this.start, length: this.length };
     this.chunks = [];
     this.length = 0;
     return taken;

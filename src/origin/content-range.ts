@@ -14,6 +14,7 @@ export function parseContentRange(value: string | undefined): ContentRange | und
     const start = Number(range[1]);
     const last = Number(range[2]);
     const size = range[3] === '*' ? null : Number(range[3]);
+    if (![start, last, size ?? 0].every(Number.isSafeInteger)) return undefined;
     if (last < start || (size !== null && last >= size)) return undefined;
     return { kind: 'range', start, last, size };
   }

@@ -5,6 +5,7 @@
  * at a time, and every offer gets its answer within the prompt timeout.
  */
 import type { Logger } from 'pino';
+import { MAX_CONSENT_GRANTS } from '../constants.js';
 import type { OfferRequest } from '../protocol/messages.js';
 import type { ConsentAnswer, ConsentPrompt, ConsentQuestion } from './consent-prompt.js';
 
@@ -40,10 +41,27 @@ export class ConsentDesk {
 
   constructor(private readonly opts: ConsentOptions) {}
 
-  /** Whether a fetch by this client for this URL is covered by a standing consent. */
+  /**
+   * Whether a fetch by this client for this URL is covered by a standing consent. A fetch renews
+   * it, so a download that runs for hours keeps the peer it was granted.
+   */
   allows(clientId: string, address: string, url: string): boolean {
-    const expiry = this.grants.get(grantKey(clientId, address, url));
-    return expiry !== undefined && expiry > this.opts.now();
+    const key = grantKey(clientId, address, url);
+    const expiry = this.grants.get(key);
+    const now = this.opts.now();
+    if (expiry === undefined || expiry <= now) return false;
+    this.remember(key, now);
+    return true;
+  }
+
+  /** Grants are kept in expiry order (delete + set), so pruning and eviction start at the front. */
+  private remember(key: string, now: number): void {
+    this.grants.delete(key);
+    this.grants.set(key, now + this.opts.grantTtlMs);
+    for (const [oldest, expiry] of this.grants) {
+      if (expiry > now && this.grants.size <= MAX_CONSENT_GRANTS) break;
+      this.grants.delete(oldest);
+    }
   }
 
   async decide(offer: OfferRequest, address: string, signal: AbortSignal): Promise<ConsentVerdict> {
@@ -73,9 +91,7 @@ export class ConsentDesk {
   }
 
   private grant(offer: OfferRequest, address: string): ConsentVerdict {
-    const now = this.opts.now();
-    for (const [key, expiry] of this.grants) if (expiry <= now) this.grants.delete(key);
-    this.grants.set(grantKey(offer.clientId, address, offer.url), now + this.opts.grantTtlMs);
+    this.remember(grantKey(offer.clientId, address, offer.url), this.opts.now());
     return ACCEPTED;
   }
 

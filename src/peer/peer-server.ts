@@ -34,7 +34,8 @@ import { type SignedContext, startSignedServer } from '../util/signed-server.js'
 import { type AcceptMode, ConsentDesk } from './consent.js';
 import { type ConsentPrompt, createTtyPrompt } from './consent-prompt.js';
 import { handleFetch } from './fetch-handler.js';
-import { assertAllowedUrl, publicOnlyLookup } from './origin-guard.js';
+import { createGuardedConnector } from './guard-connector.js';
+import { assertAllowedUrl } from './origin-guard.js';
 import { SharedSlots } from './slots.js';
 
 export interface PeerOptions {
@@ -89,7 +90,9 @@ export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise
   const dispatcher = createOriginDispatcher({
     timeoutMs,
     proxyFromEnv: false,
-    ...(opts.allowPrivate ? {} : { connect: { lookup: publicOnlyLookup } }),
+    // The guarded connector checks literal addresses, ports and every name's answers as the socket
+    // opens, so no code path (even one that forgot beforeRequest) can dial a private address.
+    ...(opts.allowPrivate ? {} : { connect: createGuardedConnector({ timeoutMs, allowPrivate: false }) }),
   });
   const allowed = (url: URL) => assertAllowedUrl(url, opts.allowPrivate);
   const origin = {

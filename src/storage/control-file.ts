@@ -132,7 +132,7 @@ export function parseControl(text: string, path: string): ControlState {
   }
   // Checked before the schema so that any edit, even one that still looks valid, is caught.
   const { integrity, ...body } = record;
-  if (typeof integrity !== 'string' || integrity !== integrityOf(body)) {
+  if (typeof integrity !== 'string' || integrity !== integrityOfParsed(body)) {
     throw corrupt(path, 'integrity check failed');
   }
   const result = onDiskSchema.safeParse(body);
@@ -168,4 +168,13 @@ export async function loadControl(path: string, signal: AbortSignal): Promise<Co
     throw toStorageError(error, path, signal);
   }
   return parseControl(text, path);
+}
+
+/** The integrity of a parsed body, or undefined when it cannot be computed (e.g. absurdly deep JSON). */
+function integrityOfParsed(body: object): string | undefined {
+  try {
+    return integrityOf(body);
+  } catch {
+    return undefined;
+  }
 }

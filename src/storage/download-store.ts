@@ -131,14 +131,25 @@ export class DownloadStore {
 
   /** Writes all of `data` at `position` in the `.part` file. */
   async write(data: Uint8Array, position: number): Promise<void> {
+    this.assertInside(position, data.byteLength);
+    await this.part.write(data, position);
+  }
+
+  /** Writes consecutive chunks at `position` in one vectored write. */
+  async writeChunks(chunks: readonly Uint8Array[], position: number): Promise<void> {
+    this.assertInside(
+      position,
+      chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0),
+    );
+    await this.part.writeChunks(chunks, position);
+  }
+
+  private assertInside(position: number, length: number): void {
     this.assertOpen();
     const size = this.state.size;
-    if (position < 0 || (size !== null && position + data.byteLength > size)) {
-      throw new RangeError(
-        `write of ${data.byteLength} bytes at ${position} is outside the file (size ${size})`,
-      );
+    if (position < 0 || (size !== null && position + length > size)) {
+      throw new RangeError(`write of ${length} bytes at ${position} is outside the file (size ${size})`);
     }
-    await this.part.write(data, position);
   }
 
   /** Reads back bytes already written (to compare them with the origin). */

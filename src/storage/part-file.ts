@@ -65,6 +65,26 @@ export class PartFile {
     }
   }
 
+  /**
+   * Writes consecutive chunks at `position` with one vectored write, without copying them into
+   * one buffer first (fewer allocations on the hot path). A short write finishes chunk by chunk.
+   */
+  async writeChunks(chunks: readonly Uint8Array[], position: number): Promise<void> {
+    if (chunks.length === 1) return this.write(chunks[0]!, position);
+    let bytesWritten: number;
+    try {
+      ({ bytesWritten } = await this.handle.writev(chunks as Uint8Array[], position));
+    } catch (error) {
+      throw toStorageError(error, this.path);
+    }
+    let offset = position;
+    for (const chunk of chunks) {
+      const done = Math.min(chunk.byteLength, Math.max(0, bytesWritten - (offset - position)));
+      if (done < chunk.byteLength) await this.write(chunk.subarray(done), offset + done);
+      offset += chunk.byteLength;
+    }
+  }
+
   async read(position: number, length: number): Promise<Uint8Array> {
     const buffer = new Uint8Array(length);
     let offset = 0;

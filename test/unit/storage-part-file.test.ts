@@ -21,6 +21,17 @@ function sha256(data: Uint8Array): string {
 }
 
 describe('PartFile', () => {
+  it('writes consecutive chunks with one vectored write, at any position', async () => {
+    const path = join(dir, 'vectored.part');
+    const data = randomBytes(3 * 70_000 + 5);
+    const file = await PartFile.open(path, data.length, signal);
+    const chunks = [data.subarray(0, 70_000), data.subarray(70_000, 140_000), data.subarray(140_000)];
+    await file.writeChunks(chunks.slice(1), 70_000);
+    await file.writeChunks(chunks.slice(0, 1), 0);
+    await file.close();
+    assert.equal(sha256(await readFile(path)), sha256(data));
+  });
+
   it('preallocates a new file to exactly the size', async () => {
     const path = join(dir, 'prealloc.part');
     const file = await PartFile.open(path, 5_000_000, signal);
