@@ -1,6 +1,7 @@
 /** A response body that yields exactly the bytes announced, and fails loudly otherwise. */
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import { abortError, DdmError, isDdmError } from '../errors.js';
+import { streamChunks } from '../util/stream-chunks.js';
 import type { ResponseBody } from './follow-redirects.js';
 import { describeUrl } from './origin-url.js';
 import { fromTransportError } from './transport-errors.js';
@@ -21,7 +22,7 @@ export async function* exactBody(
 ): AsyncGenerator<Uint8Array, void, undefined> {
   let received = 0;
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for await (const chunk of streamChunks(body)) {
       if (expected !== null && received + chunk.byteLength > expected) {
         throw new DdmError(
           'BAD_RESPONSE',

@@ -27,6 +27,7 @@ import {
 } from '../protocol/auth.js';
 import { ErrorBody } from '../protocol/messages.js';
 import { childController } from './abort.js';
+import { streamChunks } from './stream-chunks.js';
 import { describeTlsFailure, plainToTlsHint } from './tls.js';
 
 /** Codes that keep their meaning when a node sends them to a client; anything else reads as PROTOCOL. */
@@ -289,7 +290,7 @@ async function* countedBody(
 ): AsyncGenerator<Uint8Array> {
   let received = 0;
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for await (const chunk of streamChunks(body)) {
       received += chunk.byteLength;
       if (received > expected) throw new DdmError('PROTOCOL', `${who} sent more than ${expected} bytes`);
       yield chunk;
