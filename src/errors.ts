@@ -44,6 +44,8 @@ const CODES = {
   CONTROL_FOREIGN: EXIT.FILESYSTEM,
   CHECKSUM_MISMATCH: EXIT.CHECKSUM,
   AUTH_FAILED: EXIT.SWARM,
+  /** A tracker's or peer's TLS certificate is not believed (pin, CA or system CAs). */
+  TLS_FAILED: EXIT.SWARM,
   NO_SECRET: EXIT.USAGE,
   PEER_REFUSED: EXIT.SWARM,
   PEER_BUSY: EXIT.SWARM,

@@ -73,6 +73,34 @@ const DISCOVERY_OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
+/** `ddm tracker` and `ddm peer` serve https with these. */
+const SERVER_TLS_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'tlsCert',
+    flags: '--tls-cert <file>',
+    description: 'serve https with this PEM certificate (with --tls-key)',
+    kind: 'string',
+  },
+  { key: 'tlsKey', flags: '--tls-key <file>', description: 'PEM private key of --tls-cert', kind: 'string' },
+];
+
+/** Which https trackers and peers a node believes. */
+const CLIENT_TLS_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'tlsFingerprint',
+    flags: '--tls-fingerprint <sha256>',
+    description: 'believe https nodes whose certificate has this SHA-256 fingerprint (repeatable)',
+    kind: 'list',
+    defaultValue: [],
+  },
+  {
+    key: 'tlsCa',
+    flags: '--tls-ca <file>',
+    description: 'believe https nodes whose certificate this PEM CA signed (instead of the system CAs)',
+    kind: 'string',
+  },
+];
+
 export const GET_OPTIONS: readonly OptionSpec[] = [
   { key: 'output', flags: '-o, --output <file>', description: 'write to FILE', kind: 'string' },
   {
@@ -172,6 +200,7 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     description: 'this client as peers see it in their prompt',
     kind: 'string',
   },
+  ...CLIENT_TLS_OPTIONS,
 ];
 
 export const TRACKER_OPTIONS: readonly OptionSpec[] = [
@@ -189,6 +218,7 @@ export const TRACKER_OPTIONS: readonly OptionSpec[] = [
     kind: 'seconds',
     defaultValue: 10,
   },
+  ...SERVER_TLS_OPTIONS,
 ];
 
 export const PEER_OPTIONS: readonly OptionSpec[] = [
@@ -237,6 +267,8 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
     configKey: 'noAnnounce',
     negated: true,
   },
+  ...SERVER_TLS_OPTIONS,
+  ...CLIENT_TLS_OPTIONS,
 ];
 
 export const PEERS_OPTIONS: readonly OptionSpec[] = [
@@ -249,6 +281,7 @@ export const PEERS_OPTIONS: readonly OptionSpec[] = [
   },
   ...DISCOVERY_OPTIONS,
   { key: 'json', flags: '--json', description: 'print JSON', kind: 'bool', defaultValue: false },
+  ...CLIENT_TLS_OPTIONS,
 ];
 
 export const DEMO_OPTIONS: readonly OptionSpec[] = [

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { SwarmKey } from '../protocol/auth.js';
 import { API, type FetchRequest } from '../protocol/messages.js';
 import type { ByteRange } from '../scheduler/types.js';
@@ -27,6 +28,8 @@ export class PeerRangeSource implements RangeSource {
     },
     private readonly key: SwarmKey,
     private readonly timeoutMs: number,
+    /** Carries the TLS trust for https peers. */
+    private readonly dispatcher?: Dispatcher,
   ) {
     this.id = `peer:${peer.id}`;
     this.label = peer.name;
@@ -50,6 +53,7 @@ export class PeerRangeSource implements RangeSource {
       expectedBytes: range.end - range.start,
       timeoutMs: this.timeoutMs,
       role: 'peer',
+      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
     });
   }
 }

@@ -2,8 +2,9 @@
  * The client's side of the swarm: find peers (trackers, --peer and the LAN), ask each for
  * consent, and hand every accepting peer's slots to the engine as one more range source.
  */
+import type { Dispatcher } from 'undici';
 import { DEFAULT_PEER_SLOTS, DEFAULT_TIMEOUT_MS, OFFER_REQUEST_TIMEOUT_MS } from '../constants.js';
-import { peerUrl } from '../discovery/authenticate.js';
+import { peerUrl, relayedInClear } from '../discovery/authenticate.js';
 import type { BrowseLan } from '../discovery/browser.js';
 import { discoverOnLan } from '../discovery/lan-discovery.js';
 import type { InterfaceTable } from '../discovery/lan-interfaces.js';
@@ -30,6 +31,8 @@ export interface SwarmOptions {
   timeoutMs?: number;
   /** Also look for peers on the LAN (mDNS); absent: do not. */
   discovery?: SwarmDiscovery;
+  /** For every request to a tracker or peer: carries the TLS trust (util/tls.ts `loadNodeTrust`). */
+  dispatcher?: Dispatcher;
 }
 
 export interface SwarmDiscovery {
@@ -88,6 +91,7 @@ async function findOnLan(options: SwarmOptions, key: SwarmKey, signal: AbortSign
     {
       ...options.discovery,
       key,
+      ...withDispatcher(options),
       onProblem: (message) => options.onEvent({ type: 'notice', message: `LAN discovery: ${message}` }),
     },
     signal,
@@ -120,15 +124,16 @@ async function listTracker(
   signal: AbortSignal,
 ): Promise<PeerTarget[]> {
   try {
-    const records = await new TrackerClient(url, key).list(signal);
+    const records = await new TrackerClient(url, key, withDispatcher(options)).list(signal);
     return records.map((record) => ({
       id: record.id,
       name: record.name,
-      url: peerUrl(reachableAddress(record.address, url), record.port),
+      url: peerUrl(reachableAddress(record.address, url), record.port, record.tls === true),
     }));
   } catch (error) {
-    // A wrong secret is the user's mistake and must be said plainly; an unreachable tracker is not fatal.
-    if (isDdmError(error, 'AUTH_FAILED')) throw error;
+    // A wrong secret is the user's mistake and must be said plainly, and a tracker whose
+    // certificate is not believed may be an impostor; an unreachable tracker is not fatal.
+    if (isDdmError(error, 'AUTH_FAILED') || isDdmError(error, 'TLS_FAILED')) throw error;
     options.onEvent({ type: 'notice', message: `tracker ${url} unavailable: ${(error as Error).message}` });
     return [];
   }
@@ -142,6 +147,10 @@ function reachableAddress(address: string, trackerUrl: string): string {
   const trackerHost = new URL(trackerUrl).hostname.replace(/^\[|\]$/g, '');
   const loopback = (host: string) => host === '::1' || host === 'localhost' || host.startsWith('127.');
   return loopback(address) && !loopback(trackerHost) ? trackerHost : address;
+}
+
+function withDispatcher(options: SwarmOptions): { dispatcher?: Dispatcher } {
+  return options.dispatcher ? { dispatcher: options.dispatcher } : {};
 }
 
 async function identifyPeer(
@@ -160,10 +169,17 @@ async function identifyPeer(
       schema: PeerInfoResponse,
       signal,
       role: 'peer',
+      ...withDispatcher(options),
     });
+    if (relayedInClear(info, baseUrl)) {
+      throw new DdmError(
+        'TLS_FAILED',
+        `peer at ${baseUrl} serves https but answered over plain http: something relays it; use https://`,
+      );
+    }
     return { id: info.id, name: info.name, url: baseUrl };
   } catch (error) {
-    if (isDdmError(error, 'AUTH_FAILED')) throw error;
+    if (isDdmError(error, 'AUTH_FAILED') || isDdmError(error, 'TLS_FAILED')) throw error;
     options.onEvent({
       type: 'peer',
       source: baseUrl,
@@ -204,6 +220,7 @@ export async function discoverSwarm(options: SwarmOptions, signal: AbortSignal):
             { clientId, url: file.finalUrl, validators: file.validators, headers: file.headers },
             key,
             options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            options.dispatcher,
           );
           add({ source, slots });
         }),
@@ -233,6 +250,7 @@ async function askConsent(
       role: 'peer',
       // The operator may be asked on their terminal; give them the prompt's time plus transit.
       timeoutMs: OFFER_REQUEST_TIMEOUT_MS,
+      ...withDispatcher(options),
     });
     options.onEvent({ type: 'peer', source, label: target.name, status: 'accepted' });
     return answer.slots;

@@ -33,6 +33,8 @@ export interface AnnouncerOptions {
   /** The host the peer listens on: decides which addresses are announced (see reachableAddresses). */
   listenHost: string;
   protocol?: number;
+  /** The peer serves https: announced as `tls=1`, so that clients dial https. */
+  tls?: boolean;
   /** The network interfaces; os.networkInterfaces by default. */
   interfaces?: () => InterfaceTable;
   /** A link that cannot be used or a packet that cannot be sent; each message is reported once. */
@@ -80,6 +82,7 @@ export function startAnnouncer(options: AnnouncerOptions, signal: AbortSignal): 
         name: options.name,
         slots: options.slots,
         protocol: options.protocol ?? PROTOCOL_VERSION,
+        ...(options.tls === true ? { tls: true } : {}),
         port: options.port,
         addresses,
       },

@@ -10,6 +10,8 @@ export interface ServiceTxt {
   slots: number;
   /** The swarm protocol version the peer speaks (PROTOCOL_VERSION). */
   protocol: number;
+  /** The peer serves https (`tls=1`); absent for a plain http peer. */
+  tls?: boolean;
 }
 
 export type ParsedTxt = { ok: true; txt: ServiceTxt } | { ok: false; reason: string };
@@ -26,6 +28,8 @@ export function encodeServiceTxt(txt: ServiceTxt): Buffer[] {
     fitString('name=', txt.name),
     `slots=${txt.slots}`,
     `proto=${txt.protocol}`,
+    // Only when true, so that a plain peer's announcement reads as it did before TLS existed.
+    ...(txt.tls === true ? ['tls=1'] : []),
   ].map((entry) => Buffer.from(entry, 'utf8'));
 }
 
@@ -51,7 +55,11 @@ export function parseServiceTxt(strings: readonly (Buffer | string)[]): ParsedTx
   if (!slots.success) return { ok: false, reason: 'no valid slots' };
   const protocol = decimal(entries.get('proto'));
   if (!Number.isSafeInteger(protocol) || protocol < 1) return { ok: false, reason: 'no valid proto' };
-  return { ok: true, txt: { id: id.data, name: name.data, slots: slots.data, protocol } };
+  const tls = entries.get('tls');
+  if (tls !== undefined && tls !== '0' && tls !== '1') return { ok: false, reason: 'no valid tls' };
+  const txt: ServiceTxt = { id: id.data, name: name.data, slots: slots.data, protocol };
+  if (tls === '1') txt.tls = true;
+  return { ok: true, txt };
 }
 
 /**

@@ -31,6 +31,7 @@ import {
 } from '../protocol/messages.js';
 import { type Registration, startRegistration } from '../tracker/registration.js';
 import { type SignedContext, startSignedServer } from '../util/signed-server.js';
+import type { NodeTrust, ServerTls } from '../util/tls.js';
 import { type AcceptMode, ConsentDesk } from './consent.js';
 import { type ConsentPrompt, createTtyPrompt } from './consent-prompt.js';
 import { handleFetch } from './fetch-handler.js';
@@ -49,6 +50,10 @@ export interface PeerOptions {
   /** Let this peer fetch loopback, private, link-local and other non-public addresses. */
   allowPrivate: boolean;
   trackers: readonly string[];
+  /** Serve https with this certificate; trackers then list this peer as https. */
+  tls?: ServerTls;
+  /** Which https trackers to believe (--tls-fingerprint, --tls-ca). */
+  trust?: NodeTrust;
   /** Answers `--accept ask` offers; defaults to a question on the terminal. */
   prompt?: ConsentPrompt;
   log?: Logger;
@@ -111,6 +116,7 @@ export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise
       protocol: PROTOCOL_VERSION,
       slots: slots.total,
       freeSlots: slots.free,
+      ...(opts.tls ? { tls: true } : {}),
     };
     ctx.reply(200, answer);
   };
@@ -134,6 +140,7 @@ export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise
         port: opts.port,
         key: opts.key,
         ...(opts.log ? { log: opts.log } : {}),
+        ...(opts.tls ? { tls: opts.tls } : {}),
         // A route may wait silently for the operator or for the origin's first byte.
         socketIdleTimeoutMs: Math.max(
           SERVER_SOCKET_IDLE_TIMEOUT_MS,
@@ -180,7 +187,15 @@ function register(opts: PeerOptions, port: number, signal: AbortSignal): Registr
     {
       trackers: opts.trackers,
       key: opts.key,
-      info: { id: opts.id, name: opts.name, port, slots: opts.slots, version: DDM_VERSION },
+      info: {
+        id: opts.id,
+        name: opts.name,
+        port,
+        slots: opts.slots,
+        version: DDM_VERSION,
+        ...(opts.tls ? { tls: true } : {}),
+      },
+      ...(opts.trust ? { client: { dispatcher: opts.trust.dispatcher } } : {}),
       ...(opts.heartbeatMs === undefined ? {} : { intervalMs: opts.heartbeatMs }),
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.onTrackerError ? { onError: opts.onTrackerError } : {}),

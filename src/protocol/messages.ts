@@ -41,6 +41,8 @@ export const RegisterRequest = z.strictObject({
   port,
   slots: z.number().int().min(1).max(MAX_PEER_SLOTS),
   version: z.string().min(1).max(32),
+  /** The peer serves https (sent only when true, so older trackers still accept plain peers). */
+  tls: z.boolean().optional(),
 });
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 
@@ -66,6 +68,8 @@ export const PeerRecord = z.object({
   port,
   slots: z.number().int().min(1).max(MAX_PEER_SLOTS),
   version: z.string(),
+  /** The peer serves https: reach it at https://address:port. */
+  tls: z.boolean().optional(),
   /** Milliseconds since the epoch of the last register or heartbeat. */
   lastSeen: z.number().int(),
 });
@@ -82,6 +86,11 @@ export const PeerInfoResponse = z.object({
   protocol: z.number().int(),
   slots: z.number().int(),
   freeSlots: z.number().int(),
+  /**
+   * The peer serves https (sent only when true). Signed, unlike a LAN announcement, so a client
+   * that reached the peer over plain http can tell it was relayed.
+   */
+  tls: z.boolean().optional(),
 });
 export type PeerInfoResponse = z.infer<typeof PeerInfoResponse>;
 

@@ -23,6 +23,7 @@ import {
   type RegisterResponse,
 } from '../protocol/messages.js';
 import { type SignedContext, startSignedServer } from '../util/signed-server.js';
+import type { ServerTls } from '../util/tls.js';
 import { PeerRegistry, type UpsertResult } from './peer-registry.js';
 
 export interface TrackerOptions {
@@ -38,6 +39,8 @@ export interface TrackerOptions {
   maxPeers?: number;
   /** New peers from one source address (an IPv6 /64) beyond this many are refused. */
   maxPeersPerAddress?: number;
+  /** Serve https with this certificate. */
+  tls?: ServerTls;
 }
 
 export interface Tracker {
@@ -68,6 +71,7 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
       port: opts.port,
       key: opts.key,
       ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
       routes: {
         [`POST ${API.register}`]: upsert,
         [`POST ${API.heartbeat}`]: upsert,

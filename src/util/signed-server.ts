@@ -3,7 +3,7 @@
  * request authenticated before any route sees it, every answer signed, errors as JSON (even for
  * requests too malformed to reach a route).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
@@ -23,6 +23,7 @@ import { abortError, DdmError, type ErrorCode } from '../errors.js';
 import { RequestVerifier, type SwarmKey } from '../protocol/auth.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { readSignedRequest, sendError, sendJson } from './signed-http.js';
+import { createNodeServer, nodeScheme, type ServerTls } from './tls.js';
 
 export interface SignedContext {
   req: IncomingMessage;
@@ -60,6 +61,8 @@ export interface SignedServerOptions {
    * silent wait of a route (an operator's consent, an origin's first byte).
    */
   socketIdleTimeoutMs?: number;
+  /** Serve https with this certificate (util/tls.ts `loadServerTls`); plain http without. */
+  tls?: ServerTls;
 }
 
 export interface SignedServer {
@@ -95,15 +98,18 @@ export async function startSignedServer(
   const verifier = new RequestVerifier(opts.key);
   // One controller per request in flight, aborted on close (no listener per request on a shared signal).
   const calls = new Set<AbortController>();
-  const server = createServer({
-    headersTimeout: SERVER_HEADERS_TIMEOUT_MS,
-    requestTimeout: SERVER_REQUEST_TIMEOUT_MS,
-    keepAliveTimeout: SERVER_KEEP_ALIVE_TIMEOUT_MS,
-    connectionsCheckingInterval: SERVER_TIMEOUT_CHECK_INTERVAL_MS,
-    maxHeaderSize: SERVER_MAX_HEADER_BYTES,
-    // Checked in `handle` instead, so that the refusal is JSON like every other one.
-    requireHostHeader: false,
-  });
+  const server = createNodeServer(
+    {
+      headersTimeout: SERVER_HEADERS_TIMEOUT_MS,
+      requestTimeout: SERVER_REQUEST_TIMEOUT_MS,
+      keepAliveTimeout: SERVER_KEEP_ALIVE_TIMEOUT_MS,
+      connectionsCheckingInterval: SERVER_TIMEOUT_CHECK_INTERVAL_MS,
+      maxHeaderSize: SERVER_MAX_HEADER_BYTES,
+      // Checked in `handle` instead, so that the refusal is JSON like every other one.
+      requireHostHeader: false,
+    },
+    opts.tls,
+  );
   server.setTimeout(opts.socketIdleTimeoutMs ?? SERVER_SOCKET_IDLE_TIMEOUT_MS);
   const connections = limitConnections(server, opts);
   server.on('clientError', answerClientError);
@@ -127,7 +133,7 @@ export async function startSignedServer(
     return closing;
   };
   signal.addEventListener('abort', () => void close(), { once: true });
-  return { url: `http://${urlHost(address.address)}:${address.port}`, address, close };
+  return { url: `${nodeScheme(opts.tls)}://${urlHost(address.address)}:${address.port}`, address, close };
 }
 
 /** Admits connections within the limits, and tells the limiter which ones are serving a request. */
@@ -136,18 +142,31 @@ function limitConnections(server: Server, opts: SignedServerOptions) {
     maxConnections: opts.maxConnections ?? SERVER_MAX_CONNECTIONS,
     maxPerAddress: opts.maxConnectionsPerAddress ?? SERVER_MAX_CONNECTIONS_PER_ADDRESS,
   });
+  // Under https a request's socket is the TLS layer, not the TCP socket admitted here (admission
+  // comes before the handshake, so handshakes count too); both show the same remote endpoint.
+  const admitted = new Map<string, Socket>();
   server.on('connection', (socket: Socket) => {
     if (limiter.admit(socket, socketAddress(socket)) === 'refused') {
       opts.log?.warn({ address: socketAddress(socket) }, 'connection refused: too many connections');
+      return;
     }
+    const endpoint = remoteEndpoint(socket);
+    admitted.set(endpoint, socket);
+    socket.once('close', () => {
+      if (admitted.get(endpoint) === socket) admitted.delete(endpoint);
+    });
   });
   return {
     track(req: IncomingMessage, res: ServerResponse): void {
-      const socket = req.socket;
+      const socket = admitted.get(remoteEndpoint(req.socket)) ?? req.socket;
       limiter.requestStarted(socket);
       res.once('close', () => limiter.requestEnded(socket));
     },
   };
+}
+
+function remoteEndpoint(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

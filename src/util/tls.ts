@@ -18,7 +18,7 @@ import { SERVER_HEADERS_TIMEOUT_MS } from '../constants.js';
 import { abortError, DdmError, type ErrorCode } from '../errors.js';
 
 /** The code of every refusal to believe a node's certificate. */
-const TLS_FAILURE_CODE: ErrorCode = 'AUTH_FAILED';
+const TLS_FAILURE_CODE: ErrorCode = 'TLS_FAILED';
 const MIN_TLS_VERSION = 'TLSv1.2';
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 

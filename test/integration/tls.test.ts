@@ -1,18 +1,14 @@
 /**
- * TLS between nodes: server certificates from files, clients that pin a fingerprint or trust a
- * CA, and clear failures for every mismatch. Certificates are made with openssl at test time; the
- * https node is a small signed server on 127.0.0.1 built from the same pieces as the real ones.
+ * TLS between nodes, library level: server certificates from files, clients that pin a fingerprint
+ * or trust a CA, and clear failures for every mismatch. The https node is a small signed server on
+ * 127.0.0.1 built from the same pieces as the real ones (tls-swarm.test.ts runs the real ones).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { z } from 'zod';
 import { DdmError } from '../../src/errors.js';
 import { deriveKey, RequestVerifier, type SwarmKey } from '../../src/protocol/auth.js';
@@ -33,75 +29,37 @@ import {
   parseFingerprint,
   type ServerTls,
 } from '../../src/util/tls.js';
+import { makeTestCertificates, type TestCertificates } from '../helpers/tls-certs.js';
 
-const run = promisify(execFile);
 const key = deriveKey('tls test secret');
 const TEST_TIMEOUT_MS = 10_000;
-const OPENSSL_TIMEOUT_MS = 10_000;
 const PAYLOAD = randomBytes(3 * 1024 * 1024 + 17);
 const Hello = z.object({ hello: z.string() });
 /** The code of a certificate the client does not believe. */
-const TLS_REFUSED = 'AUTH_FAILED';
+const TLS_REFUSED = 'TLS_FAILED';
 
-let dir: string;
+let certs: TestCertificates;
 const closers: (() => Promise<void>)[] = [];
 
 function signal(): AbortSignal {
   return AbortSignal.timeout(TEST_TIMEOUT_MS);
 }
 
-/** Runs openssl in the temp dir; `command` is split on spaces, so no argument may hold one. */
-async function openssl(command: string): Promise<string> {
-  const { stdout } = await run('openssl', command.trim().split(/\s+/), {
-    cwd: dir,
-    timeout: OPENSSL_TIMEOUT_MS,
-  });
-  return stdout;
-}
-
-const EC_KEY = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes';
-
-/** A self-signed certificate for 127.0.0.1, made as docs/SECURITY.md says. */
-async function selfSigned(name: string): Promise<void> {
-  await openssl(`req -x509 ${EC_KEY} -days 2 -subj /CN=${name} -addext subjectAltName=IP:127.0.0.1
-    -keyout ${name}.key -out ${name}.crt`);
-}
-
-/** A CA and a leaf it signs for 127.0.0.1, made as docs/SECURITY.md says. */
-async function caAndLeaf(): Promise<void> {
-  await openssl(`req -x509 ${EC_KEY} -days 2 -subj /CN=ddm-test-CA
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-    -keyout ca.key -out ca.crt`);
-  await openssl(`req ${EC_KEY} -subj /CN=leaf -keyout leaf.key -out leaf.csr`);
-  await writeFile(
-    join(dir, 'leaf.ext'),
-    'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
-  );
-  await openssl(`x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2
-    -extfile leaf.ext -out leaf.crt`);
-}
-
-async function opensslFingerprint(certName: string): Promise<string> {
-  return (await openssl(`x509 -in ${certName} -noout -fingerprint -sha256`)).trim();
-}
-
 function file(name: string): string {
-  return join(dir, name);
+  return certs.file(name);
+}
+
+function opensslFingerprint(certName: string): Promise<string> {
+  return certs.opensslFingerprint(certName);
 }
 
 before(async () => {
-  await run('openssl', ['version'], { timeout: OPENSSL_TIMEOUT_MS }).catch((error: unknown) => {
-    assert.fail(`these tests need the openssl command (apt-get install openssl): ${String(error)}`);
-  });
-  dir = await mkdtemp(join(tmpdir(), 'ddm-tls-'));
-  await Promise.all([selfSigned('node'), selfSigned('other'), caAndLeaf()]);
-  await openssl('pkey -in node.key -aes256 -passout pass:secret -out encrypted.key');
-  await writeFile(file('empty.pem'), 'no certificate here\n');
+  certs = await makeTestCertificates();
 });
 
 after(async () => {
   for (const close of closers.reverse()) await close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await certs?.remove();
 });
 
 async function trust(options: { fingerprints?: string[]; caFile?: string }): Promise<NodeTrust> {

@@ -5,6 +5,7 @@ import { discoverSwarm } from '../../client/swarm.js';
 import { MAX_CONNECTIONS } from '../../constants.js';
 import { DdmError, EXIT, isDdmError } from '../../errors.js';
 import { parseChecksum } from '../../storage/download-store.js';
+import { loadNodeTrust, type NodeTrust } from '../../util/tls.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { humanRenderer } from '../render/human-output.js';
@@ -23,8 +24,13 @@ export async function runGetCommand(
     human?.onEvent(event);
     emitJson?.(event);
   };
+  let trust: NodeTrust | undefined;
   try {
-    const options = buildOptions(values, args, onEvent);
+    trust = await loadNodeTrust(
+      { fingerprints: values.tlsFingerprint as string[], caFile: values.tlsCa as string | undefined },
+      context.signal,
+    );
+    const options = buildOptions(values, args, onEvent, trust);
     await download(options, context.signal);
     return EXIT.OK;
   } catch (error) {
@@ -38,6 +44,8 @@ export async function runGetCommand(
       });
     }
     return printError(error, context.stderr, values.verbose === true);
+  } finally {
+    await trust?.close();
   }
 }
 
@@ -45,6 +53,7 @@ function buildOptions(
   values: Record<string, unknown>,
   args: string[],
   onEvent: (event: DownloadEvent) => void,
+  trust: NodeTrust,
 ): DownloadOptions {
   const url = checkUrl(args[0]);
   if (values.output !== undefined && values.dir !== undefined) {
@@ -97,6 +106,7 @@ function buildOptions(
           clientName: (values.name as string | undefined) ?? hostname(),
           onEvent,
           timeoutMs: (values.timeout as number) * 1000,
+          dispatcher: trust.dispatcher,
           ...(discover ? { discovery: { timeoutMs: (values.discoverTimeout as number) * 1000 } } : {}),
         },
         signal,

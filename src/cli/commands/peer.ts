@@ -6,6 +6,7 @@ import { DdmError, EXIT } from '../../errors.js';
 import { startPeer } from '../../peer/peer-server.js';
 import { deriveKey } from '../../protocol/auth.js';
 import { newNodeId } from '../../util/node-id.js';
+import { loadNodeTrust, loadServerTls, type NodeTrust } from '../../util/tls.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { parseListen } from '../listen-address.js';
@@ -17,6 +18,7 @@ export async function runPeerCommand(
   values: Record<string, unknown>,
   context: CommandContext,
 ): Promise<number> {
+  let trust: NodeTrust | undefined;
   try {
     const secret = requireSecret(values.secret, 'peer');
     const { host, port } = parseListen(values.listen as string);
@@ -26,6 +28,14 @@ export async function runPeerCommand(
     const log = createLogger('ddm-peer', values.verbose === true);
     const accept = values.accept as 'auto' | 'ask' | 'never';
     const id = newNodeId();
+    const tls = await loadServerTls(
+      { certFile: values.tlsCert as string | undefined, keyFile: values.tlsKey as string | undefined },
+      context.signal,
+    );
+    trust = await loadNodeTrust(
+      { fingerprints: values.tlsFingerprint as string[], caFile: values.tlsCa as string | undefined },
+      context.signal,
+    );
     const peer = await startPeer(
       {
         host,
@@ -38,14 +48,17 @@ export async function runPeerCommand(
         allowPrivate: values.allowPrivate === true,
         trackers: values.tracker as string[],
         log,
+        trust,
+        ...(tls ? { tls } : {}),
       },
       context.signal,
     );
     context.stderr.write(`ddm peer: ${name} listening on ${peer.url} (accept ${accept}, ${slots} slots)\n`);
+    if (tls) context.stderr.write(`ddm peer: certificate SHA-256 fingerprint ${tls.fingerprint}\n`);
     const announcer =
       values.announce === false
         ? undefined
-        : announce({ id, name, slots, host, port: peer.address.port, log }, context);
+        : announce({ id, name, slots, host, port: peer.address.port, tls: tls !== undefined, log }, context);
     await waitForStop(context.signal);
     // Goodbye first, so that browsing clients stop counting on this peer before it goes.
     await announcer?.stop();
@@ -54,6 +67,8 @@ export async function runPeerCommand(
     return EXIT.OK;
   } catch (error) {
     return printError(error, context.stderr, values.verbose === true);
+  } finally {
+    await trust?.close();
   }
 }
 
@@ -63,6 +78,8 @@ interface AnnounceOptions {
   slots: number;
   host: string;
   port: number;
+  /** The peer serves https: clients that find it on the LAN must dial https. */
+  tls: boolean;
   log: ReturnType<typeof createLogger>;
 }
 
@@ -79,6 +96,7 @@ function announce(options: AnnounceOptions, context: CommandContext): Announcer 
       name: options.name,
       slots: options.slots,
       port: options.port,
+      tls: options.tls,
       listenHost: options.host,
       onProblem: (message) => options.log.warn(message),
     },

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { DiscoveryVerdict } from '../../discovery/authenticate.js';
 import { discoverOnLan } from '../../discovery/lan-discovery.js';
 import { FOUND_ON_LAN, mergeSightings, type Sighting } from '../../discovery/peer-merge.js';
@@ -5,6 +6,7 @@ import { DdmError, EXIT } from '../../errors.js';
 import { deriveKey, type SwarmKey } from '../../protocol/auth.js';
 import type { PeerRecord } from '../../protocol/messages.js';
 import { TrackerClient } from '../../tracker/tracker-client.js';
+import { loadNodeTrust, type NodeTrust } from '../../util/tls.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { requireSecret } from '../require-secret.js';
@@ -24,6 +26,7 @@ export async function runPeersCommand(
   values: Record<string, unknown>,
   context: CommandContext,
 ): Promise<number> {
+  let trust: NodeTrust | undefined;
   try {
     const trackers = values.tracker as string[];
     const discover = (values.discover as boolean | undefined) ?? trackers.length === 0;
@@ -34,9 +37,14 @@ export async function runPeersCommand(
       );
     }
     const key = deriveKey(requireSecret(values.secret, 'client of the swarm'));
+    trust = await loadNodeTrust(
+      { fingerprints: values.tlsFingerprint as string[], caFile: values.tlsCa as string | undefined },
+      context.signal,
+    );
+    const { dispatcher } = trust;
     const [listed, verdicts] = await Promise.all([
-      listTrackers(trackers, key, context.signal),
-      discover ? browse(values, key, context) : Promise.resolve([]),
+      listTrackers(trackers, key, dispatcher, context.signal),
+      discover ? browse(values, key, dispatcher, context) : Promise.resolve([]),
     ]);
     const sightings: Sighting<PeerRecord>[] = [...listed];
     const rejected: RejectedPeer[] = [];
@@ -59,24 +67,35 @@ export async function runPeersCommand(
     return EXIT.OK;
   } catch (error) {
     return printError(error, context.stderr, values.verbose === true);
+  } finally {
+    await trust?.close();
   }
 }
 
 async function listTrackers(
   trackers: readonly string[],
   key: SwarmKey,
+  dispatcher: Dispatcher,
   signal: AbortSignal,
 ): Promise<Sighting<PeerRecord>[]> {
-  const lists = await Promise.all(trackers.map((tracker) => new TrackerClient(tracker, key).list(signal)));
+  const lists = await Promise.all(
+    trackers.map((tracker) => new TrackerClient(tracker, key, { dispatcher }).list(signal)),
+  );
   return lists.flatMap((records, index) =>
     records.map((record) => ({ id: record.id, via: trackers[index]!, value: record })),
   );
 }
 
-function browse(values: Record<string, unknown>, key: SwarmKey, context: CommandContext) {
+function browse(
+  values: Record<string, unknown>,
+  key: SwarmKey,
+  dispatcher: Dispatcher,
+  context: CommandContext,
+) {
   return discoverOnLan(
     {
       key,
+      dispatcher,
       timeoutMs: (values.discoverTimeout as number) * 1000,
       onProblem: (message) => context.stderr.write(`ddm peers: LAN discovery: ${message}\n`),
     },
@@ -92,6 +111,7 @@ function lanRecord(verdict: Extract<DiscoveryVerdict, { kind: 'member' }>): Peer
     port: verdict.announcement.port,
     slots: verdict.info.slots,
     version: verdict.info.version,
+    ...(verdict.url.startsWith('https:') ? { tls: true } : {}),
     // It answered just now.
     lastSeen: Date.now(),
   };

@@ -2,6 +2,7 @@ import { trackerTtlMs } from '../../constants.js';
 import { EXIT } from '../../errors.js';
 import { deriveKey } from '../../protocol/auth.js';
 import { startTracker } from '../../tracker/tracker-server.js';
+import { loadServerTls } from '../../util/tls.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { parseListen } from '../listen-address.js';
@@ -18,11 +19,24 @@ export async function runTrackerCommand(
     const { host, port } = parseListen(values.listen as string);
     const log = createLogger('ddm-tracker', values.verbose === true);
     const heartbeatMs = Math.round((values.heartbeat as number) * 1000);
+    const tls = await loadServerTls(
+      { certFile: values.tlsCert as string | undefined, keyFile: values.tlsKey as string | undefined },
+      context.signal,
+    );
     const tracker = await startTracker(
-      { host, port, key: deriveKey(secret), log, heartbeatMs, ttlMs: trackerTtlMs(heartbeatMs) },
+      {
+        host,
+        port,
+        key: deriveKey(secret),
+        log,
+        heartbeatMs,
+        ttlMs: trackerTtlMs(heartbeatMs),
+        ...(tls ? { tls } : {}),
+      },
       context.signal,
     );
     context.stderr.write(`ddm tracker: listening on ${tracker.url}\n`);
+    if (tls) context.stderr.write(`ddm tracker: certificate SHA-256 fingerprint ${tls.fingerprint}\n`);
     await waitForStop(context.signal);
     await tracker.close();
     context.stderr.write('ddm tracker: stopped\n');
