@@ -14,8 +14,8 @@ import { deriveKey, type SwarmKey } from '../protocol/auth.js';
 import { API, type OfferRequest, OfferResponse, PeerInfoResponse } from '../protocol/messages.js';
 import { TrackerClient } from '../tracker/tracker-client.js';
 import { childController } from '../util/abort.js';
-import { newNodeId } from '../util/node-id.js';
 import { signedJson } from '../util/signed-http.js';
+import { clientIdFor, displayName } from './client-identity.js';
 import type { FileFacts } from './download.js';
 import type { DownloadEventListener } from './events.js';
 import { PeerRangeSource, type PeerTarget } from './peer-source.js';
@@ -197,7 +197,7 @@ async function identifyPeer(
  */
 export async function discoverSwarm(options: SwarmOptions, signal: AbortSignal): Promise<Recruitment> {
   const key = deriveKey(options.secret);
-  const clientId = newNodeId();
+  const clientId = clientIdFor(options.secret);
   const targets = await findPeers(options, key, signal);
   if (targets.length === 0) options.onEvent({ type: 'notice', message: 'no peers found' });
   return {
@@ -206,7 +206,7 @@ export async function discoverSwarm(options: SwarmOptions, signal: AbortSignal):
     recruit: async (file, add, recruitSignal) => {
       const offer: OfferRequest = {
         clientId,
-        clientName: options.clientName,
+        clientName: displayName(options.clientName),
         url: file.finalUrl,
         fileName: file.fileName,
         size: file.size,

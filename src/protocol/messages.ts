@@ -112,7 +112,10 @@ export const OfferRequest = z.strictObject({
 });
 export type OfferRequest = z.infer<typeof OfferRequest>;
 
-export const OfferResponse = z.object({ accepted: z.literal(true), slots: z.number().int().min(1) });
+export const OfferResponse = z.object({
+  accepted: z.literal(true),
+  slots: z.number().int().min(1).max(MAX_PEER_SLOTS),
+});
 export type OfferResponse = z.infer<typeof OfferResponse>;
 
 /** Origin request headers a client may ask a peer to send (e.g. a token for the origin). */

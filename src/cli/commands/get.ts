@@ -10,6 +10,7 @@ import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { humanRenderer } from '../render/human-output.js';
 import { jsonLinesRenderer } from '../render/json-lines.js';
+import { requireSecret } from '../require-secret.js';
 
 export async function runGetCommand(
   values: Record<string, unknown>,
@@ -72,6 +73,7 @@ function buildOptions(
       'using peers needs the swarm secret: pass --secret, set DDM_SECRET, or put "secret" in the config file',
     );
   }
+  if (secret) requireSecret(secret, 'client of the swarm');
   // Without a secret there is no swarm to look for: a plain download of this machine alone.
   const discover = Boolean(secret) && (explicit ?? (trackers.length === 0 && peers.length === 0));
   const swarm = trackers.length > 0 || peers.length > 0 || discover;

@@ -1,5 +1,5 @@
-import { trackerTtlMs } from '../../constants.js';
-import { EXIT } from '../../errors.js';
+import { MIN_HEARTBEAT_INTERVAL_MS, trackerTtlMs } from '../../constants.js';
+import { DdmError, EXIT } from '../../errors.js';
 import { deriveKey } from '../../protocol/auth.js';
 import { startTracker } from '../../tracker/tracker-server.js';
 import { loadServerTls } from '../../util/tls.js';
@@ -19,6 +19,9 @@ export async function runTrackerCommand(
     const { host, port } = parseListen(values.listen as string);
     const log = createLogger('ddm-tracker', values.verbose === true);
     const heartbeatMs = Math.round((values.heartbeat as number) * 1000);
+    if (heartbeatMs < MIN_HEARTBEAT_INTERVAL_MS) {
+      throw new DdmError('USAGE', `--heartbeat must be at least ${MIN_HEARTBEAT_INTERVAL_MS / 1000} seconds`);
+    }
     const tls = await loadServerTls(
       { certFile: values.tlsCert as string | undefined, keyFile: values.tlsKey as string | undefined },
       context.signal,
