@@ -3,7 +3,7 @@
  * Values resolve as flag > DDM_* variable > config file > default.
  */
 
-import { DISCOVERY_BROWSE_TIMEOUT_MS } from '../discovery/constants.js';
+import { DISCOVERY_BROWSE_TIMEOUT_MS } from '../constants.js';
 
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'seconds';
 

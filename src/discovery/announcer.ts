@@ -4,7 +4,6 @@
  * interfaces that come and go, and says goodbye (records with TTL 0) when it stops.
  */
 import { networkInterfaces } from 'node:os';
-import { PROTOCOL_VERSION } from '../constants.js';
 import {
   ANNOUNCE_GOODBYE_TIMEOUT_MS,
   ANNOUNCE_INTERFACE_RESCAN_MS,
@@ -13,7 +12,8 @@ import {
   MDNS_RECORD_TTL_S,
   MDNS_RESPONSE_DELAY_MAX_MS,
   MDNS_RESPONSE_DELAY_MIN_MS,
-} from './constants.js';
+  PROTOCOL_VERSION,
+} from '../constants.js';
 import {
   type InterfaceTable,
   isFromLink,

@@ -4,13 +4,12 @@
  * claim any id and name; only the authenticated answer is believed.
  */
 import type { Dispatcher } from 'undici';
-import { PROTOCOL_VERSION } from '../constants.js';
+import { DISCOVERY_IDENTIFY_TIMEOUT_MS, PROTOCOL_VERSION } from '../constants.js';
 import { abortError, isDdmError } from '../errors.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import { API, PeerInfoResponse } from '../protocol/messages.js';
 import { signedJson } from '../util/signed-http.js';
 import type { LanAnnouncement } from './browser.js';
-import { DISCOVERY_IDENTIFY_TIMEOUT_MS } from './constants.js';
 
 export type DiscoveryVerdict =
   | { kind: 'member'; announcement: LanAnnouncement; url: string; address: string; info: PeerInfoResponse }

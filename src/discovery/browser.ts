@@ -3,9 +3,9 @@
  * and returns what peers say of themselves. Nothing here is trusted yet (see authenticate.ts).
  */
 import { networkInterfaces } from 'node:os';
+import { DISCOVERY_REQUERY_INTERVAL_MS, MDNS_SERVICE_TYPE } from '../constants.js';
 import { abortError } from '../errors.js';
 import { sleep } from '../util/abort.js';
-import { DISCOVERY_REQUERY_INTERVAL_MS, MDNS_SERVICE_TYPE } from './constants.js';
 import { type InterfaceTable, isOnLink, lanLinks, sortByFamily } from './lan-interfaces.js';
 import { openMdnsLink } from './mdns-link.js';
 import { ServiceCollector } from './service-collector.js';

@@ -4,7 +4,7 @@
  * Pure: it sees packets, not sockets.
  */
 import type { Answer, Packet } from 'dns-packet';
-import { MAX_ADDRESSES_PER_HOST, MAX_DISCOVERED_SERVICES, MDNS_SERVICE_TYPE } from './constants.js';
+import { MAX_ADDRESSES_PER_HOST, MAX_DISCOVERED_SERVICES, MDNS_SERVICE_TYPE } from '../constants.js';
 
 export interface FoundService {
   instance: string;

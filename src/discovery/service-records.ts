@@ -3,7 +3,7 @@
  * instance, SRV (port and host name), TXT (who it is), and A/AAAA for the host name. Pure.
  */
 import type { Answer, Question } from 'dns-packet';
-import { MDNS_SERVICE_TYPE, MDNS_SERVICE_TYPES_ENUMERATION } from './constants.js';
+import { MDNS_SERVICE_TYPE, MDNS_SERVICE_TYPES_ENUMERATION } from '../constants.js';
 import { encodeServiceTxt, type ServiceTxt } from './service-txt.js';
 
 export interface ServiceAnnouncement extends ServiceTxt {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Answer, Packet } from 'dns-packet';
-import { MDNS_SERVICE_TYPE, MDNS_SERVICE_TYPES_ENUMERATION } from '../../src/discovery/constants.js';
+import { MDNS_SERVICE_TYPE, MDNS_SERVICE_TYPES_ENUMERATION } from '../../src/constants.js';
 import { ServiceCollector } from '../../src/discovery/service-collector.js';
 import {
   allRecords,
