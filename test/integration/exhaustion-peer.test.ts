@@ -17,12 +17,13 @@ import {
   SERVER_MAX_CONNECTIONS_PER_ADDRESS,
   SERVER_MAX_HEADER_BYTES,
 } from '../../src/constants.js';
-import { DdmError, isDdmError } from '../../src/errors.js';
+import { isDdmError } from '../../src/errors.js';
 import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, type PeerOptions, startPeer } from '../../src/peer/peer-server.js';
 import { SharedSlots } from '../../src/peer/slots.js';
 import { deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, ErrorBody, type FetchRequest, type OfferRequest } from '../../src/protocol/messages.js';
+import { rejectsWith } from '../helpers/assertions.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 
 const key = deriveKey('exhaustion peer secret');
@@ -88,17 +89,6 @@ async function drain(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-async function rejectsWith(work: Promise<unknown>, code: string, message?: RegExp): Promise<DdmError> {
-  let caught: unknown;
-  await work.catch((error: unknown) => {
-    caught = error;
-  });
-  assert.ok(caught instanceof DdmError, `expected a DdmError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  return caught;
 }
 
 /** `work`, or a failure naming `what` once `ms` have passed. */

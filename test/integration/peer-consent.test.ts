@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { DdmError } from '../../src/errors.js';
 import {
   type ConsentAnswer,
   type ConsentPrompt,
@@ -13,6 +12,7 @@ import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, type PeerOptions, startPeer } from '../../src/peer/peer-server.js';
 import { deriveKey } from '../../src/protocol/auth.js';
 import type { OfferRequest } from '../../src/protocol/messages.js';
+import { rejectsWith } from '../helpers/assertions.js';
 
 const key = deriveKey('peer consent test secret');
 const URL_A = 'https://downloads.example.org/big.iso';
@@ -68,17 +68,6 @@ function scripted(
     });
   };
   return Object.assign(prompt, { asked });
-}
-
-async function rejectsWith(work: Promise<unknown>, code: string, message?: RegExp): Promise<DdmError> {
-  let caught: unknown;
-  await work.catch((error: unknown) => {
-    caught = error;
-  });
-  assert.ok(caught instanceof DdmError, `expected a DdmError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  return caught;
 }
 
 describe('peer consent', () => {

@@ -4,11 +4,11 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DdmError } from '../../src/errors.js';
 import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, type PeerOptions, startPeer } from '../../src/peer/peer-server.js';
 import { deriveKey } from '../../src/protocol/auth.js';
 import type { FetchRequest, OfferRequest } from '../../src/protocol/messages.js';
+import { rejectsWith } from '../helpers/assertions.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 
 const key = deriveKey('peer fetch test secret');
@@ -72,17 +72,6 @@ async function drain(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-async function rejectsWith(work: Promise<unknown>, code: string, message?: RegExp): Promise<DdmError> {
-  let caught: unknown;
-  await work.catch((error: unknown) => {
-    caught = error;
-  });
-  assert.ok(caught instanceof DdmError, `expected a DdmError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  return caught;
 }
 
 /** `work`, or a failure naming `what` once `ms` have passed. */

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
 import { after, describe, test } from 'node:test';
-import { DdmError } from '../../src/errors.js';
 import { assertAllowedUrl, isPublicAddress, publicOnlyLookup } from '../../src/peer/origin-guard.js';
 import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, startPeer } from '../../src/peer/peer-server.js';
 import { deriveKey } from '../../src/protocol/auth.js';
+import { rejectsWith } from '../helpers/assertions.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 
 const key = deriveKey('peer guard test secret');
@@ -45,17 +45,6 @@ async function origin(): Promise<TestOrigin> {
   const started = await startTestOrigin({ data });
   cleanups.push(() => started.close());
   return started;
-}
-
-async function rejectsWith(work: Promise<unknown>, code: string, message?: RegExp): Promise<DdmError> {
-  let caught: unknown;
-  await work.catch((error: unknown) => {
-    caught = error;
-  });
-  assert.ok(caught instanceof DdmError, `expected a DdmError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  return caught;
 }
 
 function lookup(host: string, all: boolean): Promise<{ address: string | LookupAddress[]; family?: number }> {

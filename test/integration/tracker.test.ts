@@ -3,13 +3,13 @@ import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { DdmError } from '../../src/errors.js';
 import { AUTH_HEADERS, deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, type RegisterRequest, RegisterResponse } from '../../src/protocol/messages.js';
 import { startRegistration } from '../../src/tracker/registration.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
 import { startTracker, type Tracker } from '../../src/tracker/tracker-server.js';
 import { signedJson } from '../../src/util/signed-http.js';
+import { rejectsWith } from '../helpers/assertions.js';
 
 const key = deriveKey('tracker test secret');
 const wrongKey = deriveKey('not the secret');
@@ -39,17 +39,6 @@ async function tracker(
 
 function signal(): AbortSignal {
   return AbortSignal.timeout(TEST_TIMEOUT_MS);
-}
-
-async function rejectsWith(work: Promise<unknown>, code: string, message?: RegExp): Promise<DdmError> {
-  let caught: unknown;
-  await work.catch((error: unknown) => {
-    caught = error;
-  });
-  assert.ok(caught instanceof DdmError, `expected a DdmError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (message) assert.match(caught.message, message);
-  return caught;
 }
 
 /** Polls until `check` passes, for at most `ms`; a check that throws (server restarting) counts as not yet. */
