@@ -52,7 +52,7 @@ export async function runDemoCommand(
     const runs: Run[] = [];
     const fetch = async (label: string, connections: number, swarm?: DemoSwarm) => {
       log(`\n== ${label}`);
-      const output = join(workDir, `${label.replace(/\W+/g, '-')}.bin`);
+      const output = join(workDir, `run-${runs.length + 1}.bin`);
       const human = json ? undefined : humanRenderer(context.stderr);
       const emitJson = json ? jsonLinesRenderer(context.stdout) : undefined;
       const onEvent = (event: DownloadEvent) => {
