@@ -143,6 +143,7 @@ function toOption(spec: OptionSpec): Option {
   const shown =
     spec.defaultValue !== undefined &&
     !spec.negated &&
+    spec.defaultValue !== false &&
     !(Array.isArray(spec.defaultValue) && spec.defaultValue.length === 0);
   const description = shown
     ? `${spec.description} (default: ${String(spec.defaultValue)})`
@@ -154,4 +155,3 @@ function toOption(spec: OptionSpec): Option {
   return option;
 }
 
-export { DdmError };
