@@ -21,15 +21,21 @@ export function humanRenderer(stderr: NodeJS.WriteStream): {
       case 'start': {
         const size = event.size === null ? 'unknown size' : formatBytes(event.size);
         const resumed = event.resumedBytes > 0 ? `, resuming at ${formatBytes(event.resumedBytes)}` : '';
-        stderr.write(`ddm: ${event.output} (${size}, ${event.connections} workers${resumed})\n`);
-        if (tty) bar = startBar(stderr, event.size);
+        stderr.write(
+          `ddm: ${event.output} (${size}, ${event.connections} ${event.connections === 1 ? 'worker' : 'workers'}${resumed})\n`,
+        );
+        // Without a length there is no bar to fill; the start and done lines say enough.
+        if (tty && event.size !== null) bar = startBar(stderr, event.size);
         break;
       }
       case 'progress':
         bar?.update(event.doneBytes, {
-          done: formatBytes(event.doneBytes),
+          done:
+            event.size === null
+              ? formatBytes(event.doneBytes)
+              : `${formatBytes(event.doneBytes)} / ${formatBytes(event.size)}`,
           rate: formatRate(event.rateBps),
-          eta: formatDuration(event.etaSec),
+          etaText: formatDuration(event.etaSec),
           active: event.active,
           peers: peerRates(event.sources),
         });
@@ -69,11 +75,11 @@ export function humanRenderer(stderr: NodeJS.WriteStream): {
   return { onEvent, stop: stopBar };
 }
 
-function startBar(stderr: NodeJS.WriteStream, size: number | null): cliProgress.SingleBar {
+function startBar(stderr: NodeJS.WriteStream, size: number): cliProgress.SingleBar {
   const bar = new cliProgress.SingleBar(
     {
       stream: stderr,
-      format: ' {bar} {percentage}% | {done} | {rate} | ETA {eta} | {active} conns{peers}',
+      format: ' {bar} {percentage}% | {done} | {rate} | ETA {etaText} | {active} conns{peers}',
       barsize: 30,
       hideCursor: true,
       clearOnComplete: true,
@@ -81,7 +87,7 @@ function startBar(stderr: NodeJS.WriteStream, size: number | null): cliProgress.
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(size ?? 0, 0, { done: '0 B', rate: '--', eta: '--', active: 0, peers: '' });
+  bar.start(size, 0, { done: '0 B', rate: '--', etaText: '--', active: 0, peers: '' });
   return bar;
 }
 
