@@ -171,9 +171,9 @@ export const DDM_VERSION = '0.1.0';
 /** Share of the bytes each peer delivers that the client re-fetches from the origin to compare. */
 export const VERIFY_SAMPLE_RATE = 0.01;
 /** Size of one spot-check slice. */
-export const VERIFY_SLICE_BYTES = 16 * KiB;
+export const VERIFY_SLICE_BYTES = 64 * KiB;
 /** Spot checks running at once (they compete with the download for the client's own link). */
-export const VERIFY_CONCURRENCY = 2;
+export const VERIFY_CONCURRENCY = 4;
 /** Bytes compared at a time when auditing a peer's ranges after a checksum mismatch. */
 export const AUDIT_CHUNK_BYTES = 1 * MiB;
 

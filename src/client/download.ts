@@ -249,6 +249,7 @@ async function runSegmented(
     write: (chunks, position) => store.writeChunks(chunks, position),
     onEvent: emit,
     onPeerBytes: (sourceId, start, end) => verifier?.record(sourceId, start, end),
+    onPeerPiece: (sourceId, start, end) => verifier?.check(sourceId, start, end),
     verifying: () => verifier?.busy ?? false,
   });
   if (context.recruitment) {

@@ -3,9 +3,10 @@
  * straight from the origin and compares them with what the peer sent. A mismatch means the
  * peer lied (or is broken): the caller drops it and fetches all of its ranges again.
  *
- * With a sample of k slices of s bytes from a delivered range of L bytes, a corruption spanning
- * c bytes is caught with probability about 1 - (1 - (c + s - 1)/(L - s + 1))^k per range, where
- * k = max(1, round(L·r/s)) for a sampling rate r; see docs/SECURITY.md.
+ * With a sample of k slices of s bytes from a delivered piece of L bytes, a corruption spanning
+ * c bytes is caught with probability about 1 - (1 - (c + s - 1)/(L - s + 1))^k per piece, where
+ * k = max(1, round(L·r/s)) for a sampling rate r; see docs/SECURITY.md. Sampling per piece
+ * (not per write) keeps the number of origin requests low when the client's own link is busy.
  */
 import { VERIFY_CONCURRENCY, VERIFY_SAMPLE_RATE, VERIFY_SLICE_BYTES } from '../constants.js';
 import type { ByteRange } from '../scheduler/types.js';
@@ -49,11 +50,16 @@ export class PeerVerifier {
     private readonly signal: AbortSignal,
   ) {}
 
-  /** Records that `sourceId` delivered [start, end) and schedules spot checks of it. */
+  /** Records that `sourceId` delivered [start, end): everything it would have to give back. */
   record(sourceId: string, start: number, end: number): void {
     const ranges = this.delivered.get(sourceId) ?? [];
     ranges.push({ start, end });
     this.delivered.set(sourceId, ranges);
+  }
+
+  /** Schedules spot checks of a piece `sourceId` delivered: at least one slice per piece. */
+  check(sourceId: string, start: number, end: number): void {
+    if (this.liars.has(sourceId)) return;
     for (const slice of this.sample(start, end)) this.queue.push({ sourceId, slice });
     this.pump();
   }

@@ -34,8 +34,10 @@ export interface SegmentedDownloadOptions {
   maxTries: number;
   /** Writes consecutive chunks at `position`. */
   write: (chunks: readonly Uint8Array[], position: number) => Promise<void>;
-  /** Bytes from a peer are on disk (so they can be spot-checked against the origin). */
+  /** Bytes from a peer are on disk (what it would have to give back if it lied). */
   onPeerBytes?: (sourceId: string, start: number, end: number) => void;
+  /** A peer's transfer ended; [start, end) of it is on disk, to be spot-checked against the origin. */
+  onPeerPiece?: (sourceId: string, start: number, end: number) => void;
   /** Whether spot checks are still pending: the download is not over until they are. */
   verifying?: () => boolean;
   onEvent: DownloadEventListener;
@@ -337,6 +339,8 @@ export class SegmentedDownload {
     if (assignment.pos >= assignment.end) return;
     const body = await state.rangeSource.open({ start: assignment.pos, end: assignment.end }, signal);
     const batch = new WriteBatch();
+    const from = assignment.pos;
+    let committedTo = from;
     let writing: Promise<void> | undefined;
     const flush = async () => {
       await writing;
@@ -344,6 +348,7 @@ export class SegmentedDownload {
       const { chunks, position, length } = batch.take();
       writing = this.options.write(chunks, position).then(() => {
         this.scheduler.commit(position, length);
+        committedTo = position + length;
         state.bytes += length;
         if (state.kind === 'peer') this.options.onPeerBytes?.(state.source, position, position + length);
       });
@@ -364,6 +369,8 @@ export class SegmentedDownload {
       // committed even when the transfer failed, or they would be a hole nobody fetches.
       await flush();
       await writing;
+      if (state.kind === 'peer' && committedTo > from)
+        this.options.onPeerPiece?.(state.source, from, committedTo);
     }
   }
 

@@ -39,6 +39,7 @@ async function detectionRate(options: {
       controller.signal,
     );
     verifier.record('peer:x', 0, options.length);
+    verifier.check('peer:x', 0, options.length);
     await verifier.idle();
     if (mismatch) caught += 1;
   }
@@ -91,6 +92,7 @@ describe('PeerVerifier', () => {
       controller.signal,
     );
     verifier.record('peer:y', 0, 16);
+    verifier.check('peer:y', 0, 16);
     await verifier.idle();
     assert.deepEqual(unverified, ['peer:y']);
   });
