@@ -31,7 +31,7 @@ import { readOriginSlice } from './origin-slice.js';
 import { OriginRangeSource } from './origin-source.js';
 import { auditDeliveries } from './peer-audit.js';
 import { PeerVerifier } from './peer-verifier.js';
-import { RateMeter } from './rate-meter.js';
+import { ProgressRate } from './progress-rate.js';
 import { SegmentedDownload, type SourcePlan } from './segmented-download.js';
 import { runSingleStream } from './single-stream.js';
 import type { Recruitment } from './swarm.js';
@@ -260,7 +260,7 @@ async function runSegmented(
     (plan) => engine.addSource(plan),
     runController.signal,
   );
-  const meter = new RateMeter(scheduler.doneBytes);
+  const meter = new ProgressRate(scheduler.doneBytes);
   const reportProgress = () => {
     meter.sample(scheduler.doneBytes);
     emit({
@@ -336,7 +336,7 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
     connections: 1,
   });
   let written = 0;
-  const meter = new RateMeter(0);
+  const meter = new ProgressRate(0);
   const timer = setInterval(() => {
     meter.sample(written);
     const remaining = probed.size === null ? null : probed.size - written;

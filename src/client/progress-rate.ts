@@ -1,7 +1,7 @@
 import { RATE_WINDOW_MS } from '../constants.js';
 
-/** Smoothed overall transfer rate from periodic samples of a byte counter. */
-export class RateMeter {
+/** Smoothed overall download rate and ETA for progress output, from periodic samples of a byte counter. */
+export class ProgressRate {
   private lastBytes: number;
   private lastTime: number;
   rateBps = 0;
