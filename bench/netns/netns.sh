@@ -7,7 +7,7 @@
 #   netns.sh origin DIR                         nginx in ddm-inet serving DIR at http://10.200.0.1/
 #   netns.sh rate HOST MBIT                     change host HOST's download rate (0 = client)
 #   netns.sh exec HOST|NS CMD...                run CMD inside a host (exec: the PID is CMD's)
-#   netns.sh teardown                           stop everything in ddm-* and delete the namespaces
+#   netns.sh teardown                           stop everything in ddm-inet, ddm-lan, ddm-hN and delete them
 #   netns.sh status                             namespaces, addresses and qdiscs
 #
 # Addresses: origin 10.200.0.1 on a bridge in ddm-inet; host i has uplink 10.200.0.(10+i) (shaped
@@ -42,7 +42,8 @@ require_root() {
 }
 
 our_namespaces() {
-  ip netns list 2>/dev/null | awk '{print $1}' | grep "^${PREFIX}" || true
+  # Only the harness's own hosts: tests use other ddm-* names (ddm-t-*) that must survive a teardown.
+  ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${PREFIX}(inet|lan|h[0-9]+)$" || true
 }
 
 # tbf needs a bucket that holds at least one GSO burst (64 KiB) or it splits every super-packet;
