@@ -3,7 +3,7 @@
  * runs one command, and turns errors into one clear line and a documented exit code.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { DdmError, EXIT } from '../errors.js';
+import { EXIT } from '../errors.js';
 import { defaultConfigPath, loadConfigFile, resolveOptions } from './config.js';
 import type { CommandContext } from './context.js';
 import { printError } from './error-output.js';
@@ -154,4 +154,3 @@ function toOption(spec: OptionSpec): Option {
   if (spec.choices) option.choices([...spec.choices]);
   return option;
 }
-
