@@ -12,8 +12,3 @@ export function parseListen(value: string): { host: string; port: number } {
   }
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
-
-export function urlFor(host: string, port: number): string {
-  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
-}

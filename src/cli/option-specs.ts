@@ -3,7 +3,7 @@
  * Values resolve as flag > DDM_* variable > config file > default.
  */
 
-import { DISCOVERY_BROWSE_TIMEOUT_MS } from '../constants.js';
+import { DEFAULT_PEER_PORT, DEFAULT_TRACKER_PORT, DISCOVERY_BROWSE_TIMEOUT_MS } from '../constants.js';
 
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'seconds';
 
@@ -209,7 +209,7 @@ export const TRACKER_OPTIONS: readonly OptionSpec[] = [
     flags: '--listen <host:port>',
     description: 'address to listen on',
     kind: 'string',
-    defaultValue: '0.0.0.0:7800',
+    defaultValue: `0.0.0.0:${DEFAULT_TRACKER_PORT}`,
   },
   {
     key: 'heartbeat',
@@ -227,7 +227,7 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
     flags: '--listen <host:port>',
     description: 'address to listen on',
     kind: 'string',
-    defaultValue: '0.0.0.0:7801',
+    defaultValue: `0.0.0.0:${DEFAULT_PEER_PORT}`,
   },
   {
     key: 'tracker',
