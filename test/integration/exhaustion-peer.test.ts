@@ -4,11 +4,10 @@
  * Each meets a limit with a clear answer while a legitimate client keeps downloading.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import {
   BYTES,
@@ -24,7 +23,9 @@ import { SharedSlots } from '../../src/peer/slots.js';
 import { deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, ErrorBody, type FetchRequest, type OfferRequest } from '../../src/protocol/messages.js';
 import { rejectsWith } from '../helpers/assertions.js';
+import { sha256 } from '../helpers/cli.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
+import { drain, eventually, within } from '../helpers/wait.js';
 
 const key = deriveKey('exhaustion peer secret');
 const CLIENT_ID = 'client-exhaust-01';
@@ -79,37 +80,6 @@ function offerFor(url: string, clientId = CLIENT_ID): OfferRequest {
 
 function fetchFor(url: string, start: number, end: number, extra: Partial<FetchRequest> = {}): FetchRequest {
   return { clientId: CLIENT_ID, url, start, end, validators: {}, ...extra };
-}
-
-async function drain(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** `work`, or a failure naming `what` once `ms` have passed. */
-async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
-    await delay(20);
-  }
 }
 
 /** A signed request with extra headers, answered as status and parsed JSON. */

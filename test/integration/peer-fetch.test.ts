@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
@@ -9,7 +9,9 @@ import { type Peer, type PeerOptions, startPeer } from '../../src/peer/peer-serv
 import { deriveKey } from '../../src/protocol/auth.js';
 import type { FetchRequest, OfferRequest } from '../../src/protocol/messages.js';
 import { rejectsWith } from '../helpers/assertions.js';
+import { sha256 } from '../helpers/cli.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
+import { drain, within } from '../helpers/wait.js';
 
 const key = deriveKey('peer fetch test secret');
 const CLIENT_ID = 'client-fetch-0001';
@@ -62,29 +64,6 @@ function fetchFor(
   validators: FetchRequest['validators'] = {},
 ): FetchRequest {
   return { clientId: CLIENT_ID, url, start, end, validators };
-}
-
-async function drain(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** `work`, or a failure naming `what` once `ms` have passed. */
-async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe('peer fetch', () => {

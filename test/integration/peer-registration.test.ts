@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { DdmError } from '../../src/errors.js';
 import { startPeer } from '../../src/peer/peer-server.js';
 import { deriveKey } from '../../src/protocol/auth.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
 import { startTracker, type Tracker } from '../../src/tracker/tracker-server.js';
+import { eventually } from '../helpers/wait.js';
 
 const key = deriveKey('peer registration test secret');
 const cleanups: (() => Promise<void>)[] = [];
@@ -24,14 +24,6 @@ async function tracker(secret = key): Promise<Tracker> {
   );
   cleanups.push(() => started.close());
   return started;
-}
-
-async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) assert.fail('condition not met in time');
-    await delay(20);
-  }
 }
 
 test('a peer lists itself on every tracker at its bound port, and leaves on close', async () => {

@@ -4,7 +4,7 @@
  * 127.0.0.1 built from the same pieces as the real ones (tls-swarm.test.ts runs the real ones).
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +29,7 @@ import {
   parseFingerprint,
   type ServerTls,
 } from '../../src/util/tls.js';
+import { sha256 } from '../helpers/cli.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls-certs.js';
 
 const key = deriveKey('tls test secret');
@@ -152,10 +153,6 @@ async function fetchRange(node: TestNode, nodeTrust: NodeTrust, start: number, e
   const chunks: Uint8Array[] = [];
   for await (const chunk of body) chunks.push(chunk);
   return Buffer.concat(chunks);
-}
-
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 async function rejectsWith(work: Promise<unknown>, code: string, ...messages: RegExp[]): Promise<DdmError> {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { AUTH_HEADERS, deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, type RegisterRequest, RegisterResponse } from '../../src/protocol/messages.js';
@@ -10,6 +9,7 @@ import { TrackerClient } from '../../src/tracker/tracker-client.js';
 import { startTracker, type Tracker } from '../../src/tracker/tracker-server.js';
 import { signedJson } from '../../src/util/signed-http.js';
 import { rejectsWith } from '../helpers/assertions.js';
+import { eventually } from '../helpers/wait.js';
 
 const key = deriveKey('tracker test secret');
 const wrongKey = deriveKey('not the secret');
@@ -42,13 +42,6 @@ function signal(): AbortSignal {
 }
 
 /** Polls until `check` passes, for at most `ms`; a check that throws (server restarting) counts as not yet. */
-async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) assert.fail('condition not met in time');
-    await delay(20);
-  }
-}
 
 async function unusedPort(): Promise<number> {
   const server = createServer();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Dispatcher } from 'undici';
 import type { Validators } from '../../src/client/range-source.js';
@@ -7,14 +7,11 @@ import { isDdmError } from '../../src/errors.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../../src/origin/http-client.js';
 import { probe } from '../../src/origin/probe.js';
 import { openRange, openWhole } from '../../src/origin/range-request.js';
+import { sha256 } from '../helpers/cli.js';
 import { startTestOrigin, type TestOrigin, type TestOriginOptions } from '../helpers/test-origin.js';
 
 const TIMEOUT_MS = 5_000;
 const data = randomBytes(1024 * 1024 + 17);
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Uint8Array[] = [];

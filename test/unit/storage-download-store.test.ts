@@ -15,6 +15,7 @@ import {
   partPath,
 } from '../../src/storage/download-store.js';
 import { PartFile } from '../../src/storage/part-file.js';
+import { sha256 } from '../helpers/cli.js';
 
 const signal = new AbortController().signal;
 const URL_A = 'https://example.com/data.bin';
@@ -29,10 +30,6 @@ before(async () => {
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 function freshOutput(): string {
   counter += 1;

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PartFile } from '../../src/storage/part-file.js';
+import { sha256 } from '../helpers/cli.js';
 
 const signal = new AbortController().signal;
 let dir: string;
@@ -15,10 +16,6 @@ before(async () => {
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 describe('PartFile', () => {
   it('writes consecutive chunks with one vectored write, at any position', async () => {
