@@ -22,15 +22,14 @@ import { type ProbeResult, probe } from '../origin/probe.js';
 import { headersFor } from '../origin/request-headers.js';
 import { withRetries } from '../origin/retry.js';
 import { choosePieceBytes, Scheduler } from '../scheduler/scheduler.js';
-import type { ByteRange } from '../scheduler/types.js';
 import type { Checksum } from '../storage/checksum.js';
 import { DownloadStore } from '../storage/download-store.js';
 import { childController } from '../util/abort.js';
 import type { DownloadEvent, DownloadEventListener, WorkerStats } from './events.js';
 import { readOriginSlice } from './origin-slice.js';
 import { OriginRangeSource } from './origin-source.js';
-import { auditDeliveries } from './peer-audit.js';
-import { PeerVerifier } from './peer-verifier.js';
+import { createVerifier, verifyWithAudit } from './peer-verification.js';
+import type { PeerVerifier } from './peer-verifier.js';
 import { ProgressRate } from './progress-rate.js';
 import { SegmentedDownload, type SourcePlan } from './segmented-download.js';
 import { runSingleStream } from './single-stream.js';
@@ -253,7 +252,7 @@ async function runSegmented(
     verifying: () => verifier?.busy ?? false,
   });
   if (context.recruitment) {
-    verifier = createVerifier(context, engine, scheduler, readOrigin, runController.signal);
+    verifier = createVerifier(store, emit, engine, scheduler, readOrigin, runController.signal);
   }
   const recruiting = context.recruitment?.recruit(
     facts,
@@ -294,7 +293,7 @@ async function runSegmented(
   }
   reportProgress();
   if (options.checksum && verifier && verifier.sources().length > 0) {
-    await verifyWithAudit(context, verifier, engine, readOrigin, options.checksum);
+    await verifyWithAudit(store, emit, verifier, engine, readOrigin, options.checksum, context.signal);
     await store.finalize({}, context.signal);
   } else {
     await store.finalize(options.checksum ? { checksum: options.checksum } : {}, context.signal);
@@ -391,84 +390,4 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
     sources,
   });
   return { output: context.output, size, elapsedMs, sources };
-}
-
-/** Spot checks of peer bytes; a liar is dropped and everything it delivered is fetched again. */
-function createVerifier(
-  context: RunContext,
-  engine: SegmentedDownload,
-  scheduler: Scheduler,
-  readOrigin: (range: ByteRange, signal: AbortSignal) => Promise<Uint8Array>,
-  signal: AbortSignal,
-): PeerVerifier {
-  const { store, emit } = context;
-  const unverified = new Set<string>();
-  const verifier: PeerVerifier = new PeerVerifier(
-    {
-      readLocal: (position, length) => store.read(position, length),
-      readOrigin,
-      onMismatch: (sourceId, offset) => {
-        const message = `sent bytes that differ from the origin at offset ${offset}: dropped, its ranges are fetched again`;
-        return engine
-          .distrust(sourceId, message, () => verifier.rangesOf(sourceId))
-          .then(() => {
-            verifier.forget(sourceId);
-            return store.checkpoint(scheduler.doneRanges(), signal);
-          })
-          .catch(() => {});
-      },
-      onUnverified: (sourceId, error) => {
-        if (unverified.has(sourceId)) return;
-        unverified.add(sourceId);
-        const reason = error instanceof Error ? error.message : String(error);
-        emit({
-          type: 'notice',
-          message: `could not spot-check bytes from ${sourceId} against the origin: ${reason}`,
-        });
-      },
-      onIdle: () => engine.poke(),
-    },
-    signal,
-  );
-  return verifier;
-}
-
-/**
- * With --checksum and peers: a mismatch is not the end. Every peer-delivered range is compared
- * with the origin and repaired, liars are reported, and the checksum is checked again.
- */
-async function verifyWithAudit(
-  context: RunContext,
-  verifier: PeerVerifier,
-  engine: SegmentedDownload,
-  readOrigin: (range: ByteRange, signal: AbortSignal) => Promise<Uint8Array>,
-  checksum: Checksum,
-): Promise<void> {
-  const { store, emit, signal } = context;
-  if ((await store.digest(checksum.algorithm, signal)) === checksum.hex) return;
-  emit({
-    type: 'notice',
-    message: 'checksum mismatch: comparing the ranges peers delivered with the origin',
-  });
-  const deliveries = new Map(verifier.sources().map((id) => [id, verifier.rangesOf(id)] as const));
-  const liars = await auditDeliveries(
-    {
-      deliveries,
-      readLocal: (position, length) => store.read(position, length),
-      readOrigin,
-      write: (data, position) => store.write(data, position),
-    },
-    signal,
-  );
-  for (const [sourceId, offset] of liars) {
-    engine.markDropped(sourceId, `sent bytes that differ from the origin at offset ${offset} (repaired)`);
-  }
-  const actual = await store.digest(checksum.algorithm, signal);
-  if (actual !== checksum.hex) {
-    throw new DdmError(
-      'CHECKSUM_MISMATCH',
-      `${checksum.algorithm} of the download is ${actual}, expected ${checksum.hex}, even with every peer range checked against the origin; the data is kept in ${store.partPath}`,
-      { details: { algorithm: checksum.algorithm, expected: checksum.hex, actual } },
-    );
-  }
 }
