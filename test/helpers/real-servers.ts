@@ -29,6 +29,8 @@ export interface RealServer {
 export interface RealServerOptions {
   /** nginx: paths (prefix locations, e.g. `/gz/`) served with `gzip_static always`. */
   gzipStaticAlways?: string[];
+  /** lighttpd: run `*.sh` files of the docroot as CGI scripts with /bin/sh. */
+  cgi?: boolean;
 }
 
 /** Time for a server to accept connections after it was spawned. */
@@ -108,7 +110,7 @@ async function spawnServer(
     }
     case 'lighttpd': {
       const conf = join(dir, 'lighttpd.conf');
-      await writeFile(conf, lighttpdConfig(docroot, port));
+      await writeFile(conf, lighttpdConfig(docroot, port, options.cgi ?? false));
       return run('lighttpd', ['-D', '-f', conf]);
     }
     case 'busybox':
@@ -157,12 +159,13 @@ ${gzipLocations}
 `;
 }
 
-function lighttpdConfig(docroot: string, port: number): string {
+function lighttpdConfig(docroot: string, port: number, cgi: boolean): string {
+  const cgiLines = cgi ? 'server.modules += ("mod_cgi")\ncgi.assign = (".sh" => "/bin/sh")\n' : '';
   return `server.document-root = "${docroot}"
 server.bind = "127.0.0.1"
 server.port = ${port}
 mimetype.assign = ("" => "application/octet-stream")
-`;
+${cgiLines}`;
 }
 
 function run(command: string, args: string[]): Launch {

@@ -47,6 +47,7 @@ async function withOrigin<T>(options: TestOriginOptions, fn: (origin: TestOrigin
 describe('real web servers', () => {
   let docroot: string;
   const servers = new Map<RealServerKind, RealServer>();
+  const cgiVersions: [Buffer, Buffer] = [testData(8 * MiB, 21), testData(8 * MiB, 22)];
   const text = Buffer.from(Array.from({ length: 60_000 }, (_, i) => `line ${i}\n`).join(''));
 
   before(async () => {
@@ -56,10 +57,25 @@ describe('real web servers', () => {
     // nginx `gzip_static always` serves text.txt.gz for text.txt, gzip-encoded, whatever was asked.
     await mkdir(join(docroot, 'gz'));
     await writeFile(join(docroot, 'gz', 'text.txt.gz'), gzipSync(text));
+    // CGI output behind lighttpd: ranges cut from the script's output, no ETag, no Last-Modified.
+    // The script serves one version to the first two requests and another after, as if the
+    // file it prints were replaced while a download runs.
+    const cgi = join(docroot, 'cgi');
+    await mkdir(cgi);
+    await writeFile(join(cgi, 'a.bin'), cgiVersions[0]);
+    await writeFile(join(cgi, 'b.bin'), cgiVersions[1]);
+    await writeFile(
+      join(cgi, 'swap.sh'),
+      `echo >> ${cgi}/count
+if [ "$(wc -l < ${cgi}/count)" -le 2 ]; then v=a; else v=b; fi
+printf 'Content-Type: application/octet-stream\r\n\r\n'
+cat ${cgi}/$v.bin
+`,
+    );
     await within(
       Promise.all(
         SERVER_KINDS.map(async (kind) => {
-          servers.set(kind, await startRealServer(kind, docroot, { gzipStaticAlways: ['/gz/'] }));
+          servers.set(kind, await startRealServer(kind, docroot, { gzipStaticAlways: ['/gz/'], cgi: true }));
         }),
       ),
       SERVERS_TIMEOUT_MS,
@@ -111,6 +127,25 @@ describe('real web servers', () => {
       const start = jsonEvents(result.stdout).find((event) => event.type === 'start');
       assert.equal(start?.mode, 'segmented');
       assert.ok(!jsonEvents(result.stdout).some((event) => event.type === 'retry'), result.stdout);
+    });
+  });
+
+  test('lighttpd CGI output without validators, replaced mid-download: never exit 0 with a spliced file', async () => {
+    await withTempDir(async (dir) => {
+      const output = join(dir, 'out.bin');
+      const result = await runCli([
+        'get',
+        `${server('lighttpd').baseUrl}/cgi/swap.sh`,
+        '-o',
+        output,
+        '-c',
+        '4',
+      ]);
+      if (result.code === 0) {
+        const versions = cgiVersions.map(sha256);
+        assert.ok(versions.includes(await sha256OfFile(output)), 'the file is one whole version');
+      }
+      assert.match(result.stderr, /no ETag or Last-Modified.*single stream/);
     });
   });
 
