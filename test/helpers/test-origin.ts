@@ -12,6 +12,10 @@
  * multi-range header is ignored (200 with the whole file, which RFC 9110 allows); a range
  * starting past the end gets 416 with a Content-Range that names the size.
  *
+ * Real servers' quirks: `overlongRanges` (busybox's 206 to the end), `bare416` (npm
+ * http-server), `forceGzip` (nginx `gzip_static always`), `basicAuth`, and at start `tls` with
+ * `http2Only` (an HTTP/2-only https origin).
+ *
  * Counters of "times" switches (`status503`, `status429`, `dropTimes`, `wrongContentRange`,
  * `shortBody`) and `changeEtagAfterRequests` count requests that reach the file, not
  * redirect hops.
