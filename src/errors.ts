@@ -34,8 +34,12 @@ const CODES = {
   ORIGIN_CHANGED: EXIT.ORIGIN,
   BAD_RESPONSE: EXIT.ORIGIN,
   RETRY_AFTER_TOO_LONG: EXIT.ORIGIN,
+  /** The origin sent a content-coded body (gzip...) that ddm would not save as the file. */
+  ENCODED_RESPONSE: EXIT.ORIGIN,
   NETWORK: EXIT.NETWORK,
   TIMEOUT: EXIT.NETWORK,
+  /** The origin's TLS certificate is not believed (system CAs or --ca-certificate). */
+  ORIGIN_TLS: EXIT.NETWORK,
   TRIES_EXHAUSTED: EXIT.NETWORK,
   FILE_EXISTS: EXIT.FILESYSTEM,
   DISK_FULL: EXIT.FILESYSTEM,

@@ -200,6 +200,27 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     description: 'this client as peers see it in their prompt',
     kind: 'string',
   },
+  {
+    key: 'compressed',
+    flags: '--compressed',
+    description: 'decode a body the origin gzip/deflate/br-encodes anyway (one stream, no resume)',
+    kind: 'bool',
+    defaultValue: false,
+  },
+  {
+    key: 'caCertificate',
+    flags: '--ca-certificate <file>',
+    description:
+      "believe the https origin's certificate if this PEM CA signed it (instead of the system CAs)",
+    kind: 'string',
+  },
+  {
+    key: 'insecure',
+    flags: '--insecure',
+    description: "do not check the https origin's certificate (prints a warning)",
+    kind: 'bool',
+    defaultValue: false,
+  },
   ...CLIENT_TLS_OPTIONS,
 ];
 

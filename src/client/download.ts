@@ -17,9 +17,12 @@ import {
   STALL_TIMEOUT_MS,
 } from '../constants.js';
 import { DdmError } from '../errors.js';
+import { discardBody, type OriginResponse } from '../origin/follow-redirects.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../origin/http-client.js';
+import { loadOriginTls, type OriginTlsOptions } from '../origin/origin-tls.js';
+import { redactUrl } from '../origin/origin-url.js';
 import { type ProbeResult, probe } from '../origin/probe.js';
-import { headersFor } from '../origin/request-headers.js';
+import { checkUserHeaders, headersFor } from '../origin/request-headers.js';
 import { withRetries } from '../origin/retry.js';
 import { choosePieceBytes, Scheduler } from '../scheduler/scheduler.js';
 import type { Checksum } from '../storage/checksum.js';
@@ -55,6 +58,10 @@ export interface DownloadOptions {
   onEvent?: DownloadEventListener;
   /** For tests: a dispatcher to use instead of one built from the environment. */
   dispatcher?: Dispatcher;
+  /** Decode a content coding the origin forces (`--compressed`); refused otherwise. */
+  compressed?: boolean;
+  /** `--ca-certificate` and `--insecure`: how the origin's certificate is judged. */
+  originTls?: OriginTlsOptions;
 }
 
 /** What the engine learned about the file, shared with peers so they fetch the same version. */
@@ -77,16 +84,28 @@ export interface DownloadResult {
 export async function download(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
+  checkUserHeaders(options.headers ?? {});
+  const tls = await loadOriginTls(options.originTls ?? {}, signal);
+  if (tls.insecure) {
+    emit({
+      type: 'notice',
+      message:
+        "--insecure: the origin's TLS certificate is not checked, so anyone on the path can read and change the download",
+    });
+  }
   const dispatcher =
-    options.dispatcher ?? createOriginDispatcher({ timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+    options.dispatcher ?? createOriginDispatcher({ timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, tls });
   const requestOptions: OriginRequestOptions = {
     dispatcher,
     headers: options.headers ?? {},
     userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     maxRedirects: MAX_REDIRECTS,
+    ...(options.compressed ? { decodeContent: true } : {}),
   };
   const maxTries = options.maxTries ?? DEFAULT_MAX_TRIES;
+  // The probe's own 200 when the origin ignored the range: read by the single stream, else dropped.
+  let probeResponse: OriginResponse | undefined;
   try {
     const recruitment = options.swarm ? await options.swarm(signal) : undefined;
     const probed = await withRetries(() => probe(options.url, requestOptions, signal), {
@@ -102,13 +121,15 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
           message: error.message,
         }),
     });
+    probeResponse = probed.response;
     // Ranges go straight to the final URL: credentials given for another origin stay behind.
     const rangeOptions: OriginRequestOptions = {
       ...requestOptions,
       headers: headersFor(new URL(probed.url), new URL(options.url), requestOptions.headers),
     };
     const output = outputPath(options, probed.fileName);
-    const segmented = probed.rangeSupported && probed.size !== null && probed.size > 0;
+    const segmented =
+      probed.rangeSupported && probed.size !== null && probed.size > 0 && hasValidator(probed);
     const { store, resumed, restartReason } = await DownloadStore.open(
       {
         outputPath: output,
@@ -132,6 +153,11 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
       started,
       signal,
       recruitment,
+      takeProbeResponse: () => {
+        const taken = probeResponse;
+        probeResponse = undefined;
+        return taken;
+      },
     };
     try {
       const result = segmented
@@ -143,8 +169,28 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
       throw error;
     }
   } finally {
+    if (probeResponse !== undefined) await discardBody(probeResponse.body, signal);
     if (!options.dispatcher) await dispatcher.close().catch(() => {});
   }
+}
+
+/**
+ * Ranges from several connections are one file only if every response can be tied to one
+ * version: without an ETag or Last-Modified, a file replaced mid-download would be spliced.
+ */
+function hasValidator(probed: ProbeResult): boolean {
+  return probed.validators.etag !== undefined || probed.validators.lastModified !== undefined;
+}
+
+/** Why the download runs as one stream, or undefined when that needs no word (an empty file). */
+function singleStreamReason(probed: ProbeResult): string | undefined {
+  if (probed.encodings !== undefined) {
+    return `the origin sends the file ${probed.encodings.join(', ')}-encoded: decoding it (--compressed) in a single stream, without resume`;
+  }
+  if (probed.size === 0) return undefined;
+  if (probed.size === null) return 'the origin gives no length: downloading with a single stream';
+  if (!probed.rangeSupported) return 'the origin does not support ranges: downloading with a single stream';
+  return 'the origin gives no ETag or Last-Modified, so ranges could mix two versions of the file: downloading with a single stream';
 }
 
 interface RunContext {
@@ -158,6 +204,7 @@ interface RunContext {
   started: number;
   signal: AbortSignal;
   recruitment: Recruitment | undefined;
+  takeProbeResponse: () => OriginResponse | undefined;
 }
 
 function outputPath(options: DownloadOptions, fileName: string): string {
@@ -225,8 +272,8 @@ async function runSegmented(
   const resumedBytes = scheduler.doneBytes;
   emit({
     type: 'start',
-    url: options.url,
-    finalUrl: probed.url,
+    url: redactUrl(options.url),
+    finalUrl: redactUrl(probed.url),
     output: context.output,
     size,
     mode: 'segmented',
@@ -318,17 +365,18 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
   if (options.local === false) {
     throw new DdmError(
       'NO_WORKERS',
-      'the origin does not support ranges (or gives no length), so it cannot be shared with peers; run without --no-local',
+      'the origin does not support ranges (or gives no length, no validator, or an encoded body), so it cannot be shared with peers; run without --no-local',
     );
   }
-  const why = probed.size === null ? 'the origin gives no length' : 'the origin does not support ranges';
-  emit({ type: 'notice', message: `${why}: downloading with a single stream` });
+  const why = singleStreamReason(probed);
+  if (why !== undefined) emit({ type: 'notice', message: why });
+  const expectedSize = probed.size;
   emit({
     type: 'start',
-    url: options.url,
-    finalUrl: probed.url,
+    url: redactUrl(options.url),
+    finalUrl: redactUrl(probed.url),
     output: context.output,
-    size: probed.size,
+    size: expectedSize,
     mode: 'single',
     resumedBytes: 0,
     ...(restartReason ? { restartReason } : {}),
@@ -359,6 +407,8 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
       maxTries: context.maxTries,
       onEvent: emit,
       signal: context.signal,
+      expectedSize,
+      takeProbeResponse: context.takeProbeResponse,
       onBytes: (bytes) => {
         written = bytes;
       },

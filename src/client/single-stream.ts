@@ -1,10 +1,12 @@
 /**
- * The fallback for origins that ignore Range or give no length: one stream from the start,
- * written in order. A failure restarts from byte 0 (nothing else can be trusted), within --max-tries.
+ * The fallback for origins that ignore Range, give no length, give no validator, or force a
+ * content coding: one stream from the start, written in order. A failure restarts from byte 0
+ * (nothing else can be trusted), within --max-tries.
  */
+import type { OriginResponse } from '../origin/follow-redirects.js';
 import type { OriginRequestOptions } from '../origin/http-client.js';
-import { openWhole } from '../origin/range-request.js';
 import { withRetries } from '../origin/retry.js';
+import { openWhole, type WholeResponse, wholeFromResponse } from '../origin/whole-request.js';
 import type { DownloadStore } from '../storage/download-store.js';
 import type { DownloadEventListener } from './events.js';
 import type { Validators } from './range-source.js';
@@ -17,6 +19,13 @@ export interface SingleStreamOptions {
   maxTries: number;
   onEvent: DownloadEventListener;
   signal: AbortSignal;
+  /** Size the probe learned (null when unknown or encoded): a plain body of another length is refused. */
+  expectedSize?: number | null;
+  /**
+   * The probe's own 200, still unread, for the first try: the origin is asked once, not twice.
+   * Called at most once; returns undefined when there is none (or it was taken).
+   */
+  takeProbeResponse?: () => OriginResponse | undefined;
   /** Bytes written so far in the current try, for progress. */
   onBytes?: (written: number) => void;
 }
@@ -24,9 +33,17 @@ export interface SingleStreamOptions {
 /** Returns the number of bytes written. */
 export function runSingleStream(options: SingleStreamOptions): Promise<number> {
   const { store, signal } = options;
+  const expect = { size: options.expectedSize ?? null };
+  const open = (): Promise<WholeResponse> => {
+    const probed = options.takeProbeResponse?.();
+    if (probed !== undefined) {
+      return wholeFromResponse(probed, options.validators, options.requestOptions, signal, expect);
+    }
+    return openWhole(options.url, options.validators, options.requestOptions, signal, expect);
+  };
   return withRetries(
     async () => {
-      const { body } = await openWhole(options.url, options.validators, options.requestOptions, signal);
+      const { body } = await open();
       let position = 0;
       for await (const chunk of body) {
         await store.write(chunk, position);

@@ -43,6 +43,34 @@ export async function* exactBody(
   if (expected !== null && received < expected) throw shortBody(received, expected, url);
 }
 
+/**
+ * Yields the first `wanted` bytes of a body that runs longer (a 206 that starts where asked
+ * but goes on to the end, as busybox httpd sends), then closes it: the rest was not asked for
+ * and may belong to another worker. An early end is a retryable BAD_RESPONSE.
+ */
+export async function* leadingBytes(
+  body: ResponseBody,
+  wanted: number,
+  url: URL,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  let received = 0;
+  try {
+    for await (const chunk of streamChunks(body)) {
+      const part = received + chunk.byteLength > wanted ? chunk.subarray(0, wanted - received) : chunk;
+      received += part.byteLength;
+      if (part.byteLength > 0) yield part;
+      if (received >= wanted) return;
+    }
+  } catch (error) {
+    throw bodyError(error, received, wanted, url, signal);
+  } finally {
+    // Cuts the socket off: undici cannot reuse a connection whose body was not read to its end.
+    body.destroy();
+  }
+  if (received < wanted) throw shortBody(received, wanted, url);
+}
+
 function bodyError(
   error: unknown,
   received: number,

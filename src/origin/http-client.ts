@@ -18,6 +18,16 @@ export interface OriginDispatcherOptions {
    * connector function. Behind a proxy these apply to the connection to the proxy, not to the origin.
    */
   connect?: object | buildConnector.connector;
+  /** How the origin's certificate is judged (`--ca-certificate`, `--insecure`); ignored with a connector function. */
+  tls?: OriginTls;
+}
+
+/** Trust for https origins; the system's CAs when empty. */
+export interface OriginTls {
+  /** PEM certificates believed instead of the system's CAs. */
+  ca?: string[];
+  /** Believe any certificate (`--insecure`). */
+  insecure?: boolean;
 }
 
 /** Everything an origin request needs besides the URL; shared by probe, range and whole requests. */
@@ -31,6 +41,11 @@ export interface OriginRequestOptions {
   maxRedirects: number;
   /** Called before every hop, redirects included; throws to refuse the destination (SSRF guard). */
   beforeRequest?: (url: URL) => void;
+  /**
+   * Decode a body the origin content-codes (gzip...) although ddm asks for identity
+   * (`--compressed`). Without it such a body is refused with ENCODED_RESPONSE.
+   */
+  decodeContent?: boolean;
 }
 
 const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
@@ -40,7 +55,10 @@ export function proxyConfiguredInEnv(env: NodeJS.ProcessEnv = process.env): bool
 }
 
 export function createOriginDispatcher(opts: OriginDispatcherOptions): Dispatcher {
+  const tlsOptions = tlsConnectOptions(opts.tls);
   const agentOptions: Agent.Options = {
+    // Some origins (CDNs, gRPC-style gateways) speak only HTTP/2; ALPN picks it when offered.
+    allowH2: true,
     // Pipelining would queue a piece behind another piece's body on one socket.
     pipelining: 1,
     keepAliveTimeout: ORIGIN_KEEP_ALIVE_TIMEOUT_MS,
@@ -50,11 +68,18 @@ export function createOriginDispatcher(opts: OriginDispatcherOptions): Dispatche
     connect:
       typeof opts.connect === 'function'
         ? (opts.connect as buildConnector.connector)
-        : { timeout: opts.timeoutMs, ...opts.connect },
+        : { timeout: opts.timeoutMs, ...tlsOptions, ...opts.connect },
     ...(opts.connections === undefined ? {} : { connections: opts.connections }),
   };
   if ((opts.proxyFromEnv ?? true) && proxyConfiguredInEnv()) {
-    return new EnvHttpProxyAgent(agentOptions);
+    // Through a proxy, `connect` reaches the proxy; the origin's TLS is set up by requestTls.
+    return new EnvHttpProxyAgent({ ...agentOptions, requestTls: { ...tlsOptions } });
   }
   return new Agent(agentOptions);
+}
+
+function tlsConnectOptions(tls: OriginTls | undefined): { ca?: string[]; rejectUnauthorized?: boolean } {
+  if (tls?.insecure) return { rejectUnauthorized: false };
+  if (tls?.ca !== undefined) return { ca: tls.ca };
+  return {};
 }

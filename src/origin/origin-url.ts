@@ -23,12 +23,33 @@ export function parseOriginUrl(input: string, base?: string | URL): URL {
 }
 
 /**
- * The URL as it may appear in messages and `--json` events: credentials and the query string
- * are left out because signed URLs and basic auth carry secrets there.
+ * The URL as it may appear in messages: credentials and the query string are left out
+ * because signed URLs and basic auth carry secrets there.
  */
 export function describeUrl(url: URL): string {
   const query = url.search === '' ? '' : '?…';
   return `${url.protocol}//${url.host}${url.pathname}${query}`;
+}
+
+/**
+ * The URL as `--json` events carry it: no credentials, and every query value replaced by `…`
+ * (a script can still tell two signed URLs' parameters apart, never their signatures). A
+ * string that is no URL is left out entirely.
+ */
+export function redactUrl(input: string): string {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return '…';
+  }
+  const query = url.search === '' ? '' : `?${url.search.slice(1).split('&').map(redactParameter).join('&')}`;
+  return `${url.protocol}//${url.host}${url.pathname}${query}`;
+}
+
+function redactParameter(parameter: string): string {
+  const equals = parameter.indexOf('=');
+  return equals < 0 ? '…' : `${parameter.slice(0, equals)}=…`;
 }
 
 function truncate(text: string): string {

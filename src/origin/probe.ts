@@ -1,7 +1,9 @@
 /**
  * Learns what the client must know before splitting a download: final URL, size, Range
  * support, validators and a file name, with one `Range: bytes=0-0` GET (HEAD is often
- * answered differently from GET by CDNs and signed URLs).
+ * answered differently from GET by CDNs and signed URLs). When the origin ignores the range
+ * and answers 200 with the whole file, that response is handed over still open, so the single
+ * stream reads it instead of asking the origin a second time (a one-time link allows one GET).
  */
 import type { Validators } from '../client/range-source.js';
 import { DdmError } from '../errors.js';
@@ -10,8 +12,9 @@ import { fileNameFor } from './filename.js';
 import { discardBody, getFollowingRedirects, type OriginResponse } from './follow-redirects.js';
 import type { OriginRequestOptions } from './http-client.js';
 import { describeUrl } from './origin-url.js';
-import { contentLength, headerValue, validatorsFrom } from './response-headers.js';
+import { contentEncodings, contentLength, headerValue, validatorsFrom } from './response-headers.js';
 import { errorForStatus } from './status-errors.js';
+import { checkDecodable } from './whole-request.js';
 
 export interface ProbeResult {
   /** Final URL after redirects: every later request goes straight there. */
@@ -23,6 +26,13 @@ export interface ProbeResult {
   validators: Validators;
   fileName: string;
   contentType?: string;
+  /** Content codings the origin forces on the body (with `decodeContent`); absent for plain bytes. */
+  encodings?: string[];
+  /**
+   * The probe's own 200, body unread: the caller must read it (`wholeFromResponse`) or
+   * discard it. Absent when the origin answered the range.
+   */
+  response?: OriginResponse;
 }
 
 export async function probe(
@@ -31,9 +41,15 @@ export async function probe(
   signal: AbortSignal,
 ): Promise<ProbeResult> {
   const response = await getFollowingRedirects(url, { range: 'bytes=0-0' }, opts, signal);
+  let handedOver = false;
   try {
-    const { size, rangeSupported } = sizeAndRangeSupport(response);
+    const encodings = contentEncodings(response.headers);
+    if (encodings.length > 0) checkDecodable(encodings, response.url, opts.decodeContent ?? false);
+    const learned = sizeAndRangeSupport(response);
+    // Sizes and ranges of an encoded body count encoded bytes, not the file's.
+    const { size, rangeSupported } = encodings.length > 0 ? { size: null, rangeSupported: false } : learned;
     const contentType = headerValue(response.headers, 'content-type');
+    handedOver = response.statusCode === 200;
     return {
       url: response.url.href,
       size,
@@ -41,10 +57,11 @@ export async function probe(
       validators: validatorsFrom(response.headers),
       fileName: fileNameFor(headerValue(response.headers, 'content-disposition'), response.url.href),
       ...(contentType === undefined ? {} : { contentType }),
+      ...(encodings.length === 0 ? {} : { encodings }),
+      ...(handedOver ? { response } : {}),
     };
   } finally {
-    // A 200 may be the whole file: it is cut off, not read.
-    await discardBody(response.body, signal);
+    if (!handedOver) await discardBody(response.body, signal);
   }
 }
 
@@ -56,7 +73,9 @@ function sizeAndRangeSupport(response: OriginResponse): { size: number | null; r
   }
   const contentRange = parseContentRange(headerValue(headers, 'content-range'));
   if (statusCode === 206) {
-    if (contentRange?.kind !== 'range' || contentRange.start !== 0 || contentRange.last !== 0) {
+    // A 206 that starts at 0 and runs on (busybox httpd sends the rest of the file) still
+    // proves ranges work; only its first byte was asked for.
+    if (contentRange?.kind !== 'range' || contentRange.start !== 0) {
       throw badContentRange(response);
     }
     return { size: contentRange.size, rangeSupported: true };
@@ -64,6 +83,11 @@ function sizeAndRangeSupport(response: OriginResponse): { size: number | null; r
   // Byte 0 of an empty file does not exist, so an origin with ranges answers 416 with its size.
   if (statusCode === 416 && contentRange?.kind === 'unsatisfied' && contentRange.size === 0) {
     return { size: 0, rangeSupported: true };
+  }
+  // Some (npm http-server) say 416 without Content-Range; byte 0 not existing still means
+  // an empty file. The plain GET that fetches it checks that its body really is empty.
+  if (statusCode === 416 && headerValue(headers, 'content-range') === undefined) {
+    return { size: 0, rangeSupported: false };
   }
   throw errorForStatus(statusCode, response.url, headers);
 }

@@ -52,3 +52,16 @@ export function compareVersion(ours: Validators, headers: ResponseHeaders): Vers
   }
   return 'unknown';
 }
+
+/**
+ * The content codings applied to the body, in the order they were applied (RFC 9110 §8.4),
+ * lower-cased, `identity` left out: empty when the body is the representation's own bytes.
+ */
+export function contentEncodings(headers: ResponseHeaders): string[] {
+  const value = headers['content-encoding'];
+  const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return values
+    .flatMap((item) => item.split(','))
+    .map((item) => item.trim().toLowerCase())
+    .filter((item) => item !== '' && item !== 'identity');
+}

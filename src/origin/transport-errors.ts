@@ -24,6 +24,9 @@ const TRANSIENT_NETWORK_CODES = new Set([
   'ENOTFOUND',
 ]);
 
+/** OpenSSL's and Node's names for a certificate that is not believed (self-signed, expired, wrong name...). */
+const TLS_TRUST_CODE = /CERT|CRL|SIGNATURE|^INVALID_(CA|PURPOSE)$|^PATH_LENGTH_EXCEEDED$|^HOSTNAME_MISMATCH$/;
+
 /** The origin broke HTTP itself; another try may reach a healthier server. */
 const BROKEN_RESPONSE_CODES = new Set(['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_INFO']);
 
@@ -54,6 +57,13 @@ export function fromTransportError(error: unknown, url: URL, signal: AbortSignal
       details,
       retryable: true,
     });
+  }
+  if (code !== undefined && TLS_TRUST_CODE.test(code)) {
+    return new DdmError(
+      'ORIGIN_TLS',
+      `the TLS certificate of ${where} is not trusted: ${reason} (${code}); give its CA with --ca-certificate FILE, or --insecure to skip the check`,
+      { cause: error, details },
+    );
   }
   if (code === 'UND_ERR_INVALID_ARG') {
     return new DdmError('USAGE', `cannot send the request to ${where}: ${reason}`, { cause: error, details });

@@ -34,7 +34,7 @@ export async function replaceFileAtomically(
     `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
   );
   try {
-    const handle = await open(tempPath, 'wx');
+    const handle = await open(tempPath, 'wx', 0o600); // owner only: the control file holds the URL, signed query and user:pass included
     try {
       await handle.writeFile(content);
       await handle.sync();

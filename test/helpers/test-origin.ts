@@ -12,6 +12,10 @@
  * multi-range header is ignored (200 with the whole file, which RFC 9110 allows); a range
  * starting past the end gets 416 with a Content-Range that names the size.
  *
+ * Real servers' quirks: `overlongRanges` (busybox's 206 to the end), `bare416` (npm
+ * http-server), `forceGzip` (nginx `gzip_static always`), `basicAuth`, and at start `tls` with
+ * `http2Only` (an HTTP/2-only https origin).
+ *
  * Counters of "times" switches (`status503`, `status429`, `dropTimes`, `wrongContentRange`,
  * `shortBody`) and `changeEtagAfterRequests` count requests that reach the file, not
  * redirect hops.
@@ -24,7 +28,10 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { createSecureServer } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 export interface TimesSwitch {
   /** How many more file requests get this treatment; decremented as they are served. */
@@ -68,6 +75,21 @@ export interface TestOriginOptions {
   contentType?: string;
   /** Answer every request with this status (e.g. 404, 403). */
   status?: number;
+  /** Answer a range with everything from its start to the end of the file (busybox httpd does for `0-0`). */
+  overlongRanges?: boolean;
+  /** Answer 416 without a Content-Range header, as npm's http-server does for an empty file. */
+  bare416?: boolean;
+  /**
+   * Serve the gzip of the file as the representation, with `Content-Encoding: gzip` whatever
+   * the request's Accept-Encoding, ranges counting gzip bytes (nginx `gzip_static always`).
+   */
+  forceGzip?: boolean;
+  /** `user:password` for Basic auth: file requests without it get 401. */
+  basicAuth?: string;
+  /** Fixed at start: serve https with this PEM certificate and key. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Fixed at start, with `tls`: speak only HTTP/2 (no HTTP/1.1 fallback in ALPN). */
+  http2Only?: boolean;
 }
 
 export interface RangeLogEntry {
@@ -134,6 +156,7 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
   let requestLog: RequestLogEntry[] = [];
   let drops = 0;
   let changed: { source: Buffer; data: Buffer } | undefined;
+  const gzipped = new WeakMap<Buffer, Buffer>();
 
   const defaultEtag = (data: Buffer) => `"${createHash('sha256').update(data).digest('hex').slice(0, 16)}"`;
 
@@ -161,12 +184,13 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
     };
   }
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     counters.requests += 1;
     requestLog.push({ path: req.url ?? '/', headers: req.headers });
     handle(req, res);
-  });
-  server.on('connection', (socket) => {
+  };
+  const server = createOriginServer(options, onRequest);
+  server.on('connection', (socket: Socket) => {
     counters.connections += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -216,7 +240,14 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
         return;
       }
     }
-    const version = versionFor(counters.fileRequests);
+    if (options.basicAuth !== undefined) {
+      const expected = `Basic ${Buffer.from(options.basicAuth).toString('base64')}`;
+      if (req.headers.authorization !== expected) {
+        sendStatus(res, 401, { 'www-authenticate': 'Basic realm="test"' });
+        return;
+      }
+    }
+    const version = encodedVersion(versionFor(counters.fileRequests));
     const size = version.data.length;
     const ifMatch = req.headers['if-match'];
     if (ifMatch !== undefined && !etagListMatches(ifMatch, version.etag)) {
@@ -240,14 +271,16 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
     if (version.lastModified !== undefined) headers['last-modified'] = version.lastModified;
     if (options.contentDisposition !== undefined) headers['content-disposition'] = options.contentDisposition;
 
+    if (options.forceGzip) headers['content-encoding'] = 'gzip';
     if (useRange && parsed.kind === 'unsatisfiable') {
-      sendStatus(res, 416, { ...headers, 'content-range': `bytes */${size}` });
+      sendStatus(res, 416, options.bare416 ? headers : { ...headers, 'content-range': `bytes */${size}` });
       return;
     }
     let body = version.data;
     let status = 200;
     if (useRange && parsed.kind === 'ok') {
       status = 206;
+      if (options.overlongRanges) parsed.end = size;
       body = version.data.subarray(parsed.start, parsed.end);
       const wrong = options.wrongContentRange;
       const shift = wrong !== undefined && wrong.times > 0 ? 1 : 0;
@@ -316,6 +349,17 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
     step();
   }
 
+  /** With `forceGzip`, the version as gzip bytes (computed once per version). */
+  function encodedVersion(version: Version): Version {
+    if (!options.forceGzip) return version;
+    let data = gzipped.get(version.data);
+    if (data === undefined) {
+      data = gzipSync(version.data);
+      gzipped.set(version.data, data);
+    }
+    return { ...version, data };
+  }
+
   function redirect(res: ServerResponse, location: string): void {
     res.writeHead(302, { location, 'content-length': '0' });
     res.end();
@@ -339,7 +383,7 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  const baseUrl = `http://127.0.0.1:${port()}`;
+  const baseUrl = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port()}`;
 
   return {
     url: `${baseUrl}/file`,
@@ -386,7 +430,17 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
   };
 }
 
-/** Parses a Range header against `size`. Multi-range and malformed headers count as absent. */
+type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** http, https, or HTTP/2 only: the handler is the same (http2's compatibility API). */
+function createOriginServer(options: TestOriginOptions, onRequest: RequestHandler): Server {
+  if (options.tls === undefined) return createServer(onRequest);
+  const { cert, key } = options.tls;
+  if (!options.http2Only) return createHttpsServer({ cert, key }, onRequest);
+  // Clients that offer no h2 in ALPN are refused, as HTTP/2-only origins do.
+  return createSecureServer({ cert, key, allowHTTP1: false }, onRequest as never) as unknown as Server;
+}
+
 function weakPrefix(etag: string | undefined): string {
   return etag?.startsWith('W/') ? 'W/' : '';
 }
@@ -395,6 +449,7 @@ function isFilePath(path: string): boolean {
   return path === '/file' || path.startsWith('/file/');
 }
 
+/** Parses a Range header against `size`. Multi-range and malformed headers count as absent. */
 export function parseRange(header: string, size: number): ParsedRange {
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (match === null) return { kind: 'none' };

@@ -5,7 +5,10 @@ import type { Dispatcher } from 'undici';
 import { isDdmError } from '../../src/errors.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../../src/origin/http-client.js';
 import { probe } from '../../src/origin/probe.js';
+import { wholeFromResponse } from '../../src/origin/whole-request.js';
+import { sha256 } from '../helpers/cli.js';
 import { startTestOrigin, type TestOrigin, type TestOriginOptions } from '../helpers/test-origin.js';
+import { drain } from '../helpers/wait.js';
 
 const TIMEOUT_MS = 5_000;
 const data = randomBytes(300_000);
@@ -140,6 +143,46 @@ describe('probe', () => {
     const result = await probe(server.url, requestOptions(), signal());
     assert.equal(result.size, 0);
     assert.equal(result.rangeSupported, true);
+  });
+
+  it('accepts a 206 to bytes=0-0 that runs to the end of the file (busybox httpd)', async () => {
+    const server = await origin({ overlongRanges: true });
+    const result = await probe(server.url, requestOptions(), signal());
+    assert.equal(result.size, data.length);
+    assert.equal(result.rangeSupported, true);
+    assert.equal(result.response, undefined);
+  });
+
+  it('takes a 416 without Content-Range as an empty file (npm http-server)', async () => {
+    const server = await origin({ data: Buffer.alloc(0), bare416: true });
+    const result = await probe(server.url, requestOptions(), signal());
+    assert.equal(result.size, 0);
+  });
+
+  it('hands over the unread 200 of an origin without ranges, so the file is asked for once', async () => {
+    const server = await origin({ ranges: false });
+    const result = await probe(server.url, requestOptions(), signal());
+    assert.ok(result.response, 'the probe keeps its 200 open');
+    const whole = await wholeFromResponse(result.response, result.validators, {}, signal());
+    assert.equal(sha256(await drain(whole.body)), sha256(data));
+    assert.equal(server.fileRequests, 1);
+  });
+
+  it('refuses a forced Content-Encoding with ENCODED_RESPONSE naming --compressed', async () => {
+    const server = await origin({ forceGzip: true });
+    await assert.rejects(
+      probe(server.url, requestOptions(), signal()),
+      (error) => isDdmError(error, 'ENCODED_RESPONSE') && /gzip.*--compressed/.test(error.message),
+    );
+  });
+
+  it('with decodeContent, reports a forced Content-Encoding as no ranges and no size', async () => {
+    const server = await origin({ forceGzip: true });
+    const result = await probe(server.url, requestOptions({ decodeContent: true }), signal());
+    assert.deepEqual(
+      { size: result.size, rangeSupported: result.rangeSupported, encodings: result.encodings },
+      { size: null, rangeSupported: false, encodings: ['gzip'] },
+    );
   });
 
   it('turns 404 into a non-retryable HTTP_STATUS naming the status', async () => {

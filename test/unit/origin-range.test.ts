@@ -298,6 +298,24 @@ describe('openRange and openWhole', () => {
     assert.ok(server.bytesServed - servedAfterBreak <= 32 * 1024, 'the origin stopped sending');
   });
 
+  it('takes only its part of a 206 that runs past the range (busybox httpd)', async () => {
+    const server = await origin();
+    const { url, validators, size } = await probed(server);
+    server.options.overlongRanges = true;
+    const body = await openRange(url, { start: 1000, end: 3000 }, validators, requestOptions(), signal(), {
+      size,
+    });
+    assert.equal(sha256(await collect(body)), sha256(data.subarray(1000, 3000)));
+  });
+
+  it("refuses a content-coded 206 with ENCODED_RESPONSE: its offsets are not the file's", async () => {
+    const server = await origin({ forceGzip: true });
+    await assert.rejects(
+      openRange(server.url, { start: 0, end: 100 }, {}, requestOptions(), signal(), {}),
+      (error) => isDdmError(error, 'ENCODED_RESPONSE') && !error.retryable,
+    );
+  });
+
   it('rejects an invalid range before any request', async () => {
     const server = await origin();
     for (const range of [
@@ -331,6 +349,13 @@ describe('openRange and openWhole', () => {
       const server = await origin({ shortBody: { times: 1 } });
       const { body } = await openWhole(server.url, {}, requestOptions(), signal());
       await assert.rejects(collect(body), (error) => isDdmError(error, 'BAD_RESPONSE') && error.retryable);
+    });
+
+    it('decodes a forced gzip with decodeContent, and reports no size', async () => {
+      const server = await origin({ forceGzip: true });
+      const whole = await openWhole(server.url, {}, { ...requestOptions(), decodeContent: true }, signal());
+      assert.deepEqual([whole.size, whole.decodedFrom], [null, ['gzip']]);
+      assert.equal(sha256(await collect(whole.body)), sha256(data));
     });
 
     it('a new version is ORIGIN_CHANGED', async () => {

@@ -96,6 +96,8 @@ function buildOptions(
     overwrite: values.overwrite === true,
     local: values.local !== false,
     onEvent,
+    compressed: values.compressed === true,
+    originTls: { caFile: values.caCertificate as string | undefined, insecure: values.insecure === true },
   };
   if (values.userAgent !== undefined) options.userAgent = values.userAgent as string;
   if (swarm) {
