@@ -135,7 +135,8 @@ export class DownloadStore {
 
   private static async openSink(options: DownloadStoreOptions, signal: AbortSignal): Promise<OpenedStore> {
     const now = new Date().toISOString();
-    const state: ControlState = { ...options, done: [], createdAt: now, updatedAt: now };
+    const { url, finalUrl, size, validators } = options;
+    const state: ControlState = { url, finalUrl, size, validators, done: [], createdAt: now, updatedAt: now };
     const part = await PartFile.openSink(options.outputPath, signal);
     return { store: new DownloadStore(options.outputPath, part, state, false, true), resumed: [] };
   }
