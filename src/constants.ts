@@ -72,6 +72,19 @@ export const WRITE_BATCH_MAX_AGE_MS = 250;
 export const PART_SUFFIX = '.part';
 export const CONTROL_SUFFIX = '.ddm';
 export const CONTROL_FORMAT_VERSION = 1;
+/** Beside the output while a run owns it; holds the owner's PID. */
+export const LOCK_SUFFIX = '.ddm-lock';
+/** The limit of one name on ext4, XFS, btrfs, APFS (NTFS counts UTF-16 units: bytes is the stricter bound). */
+export const MAX_FILE_NAME_BYTES = 255;
+/**
+ * What ddm adds to an output name for its side files; the longest is the control file's temp name
+ * `.NAME.ddm.PID.RANDOM.tmp` (1 + 4 + 1 + 7-digit PID + 1 + 12 hex + 4 bytes).
+ */
+export const SIDE_FILE_NAME_BYTES = 30;
+/** A control-file temp file this old is a crash's leftover even if its PID is alive again (reused). */
+export const STALE_TEMP_FILE_AGE_MS = 24 * 60 * 60 * 1000;
+/** Free space kept beyond the remaining bytes, for the control file and the file system's own blocks. */
+export const FREE_SPACE_MARGIN_BYTES = 1 * MiB;
 
 // --- Progress output --------------------------------------------------------------------------
 export const PROGRESS_INTERVAL_MS = 250;

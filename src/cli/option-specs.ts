@@ -110,6 +110,13 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
   },
   {
+    key: 'createDirs',
+    flags: '--create-dirs',
+    description: 'create the folders of the output path that are missing',
+    kind: 'bool',
+    defaultValue: false,
+  },
+  {
     key: 'tracker',
     flags: '--tracker <url>',
     description: 'tracker to ask for peers (repeatable)',

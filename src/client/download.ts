@@ -3,7 +3,6 @@
  * runs the segmented or single-stream transfer, and finalises the file. The CLI is a thin
  * layer over this; progress comes out as DownloadEvents.
  */
-import { join, resolve as resolvePath } from 'node:path';
 import type { Dispatcher } from 'undici';
 import {
   CONTROL_SAVE_INTERVAL_MS,
@@ -27,6 +26,7 @@ import { withRetries } from '../origin/retry.js';
 import { choosePieceBytes, Scheduler } from '../scheduler/scheduler.js';
 import type { Checksum } from '../storage/checksum.js';
 import { DownloadStore } from '../storage/download-store.js';
+import { type PreparedOutput, prepareOutput } from '../storage/prepare-output.js';
 import { childController } from '../util/abort.js';
 import type { DownloadEvent, DownloadEventListener, WorkerStats } from './events.js';
 import { readOriginSlice } from './origin-slice.js';
@@ -40,10 +40,12 @@ import type { Recruitment } from './swarm.js';
 
 export interface DownloadOptions {
   url: string;
-  /** Exact output path (-o). */
+  /** Output path (-o); an existing folder, or a path ending with '/', gets the origin's name inside. */
   output?: string | undefined;
-  /** Directory for a name taken from the origin (--dir); default the working directory. */
+  /** Directory for a name taken from the origin, and base of a relative -o (--dir); default the working directory. */
   dir?: string | undefined;
+  /** Create missing folders of the output path (--create-dirs). */
+  createDirs?: boolean;
   connections: number;
   headers?: Record<string, string>;
   userAgent?: string;
@@ -106,6 +108,7 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
   const maxTries = options.maxTries ?? DEFAULT_MAX_TRIES;
   // The probe's own 200 when the origin ignored the range: read by the single stream, else dropped.
   let probeResponse: OriginResponse | undefined;
+  let prepared: PreparedOutput | undefined;
   try {
     const recruitment = options.swarm ? await options.swarm(signal) : undefined;
     const probed = await withRetries(() => probe(options.url, requestOptions, signal), {
@@ -127,9 +130,22 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
       ...requestOptions,
       headers: headersFor(new URL(probed.url), new URL(options.url), requestOptions.headers),
     };
-    const output = outputPath(options, probed.fileName);
     const segmented =
       probed.rangeSupported && probed.size !== null && probed.size > 0 && hasValidator(probed);
+    prepared = await prepareOutput(
+      {
+        output: options.output,
+        dir: options.dir,
+        fileName: probed.fileName,
+        createDirs: options.createDirs ?? false,
+        size: probed.size,
+        overwrite: options.overwrite ?? false,
+        checksum: options.checksum !== undefined,
+        onNotice: (message) => emit({ type: 'notice', message }),
+      },
+      signal,
+    );
+    const output = prepared.path;
     const { store, resumed, restartReason } = await DownloadStore.open(
       {
         outputPath: output,
@@ -138,7 +154,8 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
         size: probed.size,
         validators: probed.validators,
         overwrite: options.overwrite ?? false,
-        resumable: segmented,
+        resumable: segmented && !prepared.discard,
+        discard: prepared.discard,
       },
       signal,
     );
@@ -170,6 +187,7 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
     }
   } finally {
     if (probeResponse !== undefined) await discardBody(probeResponse.body, signal);
+    await prepared?.release();
     if (!options.dispatcher) await dispatcher.close().catch(() => {});
   }
 }
@@ -205,11 +223,6 @@ interface RunContext {
   signal: AbortSignal;
   recruitment: Recruitment | undefined;
   takeProbeResponse: () => OriginResponse | undefined;
-}
-
-function outputPath(options: DownloadOptions, fileName: string): string {
-  if (options.output) return resolvePath(options.output);
-  return resolvePath(join(options.dir ?? '.', fileName));
 }
 
 function describeRestart(reason: string | undefined): string | undefined {

@@ -315,6 +315,8 @@ export class SegmentedDownload {
         await attempt();
       }
     } catch (error) {
+      // A failed write leaves claimed bytes that nobody will fetch: never a quiet end, whatever the assignment.
+      if (isDdmError(error, 'DISK_FULL') || isDdmError(error, 'FS_ERROR')) throw error;
       // A revoked or shrunk-to-nothing assignment ends quietly; its remainder is already back in the pool.
       if (running.revoked && !signal.aborted) {
         if (state.kind === 'peer')
@@ -352,6 +354,8 @@ export class SegmentedDownload {
         state.bytes += length;
         if (state.kind === 'peer') this.options.onPeerBytes?.(state.source, position, position + length);
       });
+      // Awaited by the next flush; until then a failure (a full disk) must not count as unhandled.
+      writing.catch(() => {});
     };
     try {
       for await (const chunk of body) {

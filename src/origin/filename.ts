@@ -2,10 +2,11 @@
  * The local file name for a download: from Content-Disposition (RFC 6266) or the URL,
  * made safe to create in any directory on any common file system.
  */
+import { MAX_FILE_NAME_BYTES, SIDE_FILE_NAME_BYTES } from '../constants.js';
 
 export const FALLBACK_FILE_NAME = 'download';
-/** The limit of ext4, APFS and NTFS (in UTF-16 units there, but bytes is the stricter bound). */
-const MAX_FILE_NAME_BYTES = 255;
+/** Room left for ddm's `.part`, control and temp names beside the file, so none of them is too long. */
+export const MAX_OUTPUT_NAME_BYTES = MAX_FILE_NAME_BYTES - SIDE_FILE_NAME_BYTES;
 /** An extension longer than this is not worth keeping when a long name is shortened. */
 const MAX_KEPT_EXTENSION_CHARS = 16;
 
@@ -34,7 +35,7 @@ export function fileNameFor(contentDisposition: string | undefined, url: string)
   return FALLBACK_FILE_NAME;
 }
 
-/** A name with no path, no control characters, no leading dot, at most 255 UTF-8 bytes; maybe ''. */
+/** A name with no path, no control characters, no leading dot, at most MAX_OUTPUT_NAME_BYTES UTF-8 bytes; maybe ''. */
 export function sanitizeFileName(name: string): string {
   let safe = name
     .replace(LONE_SURROGATES, '_')
@@ -44,7 +45,7 @@ export function sanitizeFileName(name: string): string {
     .replace(FORBIDDEN_CHARACTERS, '_');
   safe = trimEdges(safe);
   if (WINDOWS_DEVICE_NAMES.test(safe)) safe = `_${safe}`;
-  return trimEdges(truncateUtf8(safe, MAX_FILE_NAME_BYTES));
+  return trimEdges(truncateUtf8(safe, MAX_OUTPUT_NAME_BYTES));
 }
 
 /** Leading dots would hide the file (or make "." and ".."); Windows drops trailing dots and spaces. */

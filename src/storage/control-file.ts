@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Validators } from '../client/range-source.js';
 import { CONTROL_FORMAT_VERSION } from '../constants.js';
@@ -7,7 +6,8 @@ import { DdmError } from '../errors.js';
 import type { ByteRange } from '../scheduler/types.js';
 import { mergeRanges } from './byte-ranges.js';
 import { replaceFileAtomically } from './durable-write.js';
-import { errnoOf, throwIfAborted, toStorageError } from './fs-errors.js';
+import { throwIfAborted } from './fs-errors.js';
+import { readOwnFile } from './own-file.js';
 
 /** Marks a JSON file as ours, so a foreign file is told apart from a damaged one. */
 const FORMAT_MARKER = 'ddm-control';
@@ -160,14 +160,8 @@ export async function saveControl(path: string, state: ControlState, signal: Abo
 /** Reads the control file at `path`; null when there is none. */
 export async function loadControl(path: string, signal: AbortSignal): Promise<ControlState | null> {
   throwIfAborted(signal);
-  let text: string;
-  try {
-    text = await readFile(path, { encoding: 'utf8', signal });
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return null;
-    throw toStorageError(error, path, signal);
-  }
-  return parseControl(text, path);
+  const text = await readOwnFile(path, signal);
+  return text === undefined ? null : parseControl(text, path);
 }
 
 /** The integrity of a parsed body, or undefined when it cannot be computed (e.g. absurdly deep JSON). */

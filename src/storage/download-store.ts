@@ -44,6 +44,8 @@ export interface DownloadStoreOptions {
   overwrite: boolean;
   /** False when the origin serves no ranges or no length: nothing can be resumed. */
   resumable: boolean;
+  /** `outputPath` is the null device: bytes are dropped, nothing else is written or kept. */
+  discard?: boolean;
 }
 
 export interface OpenedStore {
@@ -83,6 +85,7 @@ export class DownloadStore {
     private readonly part: PartFile,
     private state: ControlState,
     private readonly overwrite: boolean,
+    private readonly sink = false,
   ) {
     this.partPath = partPath(outputPath);
     this.controlPath = controlPath(outputPath);
@@ -99,6 +102,7 @@ export class DownloadStore {
    */
   static async open(options: DownloadStoreOptions, signal: AbortSignal): Promise<OpenedStore> {
     throwIfAborted(signal);
+    if (options.discard === true) return DownloadStore.openSink(options, signal);
     const { outputPath } = options;
     if (!options.overwrite && (await exists(outputPath))) throw fileExistsError(outputPath);
     const plan = await planStart(options, signal);
@@ -127,6 +131,14 @@ export class DownloadStore {
     const opened: OpenedStore = { store, resumed: state.done.map((range) => ({ ...range })) };
     if (plan.restartReason !== undefined) opened.restartReason = plan.restartReason;
     return opened;
+  }
+
+  private static async openSink(options: DownloadStoreOptions, signal: AbortSignal): Promise<OpenedStore> {
+    const now = new Date().toISOString();
+    const { url, finalUrl, size, validators } = options;
+    const state: ControlState = { url, finalUrl, size, validators, done: [], createdAt: now, updatedAt: now };
+    const part = await PartFile.openSink(options.outputPath, signal);
+    return { store: new DownloadStore(options.outputPath, part, state, false, true), resumed: [] };
   }
 
   /** Writes all of `data` at `position` in the `.part` file. */
@@ -174,6 +186,7 @@ export class DownloadStore {
   checkpoint(done: readonly ByteRange[], signal: AbortSignal): Promise<void> {
     // Rejects rather than throws, so a timer's `checkpoint(...).catch(...)` stays safe after close.
     if (this.closed) return Promise.reject(this.closedError());
+    if (this.sink) return Promise.resolve(); // nothing kept, nothing to resume
     const pending = this.pendingCheckpoint;
     if (pending !== undefined) {
       pending.done = done;
@@ -207,6 +220,7 @@ export class DownloadStore {
     this.assertOpen();
     throwIfAborted(signal);
     await this.checkpointsSettled;
+    if (this.sink) return this.closePart();
     await this.part.datasync();
     await this.closePart();
     if (options.checksum !== undefined) await this.verifyChecksum(options.checksum, signal);

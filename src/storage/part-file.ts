@@ -2,9 +2,15 @@ import { constants as fsConstants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { DdmError } from '../errors.js';
 import { throwIfAborted, toStorageError } from './fs-errors.js';
+import { openOwnFile } from './own-file.js';
 
-/** Read-write, created when missing, never truncated on open: a resumed download keeps its bytes. */
-const OPEN_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT;
+/**
+ * Read-write, created when missing, never truncated on open: a resumed download keeps its bytes.
+ * Never through a symbolic link: a planted `.part -> victim` must not let ddm write the victim.
+ */
+const OPEN_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
+/** The null device is opened as it is: no creation, no length, no link checks. */
+const SINK_FLAGS = fsConstants.O_RDWR;
 const CREATE_MODE = 0o666;
 
 /**
@@ -25,12 +31,7 @@ export class PartFile {
    */
   static async open(path: string, size: number | null, signal: AbortSignal): Promise<PartFile> {
     throwIfAborted(signal);
-    let handle: FileHandle;
-    try {
-      handle = await open(path, OPEN_FLAGS, CREATE_MODE);
-    } catch (error) {
-      throw toStorageError(error, path, signal);
-    }
+    const handle = await openOwnFile(path, OPEN_FLAGS, CREATE_MODE, signal);
     const file = new PartFile(path, handle);
     try {
       if (size !== null) await file.setLength(size);
@@ -40,6 +41,16 @@ export class PartFile {
       throw toStorageError(error, path, signal);
     }
     return file;
+  }
+
+  /** Opens the null device (`-o /dev/null`): writes are accepted and dropped. */
+  static async openSink(path: string, signal: AbortSignal): Promise<PartFile> {
+    throwIfAborted(signal);
+    try {
+      return new PartFile(path, await open(path, SINK_FLAGS));
+    } catch (error) {
+      throw toStorageError(error, path, signal);
+    }
   }
 
   /** Writes every byte of `data` at `position`; the OS may accept only part of a write. */

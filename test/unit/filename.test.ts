@@ -5,6 +5,7 @@ import {
   dispositionParameters,
   FALLBACK_FILE_NAME,
   fileNameFor,
+  MAX_OUTPUT_NAME_BYTES,
   sanitizeFileName,
 } from '../../src/origin/filename.js';
 
@@ -164,14 +165,15 @@ describe('fileNameFor', () => {
     });
   }
 
-  it('truncates to 255 UTF-8 bytes, keeping the extension and whole characters', () => {
+  it('truncates to 225 UTF-8 bytes (room for .part, control and temp names), keeping the extension and whole characters', () => {
+    assert.equal(MAX_OUTPUT_NAME_BYTES, 225);
     const long = `${'€'.repeat(200)}.tar`;
     const name = fileNameFor(`attachment; filename*=UTF-8''${encodeURIComponent(long)}`, `${URL_BASE}/x`);
-    assert.ok(Buffer.byteLength(name) <= 255);
+    assert.ok(Buffer.byteLength(name) <= MAX_OUTPUT_NAME_BYTES);
     assert.ok(name.endsWith('.tar'));
-    assert.equal(name, `${'€'.repeat(83)}.tar`);
+    assert.equal(name, `${'€'.repeat(73)}.tar`);
     const emoji = fileNameFor(undefined, `${URL_BASE}/${encodeURIComponent('😀'.repeat(100))}`);
-    assert.equal(emoji, '😀'.repeat(63));
+    assert.equal(emoji, '😀'.repeat(56));
   });
 });
 
@@ -197,7 +199,7 @@ describe('sanitizeFileName properties', () => {
     }),
   );
 
-  it('never yields a path, a control character, "." or "..", an empty name or more than 255 bytes', () => {
+  it('never yields a path, a control character, "." or "..", an empty name or more than MAX_OUTPUT_NAME_BYTES', () => {
     fc.assert(
       fc.property(fc.option(anyText, { nil: undefined }), anyText, (header, path) => {
         const name = fileNameFor(
@@ -211,7 +213,7 @@ describe('sanitizeFileName properties', () => {
         assert.notEqual(name, '.');
         assert.notEqual(name, '..');
         assert.ok(!name.startsWith('.'));
-        assert.ok(Buffer.byteLength(name) <= 255);
+        assert.ok(Buffer.byteLength(name) <= MAX_OUTPUT_NAME_BYTES);
       }),
       { numRuns: 10_000 },
     );

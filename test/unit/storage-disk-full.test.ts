@@ -29,7 +29,7 @@ async function mountTinyTmpfs(dir: string): Promise<boolean> {
 
 /** A write to /dev/full always fails with ENOSPC: the mapping to DISK_FULL without a real full disk. */
 async function expectDiskFullOnDevFull(): Promise<void> {
-  const file = await PartFile.open('/dev/full', null, signal);
+  const file = await PartFile.openSink('/dev/full', signal);
   try {
     await assert.rejects(file.write(randomBytes(4 * KiB), 0), { name: 'DdmError', code: 'DISK_FULL' });
   } finally {

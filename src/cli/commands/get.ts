@@ -57,9 +57,6 @@ function buildOptions(
   trust: NodeTrust,
 ): DownloadOptions {
   const url = checkUrl(args[0]);
-  if (values.output !== undefined && values.dir !== undefined) {
-    throw new DdmError('USAGE', 'give either -o FILE or --dir DIR, not both');
-  }
   const connections = values.connections as number;
   if (connections > MAX_CONNECTIONS)
     throw new DdmError('USAGE', `--connections must be at most ${MAX_CONNECTIONS}`);
@@ -88,6 +85,7 @@ function buildOptions(
     url,
     output: values.output as string | undefined,
     dir: values.dir as string | undefined,
+    createDirs: values.createDirs === true,
     connections,
     headers,
     checksum: values.checksum === undefined ? undefined : parseChecksum(values.checksum as string),
