@@ -321,7 +321,9 @@ export class SegmentedDownload {
           throw new DdmError('PEER_FAILED', `${state.label} stalled`, { retryable: true });
         return;
       }
-      if (assignment.pos >= assignment.end && !signal.aborted) return;
+      // ...unless its bytes never reached the disk: a full disk must stop the download, not leave a hole.
+      const stops = isDdmError(error) && policyFor(error.code).peerFailure === 'stop';
+      if (assignment.pos >= assignment.end && !signal.aborted && !stops) return;
       throw error;
     } finally {
       state.active -= 1;
@@ -352,6 +354,9 @@ export class SegmentedDownload {
         state.bytes += length;
         if (state.kind === 'peer') this.options.onPeerBytes?.(state.source, position, position + length);
       });
+      // Awaited by the next flush; until then a failed write (a full disk) must not count as
+      // unhandled, which would kill the process instead of reporting DISK_FULL.
+      writing.catch(() => {});
     };
     try {
       for await (const chunk of body) {
