@@ -25,7 +25,8 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-const CODES = {
+/** The exit code of every error code; src/error-policy.ts holds the rest of what a code means. */
+export const CODES = {
   USAGE: EXIT.USAGE,
   CONFIG_INVALID: EXIT.USAGE,
   URL_INVALID: EXIT.USAGE,

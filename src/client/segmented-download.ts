@@ -9,6 +9,7 @@ import {
   WRITE_BATCH_MAX_AGE_MS,
   WRITE_BUFFER_BYTES,
 } from '../constants.js';
+import { policyFor } from '../error-policy.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { withRetries } from '../origin/retry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -21,9 +22,6 @@ import { WriteBatch } from './write-batch.js';
 
 /** How long an idle slot waits before asking the scheduler again, in case rates changed. */
 const IDLE_RECHECK_MS = 250;
-
-/** Errors that mean the download itself cannot go on, whoever hit them. */
-const FATAL_CODES = new Set(['ORIGIN_CHANGED', 'DISK_FULL', 'FS_ERROR', 'HTTP_STATUS', 'TOO_MANY_REDIRECTS']);
 
 export interface SourcePlan {
   source: RangeSource;
@@ -232,7 +230,7 @@ export class SegmentedDownload {
         this.scheduler.finish(assignment.id, this.now());
       } catch (error) {
         this.scheduler.fail(assignment.id, this.now());
-        if (isDdmError(error, 'PEER_BUSY') && !stop.signal.aborted) {
+        if (isDdmError(error) && policyFor(error.code).peerFailure === 'wait' && !stop.signal.aborted) {
           // Busy is not broken: the peer is serving others (or sharing fairly); ask again later.
           await sleep(PEER_BUSY_BACKOFF_MS, stop.signal).catch(() => {});
         } else {
@@ -253,7 +251,9 @@ export class SegmentedDownload {
       stop.abort(error);
       return;
     }
-    if (code === 'DISK_FULL' || code === 'FS_ERROR') {
+    // What a code costs a peer (or the whole download) is decided in src/error-policy.ts.
+    const policy = policyFor(code).peerFailure;
+    if (policy === 'stop') {
       this.fatal ??= error;
       stop.abort(error);
       return;
@@ -271,7 +271,7 @@ export class SegmentedDownload {
     // A peer that hit a retryable origin error (a 503, say) gets more chances; one that found the
     // file changed, or was refused by the origin outright, cannot help with this download.
     const hopeless =
-      (FATAL_CODES.has(code) && !(isDdmError(error) && error.retryable)) || code === 'AUTH_FAILED';
+      policy === 'drop' || (policy === 'drop-unless-retryable' && !(isDdmError(error) && error.retryable));
     if (state.failures >= PEER_MAX_FAILURES || hopeless) {
       if (!state.dropped) {
         state.dropped = true;
@@ -323,7 +323,9 @@ export class SegmentedDownload {
           throw new DdmError('PEER_FAILED', `${state.label} stalled`, { retryable: true });
         return;
       }
-      if (assignment.pos >= assignment.end && !signal.aborted) return;
+      // ...unless its bytes never reached the disk: a full disk must stop the download, not leave a hole.
+      const stops = isDdmError(error) && policyFor(error.code).peerFailure === 'stop';
+      if (assignment.pos >= assignment.end && !signal.aborted && !stops) return;
       throw error;
     } finally {
       state.active -= 1;
@@ -354,7 +356,8 @@ export class SegmentedDownload {
         state.bytes += length;
         if (state.kind === 'peer') this.options.onPeerBytes?.(state.source, position, position + length);
       });
-      // Awaited by the next flush; until then a failure (a full disk) must not count as unhandled.
+      // Awaited by the next flush; until then a failed write (a full disk) must not count as
+      // unhandled, which would kill the process instead of reporting DISK_FULL.
       writing.catch(() => {});
     };
     try {

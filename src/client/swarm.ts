@@ -9,6 +9,7 @@ import type { BrowseLan } from '../discovery/browser.js';
 import { discoverOnLan } from '../discovery/lan-discovery.js';
 import type { InterfaceTable } from '../discovery/lan-interfaces.js';
 import { FOUND_ON_LAN, mergeSightings, type Sighting } from '../discovery/peer-merge.js';
+import { stopsSwarmSetup } from '../error-policy.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { deriveKey, type SwarmKey } from '../protocol/auth.js';
 import { API, type OfferRequest, OfferResponse, PeerInfoResponse } from '../protocol/messages.js';
@@ -133,7 +134,7 @@ async function listTracker(
   } catch (error) {
     // A wrong secret is the user's mistake and must be said plainly, and a tracker whose
     // certificate is not believed may be an impostor; an unreachable tracker is not fatal.
-    if (isDdmError(error, 'AUTH_FAILED') || isDdmError(error, 'TLS_FAILED')) throw error;
+    if (stopsSwarmSetup(error)) throw error;
     options.onEvent({ type: 'notice', message: `tracker ${url} unavailable: ${(error as Error).message}` });
     return [];
   }
@@ -179,7 +180,7 @@ async function identifyPeer(
     }
     return { id: info.id, name: info.name, url: baseUrl };
   } catch (error) {
-    if (isDdmError(error, 'AUTH_FAILED') || isDdmError(error, 'TLS_FAILED')) throw error;
+    if (stopsSwarmSetup(error)) throw error;
     options.onEvent({
       type: 'peer',
       source: baseUrl,

@@ -6,9 +6,9 @@ import { networkInterfaces } from 'node:os';
 import { DISCOVERY_REQUERY_INTERVAL_MS, MDNS_SERVICE_TYPE } from '../constants.js';
 import { abortError } from '../errors.js';
 import { sleep } from '../util/abort.js';
-import { type InterfaceTable, isOnLink, lanLinks, sortByFamily } from './lan-interfaces.js';
+import { type InterfaceTable, isOnLink, type LanLink, lanLinks, sortByFamily } from './lan-interfaces.js';
 import { openMdnsLink } from './mdns-link.js';
-import { ServiceCollector } from './service-collector.js';
+import { type FoundService, ServiceCollector } from './service-collector.js';
 import { parseServiceTxt, type ServiceTxt } from './service-txt.js';
 
 /** A peer as its announcement describes it: claims, until it passes authentication. */
@@ -56,7 +56,16 @@ export const browseLan: BrowseLan = async (options, signal) => {
     await Promise.all(sockets.map((socket) => socket.close()));
   }
   if (signal.aborted) throw abortError(signal);
-  return collector.services().flatMap((service) => {
+  return announcementsFrom(collector.services(), links, onProblem);
+};
+
+/** What the services heard say, kept only where readable and reachable on one of our links. */
+export function announcementsFrom(
+  services: readonly FoundService[],
+  links: readonly LanLink[],
+  onProblem: (message: string) => void,
+): LanAnnouncement[] {
+  return services.flatMap((service) => {
     const parsed = parseServiceTxt(service.txt);
     if (!parsed.ok) {
       onProblem(`ignored the announcement ${service.instance}: ${parsed.reason}`);
@@ -66,7 +75,7 @@ export const browseLan: BrowseLan = async (options, signal) => {
     if (addresses.length === 0) return [];
     return [{ ...parsed.txt, instance: service.instance, port: service.port, addresses }];
   });
-};
+}
 
 /** Queries at once and again every interval (lost packets), until the time is up or the signal aborts. */
 async function askUntil(timeoutMs: number, signal: AbortSignal, ask: () => Promise<unknown>): Promise<void> {

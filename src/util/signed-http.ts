@@ -13,6 +13,7 @@ import {
   MAX_JSON_BODY_BYTES,
   MAX_JSON_RESPONSE_BYTES,
 } from '../constants.js';
+import { isWireCode, policyFor } from '../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../errors.js';
 import {
   AUTH_HEADERS,
@@ -29,28 +30,6 @@ import { ErrorBody } from '../protocol/messages.js';
 import { childController } from './abort.js';
 import { streamChunks } from './stream-chunks.js';
 import { describeTlsFailure, plainToTlsHint } from './tls.js';
-
-/** Codes that keep their meaning when a node sends them to a client; anything else reads as PROTOCOL. */
-const WIRE_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  'AUTH_FAILED',
-  'PROTOCOL',
-  'PEER_REFUSED',
-  'PEER_BUSY',
-  'PEER_ID_TAKEN',
-  'TRACKER_FULL',
-  'FORBIDDEN_DESTINATION',
-  'ORIGIN_CHANGED',
-  'HTTP_STATUS',
-  'BAD_RESPONSE',
-  'TOO_MANY_REDIRECTS',
-  'RETRY_AFTER_TOO_LONG',
-  'NETWORK',
-  'TIMEOUT',
-  'TRIES_EXHAUSTED',
-  'URL_INVALID',
-]);
-
-const RETRYABLE_CODES: ReadonlySet<string> = new Set(['PEER_BUSY', 'NETWORK', 'TIMEOUT', 'TRIES_EXHAUSTED']);
 
 /** A code on the wire: ours, or INTERNAL for a fault the server does not explain. */
 export type WireErrorCode = ErrorCode | 'INTERNAL';
@@ -214,7 +193,8 @@ function unsignedFailure(status: number, remote: ErrorBody | undefined, who: str
 }
 
 function remoteFailure(status: number, remote: ErrorBody | undefined, who: string): DdmError {
-  const code = remote && WIRE_CODES.has(remote.error.code) ? (remote.error.code as ErrorCode) : 'PROTOCOL';
+  // Codes that keep their meaning on the wire are decided in src/error-policy.ts; others read as PROTOCOL.
+  const code = remote && isWireCode(remote.error.code) ? remote.error.code : 'PROTOCOL';
   const text = remote ? cleanRemoteText(remote.error.message) : `HTTP ${status}`;
   const details = { ...remote?.error.details, node: who, nodeStatus: status };
   return new DdmError(code, `${who}: ${text}`, { details, retryable: isRetryable(code, details) });
@@ -222,7 +202,7 @@ function remoteFailure(status: number, remote: ErrorBody | undefined, who: strin
 
 function isRetryable(code: ErrorCode, details: Record<string, unknown>): boolean {
   if (typeof details.retryable === 'boolean') return details.retryable;
-  if (RETRYABLE_CODES.has(code)) return true;
+  if (policyFor(code).retryableFromWire) return true;
   if (code !== 'HTTP_STATUS') return false;
   const originStatus = typeof details.status === 'number' ? details.status : 0;
   return originStatus === 429 || originStatus >= 500;

@@ -19,6 +19,7 @@ import {
   SERVER_SOCKET_IDLE_TIMEOUT_MS,
   SERVER_TIMEOUT_CHECK_INTERVAL_MS,
 } from '../constants.js';
+import { policyFor } from '../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../errors.js';
 import { RequestVerifier, type SwarmKey } from '../protocol/auth.js';
 import { ConnectionLimiter } from './connection-limiter.js';
@@ -73,21 +74,9 @@ export interface SignedServer {
   close(): Promise<void>;
 }
 
-const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
-  PROTOCOL: 400,
-  URL_INVALID: 400,
-  AUTH_FAILED: 401,
-  PEER_REFUSED: 403,
-  FORBIDDEN_DESTINATION: 403,
-  PEER_ID_TAKEN: 409,
-  ORIGIN_CHANGED: 412,
-  PEER_BUSY: 503,
-  TRACKER_FULL: 503,
-};
-
-/** Statuses for DdmErrors raised by routes; anything unlisted went wrong upstream of this node. */
+/** Statuses for DdmErrors raised by routes (src/error-policy.ts decides them). */
 export function statusForCode(code: ErrorCode): number {
-  return STATUS_BY_CODE[code] ?? 502;
+  return policyFor(code).wireStatus;
 }
 
 export async function startSignedServer(
