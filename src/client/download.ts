@@ -31,6 +31,7 @@ import { OriginRangeSource } from './origin-source.js';
 import { createVerifier, verifyWithAudit } from './peer-verification.js';
 import type { PeerVerifier } from './peer-verifier.js';
 import { ProgressRate } from './progress-rate.js';
+import { describeResumeCheck } from './resume-notices.js';
 import { SegmentedDownload, type SourcePlan } from './segmented-download.js';
 import { runSingleStream } from './single-stream.js';
 import type { Recruitment } from './swarm.js';
@@ -109,7 +110,7 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
     };
     const output = outputPath(options, probed.fileName);
     const segmented = probed.rangeSupported && probed.size !== null && probed.size > 0;
-    const { store, resumed, restartReason } = await DownloadStore.open(
+    const opened = await DownloadStore.open(
       {
         outputPath: output,
         url: options.url,
@@ -121,6 +122,7 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
       },
       signal,
     );
+    const { store, resumed, restartReason } = opened;
     const context: RunContext = {
       options,
       probed,
@@ -135,7 +137,7 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
     };
     try {
       const result = segmented
-        ? await runSegmented(context, resumed, restartReason)
+        ? await runSegmented(context, resumed, restartReason, describeResumeCheck(opened))
         : await runSingle(context, restartReason);
       return result;
     } catch (error) {
@@ -186,6 +188,7 @@ async function runSegmented(
   context: RunContext,
   resumed: { start: number; end: number }[],
   restartReason: string | undefined,
+  resumeNotices: readonly string[],
 ): Promise<DownloadResult> {
   const { options, probed, store, emit } = context;
   const size = probed.size!;
@@ -199,6 +202,7 @@ async function runSegmented(
   };
   const restartMessage = describeRestart(restartReason);
   if (restartMessage) emit({ type: 'notice', message: restartMessage });
+  for (const message of resumeNotices) emit({ type: 'notice', message });
   const plans: SourcePlan[] = [];
   if (options.local ?? true) {
     plans.push({
@@ -247,7 +251,10 @@ async function runSegmented(
     maxTries: context.maxTries,
     write: (chunks, position) => store.writeChunks(chunks, position),
     onEvent: emit,
-    onPeerBytes: (sourceId, start, end) => verifier?.record(sourceId, start, end),
+    onPeerBytes: (sourceId, start, end) => {
+      store.peerRanges.received(start, end);
+      verifier?.record(sourceId, start, end);
+    },
     onPeerPiece: (sourceId, start, end) => verifier?.check(sourceId, start, end),
     verifying: () => verifier?.busy ?? false,
   });
@@ -292,12 +299,13 @@ async function runSegmented(
     dispose();
   }
   reportProgress();
-  if (options.checksum && verifier && verifier.sources().length > 0) {
-    await verifyWithAudit(store, emit, verifier, engine, readOrigin, options.checksum, context.signal);
-    await store.finalize({}, context.signal);
-  } else {
-    await store.finalize(options.checksum ? { checksum: options.checksum } : {}, context.signal);
+  // "All done" is durable before the long final hash: a rerun after a crash goes straight to it.
+  await store.checkpoint(scheduler.doneRanges(), context.signal);
+  if (options.checksum) {
+    const check = { store, emit, verifier, engine, readOrigin, done: scheduler.doneRanges() };
+    await verifyWithAudit(check, options.checksum, context.signal);
   }
+  await store.finalize({}, context.signal);
   const elapsedMs = Date.now() - context.started;
   const sources = engine.stats();
   const fetchedBytes = size - resumedBytes;
