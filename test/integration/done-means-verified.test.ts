@@ -131,33 +131,48 @@ describe('done means verified', () => {
     }
   });
 
-  test('finishing is checkpointed: after a checksum mismatch the rerun fetches nothing and says so truly', async () => {
+  test('finishing is checkpointed before the final hash: a rerun goes straight to verification without fetching', async () => {
     const data = testData(8 * MiB, 33);
     const origin = await startTestOrigin({ data });
     try {
       await withTempDir(async (dir) => {
         const output = join(dir, 'out.bin');
+        // A wrong checksum stops the run in its final hash, with everything on disk.
         const wrong = `sha256=${'0'.repeat(64)}`;
         const first = await runCli(['get', origin.url, '-o', output, '--checksum', wrong, '--quiet']);
         assert.equal(first.code, 5, first.stderr);
-        assert.match(first.stderr, /CHECKSUM_MISMATCH/);
-        assert.match(first.stderr, /the same command again only hashes it again/);
         assert.equal(
           total((await control(output)).done),
           data.length,
           'all done is recorded before the hash',
         );
-
-        origin.resetCounters();
-        const again = await runCli(['get', origin.url, '-o', output, '--checksum', wrong, '--quiet']);
-        assert.equal(again.code, 5, again.stderr);
-        assert.deepEqual(fetchesOf(origin, 0, data.length), [], 'the rerun only hashed, as the message said');
-
         origin.resetCounters();
         const right = await runCli(['get', origin.url, '-o', output, '--checksum', `sha256=${sha256(data)}`]);
         assert.equal(right.code, 0, right.stderr);
         assert.equal(await sha256OfFile(output), sha256(data));
-        assert.deepEqual(fetchesOf(origin, 0, data.length), [], 'a rerun goes straight to verification');
+        assert.deepEqual(fetchesOf(origin, 0, data.length), [], 'nothing was fetched again');
+      });
+    } finally {
+      await origin.close();
+    }
+  });
+
+  test('after a checksum mismatch without peers the rerun does what the message says: hashes again, fetches nothing', async () => {
+    const data = testData(8 * MiB, 36);
+    const origin = await startTestOrigin({ data });
+    try {
+      await withTempDir(async (dir) => {
+        const output = join(dir, 'out.bin');
+        const args = ['get', origin.url, '-o', output, '--checksum', `sha256=${'0'.repeat(64)}`, '--quiet'];
+        const first = await runCli(args);
+        assert.equal(first.code, 5, first.stderr);
+        assert.match(first.stderr, /CHECKSUM_MISMATCH.*every byte came from the origin/);
+        assert.match(first.stderr, /the same command again only hashes it again/);
+        origin.resetCounters();
+        const again = await runCli(args);
+        assert.equal(again.code, 5, again.stderr);
+        assert.match(again.stderr, /CHECKSUM_MISMATCH/);
+        assert.deepEqual(fetchesOf(origin, 0, data.length), [], 'the rerun only hashed, as the message said');
       });
     } finally {
       await origin.close();
