@@ -5,10 +5,12 @@
  * covered and damage costs at most one piece to fetch again.
  *
  * Digests are computed at checkpoints by reading the synced bytes back (off the byte path), and
- * a piece whose done part has not changed since the last checkpoint is not hashed again. They
+ * a piece whose done part has not changed since the last checkpoint is not hashed again; a span
+ * that grew at its end is extended from the hash state kept since the last checkpoint, so each
+ * byte is hashed once however slowly its piece fills. They
  * detect damage on disk, not lies: a peer's bytes are hashed as it sent them.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { PIECE_DIGEST_ALGORITHM, PIECE_DIGEST_BYTES, PIECE_DIGEST_HEX_CHARS } from '../constants.js';
 import type { ByteRange } from '../scheduler/types.js';
 import type { PieceDigest, PieceDigestRecord } from './control-file.js';
@@ -17,7 +19,17 @@ import { throwIfAborted } from './fs-errors.js';
 export type ReadBytes = (position: number, length: number) => Promise<Uint8Array>;
 
 export function digestOf(bytes: Uint8Array): string {
-  return createHash(PIECE_DIGEST_ALGORITHM).update(bytes).digest('hex').slice(0, PIECE_DIGEST_HEX_CHARS);
+  return finish(createHash(PIECE_DIGEST_ALGORITHM).update(bytes));
+}
+
+/** The digest so far, leaving `hash` open for more bytes. */
+function finish(hash: Hash): string {
+  return hash.copy().digest('hex').slice(0, PIECE_DIGEST_HEX_CHARS);
+}
+
+/** A digest, and (in memory only) the hash state to extend it if its span grows at the end. */
+interface Held extends PieceDigest {
+  live?: Hash;
 }
 
 /** Splits ranges at piece boundaries: the spans one digest each covers. */
@@ -36,7 +48,7 @@ export function pieceSpans(ranges: readonly ByteRange[], pieceBytes: number): By
 
 export class PieceDigests {
   /** By piece index; usually one digest per piece, more when a piece's done bytes are not contiguous. */
-  private readonly byPiece = new Map<number, PieceDigest[]>();
+  private readonly byPiece = new Map<number, Held[]>();
   /** Pieces being hashed now, and whether a write touched them meanwhile (making the hash stale). */
   private readonly hashing = new Map<number, boolean>();
 
@@ -76,25 +88,40 @@ export class PieceDigests {
       const piece = this.pieceOf(span.start);
       wanted.set(piece, [...(wanted.get(piece) ?? []), span]);
     }
+    // A digest survives when its span is still done from the same start (it may have grown).
     for (const piece of [...this.byPiece.keys()]) {
       const keep = (this.byPiece.get(piece) ?? []).filter((digest) =>
-        (wanted.get(piece) ?? []).some((span) => span.start === digest.start && span.end === digest.end),
+        (wanted.get(piece) ?? []).some((span) => span.start === digest.start && span.end >= digest.end),
       );
       if (keep.length === 0) this.byPiece.delete(piece);
       else this.byPiece.set(piece, keep);
     }
     for (const span of spans) {
       const piece = this.pieceOf(span.start);
-      if (this.byPiece.get(piece)?.some((d) => d.start === span.start && d.end === span.end)) continue;
+      const known = this.byPiece.get(piece)?.find((d) => d.start === span.start);
+      if (known?.end === span.end) continue;
       throwIfAborted(signal);
       this.hashing.set(piece, false);
       try {
-        const hex = digestOf(await read(span.start, span.end - span.start));
-        if (this.hashing.get(piece) === false) this.put({ ...span, hex });
+        const held = await this.hashSpan(span, known, read);
+        if (this.hashing.get(piece) === false) this.put(held);
+        else this.invalidate(span.start, span.end);
       } finally {
         this.hashing.delete(piece);
       }
     }
+  }
+
+  /** Hashes `span`, extending `known` (same start, shorter) when its hash state is at hand. */
+  private async hashSpan(span: ByteRange, known: Held | undefined, read: ReadBytes): Promise<Held> {
+    const extend = known?.live !== undefined;
+    const from = extend ? known!.end : span.start;
+    const hash = extend ? known!.live! : createHash(PIECE_DIGEST_ALGORITHM);
+    hash.update(await read(from, span.end - from));
+    const held: Held = { start: span.start, end: span.end, hex: finish(hash) };
+    // A span that reached its piece's end grows no more: its hash state is not worth keeping.
+    if (span.end % this.pieceBytes !== 0) held.live = hash;
+    return held;
   }
 
   /** The spans whose bytes no longer match their digest; their digests are dropped. */
@@ -112,14 +139,15 @@ export class PieceDigests {
   }
 
   record(): PieceDigestRecord {
-    return { bytes: this.pieceBytes, algorithm: PIECE_DIGEST_ALGORITHM, digests: this.all() };
+    const digests = this.all().map(({ start, end, hex }) => ({ start, end, hex }));
+    return { bytes: this.pieceBytes, algorithm: PIECE_DIGEST_ALGORITHM, digests };
   }
 
-  private all(): PieceDigest[] {
+  private all(): Held[] {
     return [...this.byPiece.values()].flat().sort((a, b) => a.start - b.start);
   }
 
-  private put(digest: PieceDigest): void {
+  private put(digest: Held): void {
     const piece = this.pieceOf(digest.start);
     const others = (this.byPiece.get(piece) ?? []).filter(
       (d) => d.end <= digest.start || digest.end <= d.start,
