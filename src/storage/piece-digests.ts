@@ -49,8 +49,11 @@ export function pieceSpans(ranges: readonly ByteRange[], pieceBytes: number): By
 export class PieceDigests {
   /** By piece index; usually one digest per piece, more when a piece's done bytes are not contiguous. */
   private readonly byPiece = new Map<number, Held[]>();
-  /** Pieces being hashed now, and whether a write touched them meanwhile (making the hash stale). */
-  private readonly hashing = new Map<number, boolean>();
+  /**
+   * The span being hashed now, and whether a write into it came meanwhile (making the hash stale).
+   * Only writes into the span count: the rest of its piece is still being filled by design.
+   */
+  private hashing: { span: ByteRange; stale: boolean } | undefined;
 
   constructor(
     readonly pieceBytes: number = PIECE_DIGEST_BYTES,
@@ -70,8 +73,9 @@ export class PieceDigests {
     if (end <= start) return;
     const first = this.pieceOf(start);
     const last = this.pieceOf(end - 1);
+    const hashing = this.hashing;
+    if (hashing !== undefined && hashing.span.start < end && start < hashing.span.end) hashing.stale = true;
     for (let piece = first; piece <= last; piece++) {
-      if (this.hashing.has(piece)) this.hashing.set(piece, true);
       const digests = this.byPiece.get(piece);
       if (digests === undefined) continue;
       const kept = digests.filter((digest) => digest.end <= start || end <= digest.start);
@@ -101,13 +105,14 @@ export class PieceDigests {
       const known = this.byPiece.get(piece)?.find((d) => d.start === span.start);
       if (known?.end === span.end) continue;
       throwIfAborted(signal);
-      this.hashing.set(piece, false);
+      const hashing = { span, stale: false };
+      this.hashing = hashing;
       try {
         const held = await this.hashSpan(span, known, read);
-        if (this.hashing.get(piece) === false) this.put(held);
+        if (!hashing.stale) this.put(held);
         else this.invalidate(span.start, span.end);
       } finally {
-        this.hashing.delete(piece);
+        this.hashing = undefined;
       }
     }
   }
