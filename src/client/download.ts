@@ -34,6 +34,7 @@ import { OriginRangeSource } from './origin-source.js';
 import { createVerifier, verifyWithAudit } from './peer-verification.js';
 import type { PeerVerifier } from './peer-verifier.js';
 import { ProgressRate } from './progress-rate.js';
+import { describeResumeCheck } from './resume-notices.js';
 import { SegmentedDownload, type SourcePlan } from './segmented-download.js';
 import { runSingleStream } from './single-stream.js';
 import type { Recruitment } from './swarm.js';
@@ -146,7 +147,7 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
       signal,
     );
     const output = prepared.path;
-    const { store, resumed, restartReason } = await DownloadStore.open(
+    const opened = await DownloadStore.open(
       {
         outputPath: output,
         url: options.url,
@@ -159,6 +160,7 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
       },
       signal,
     );
+    const { store, resumed, restartReason } = opened;
     const context: RunContext = {
       options,
       probed,
@@ -178,7 +180,7 @@ export async function download(options: DownloadOptions, signal: AbortSignal): P
     };
     try {
       const result = segmented
-        ? await runSegmented(context, resumed, restartReason)
+        ? await runSegmented(context, resumed, restartReason, describeResumeCheck(opened))
         : await runSingle(context, restartReason);
       return result;
     } catch (error) {
@@ -246,6 +248,7 @@ async function runSegmented(
   context: RunContext,
   resumed: { start: number; end: number }[],
   restartReason: string | undefined,
+  resumeNotices: readonly string[],
 ): Promise<DownloadResult> {
   const { options, probed, store, emit } = context;
   const size = probed.size!;
@@ -259,6 +262,7 @@ async function runSegmented(
   };
   const restartMessage = describeRestart(restartReason);
   if (restartMessage) emit({ type: 'notice', message: restartMessage });
+  for (const message of resumeNotices) emit({ type: 'notice', message });
   const plans: SourcePlan[] = [];
   if (options.local ?? true) {
     plans.push({
@@ -307,7 +311,10 @@ async function runSegmented(
     maxTries: context.maxTries,
     write: (chunks, position) => store.writeChunks(chunks, position),
     onEvent: emit,
-    onPeerBytes: (sourceId, start, end) => verifier?.record(sourceId, start, end),
+    onPeerBytes: (sourceId, start, end) => {
+      store.peerRanges.received(start, end);
+      verifier?.record(sourceId, start, end);
+    },
     onPeerPiece: (sourceId, start, end) => verifier?.check(sourceId, start, end),
     verifying: () => verifier?.busy ?? false,
   });
@@ -352,12 +359,13 @@ async function runSegmented(
     dispose();
   }
   reportProgress();
-  if (options.checksum && verifier && verifier.sources().length > 0) {
-    await verifyWithAudit(store, emit, verifier, engine, readOrigin, options.checksum, context.signal);
-    await store.finalize({}, context.signal);
-  } else {
-    await store.finalize(options.checksum ? { checksum: options.checksum } : {}, context.signal);
+  // "All done" is durable before the long final hash: a rerun after a crash goes straight to it.
+  await store.checkpoint(scheduler.doneRanges(), context.signal);
+  if (options.checksum) {
+    const check = { store, emit, verifier, engine, readOrigin, done: scheduler.doneRanges() };
+    await verifyWithAudit(check, options.checksum, context.signal);
   }
+  await store.finalize({}, context.signal);
   const elapsedMs = Date.now() - context.started;
   const sources = engine.stats();
   const fetchedBytes = size - resumedBytes;

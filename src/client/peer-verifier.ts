@@ -21,6 +21,8 @@ export interface VerifierOptions {
    * returned promise settles, so the download cannot end before the bad ranges are reopened.
    */
   onMismatch(sourceId: string, offset: number): Promise<void> | void;
+  /** Every slice sampled from a piece matched the origin: the piece may be recorded as checked. */
+  onPieceChecked?(sourceId: string, start: number, end: number): void;
   /** A check could not be made (e.g. the origin is unreachable from here). */
   onUnverified?(sourceId: string, error: unknown): void;
   /** All scheduled checks have run. */
@@ -31,9 +33,19 @@ export interface VerifierOptions {
   random?: () => number;
 }
 
+interface Piece {
+  sourceId: string;
+  range: ByteRange;
+  /** Slices not yet compared. */
+  remaining: number;
+  /** A slice differed or could not be compared: the piece stays unchecked. */
+  failed: boolean;
+}
+
 interface Check {
   sourceId: string;
   slice: ByteRange;
+  piece: Piece;
 }
 
 export class PeerVerifier {
@@ -60,7 +72,9 @@ export class PeerVerifier {
   /** Schedules spot checks of a piece `sourceId` delivered: at least one slice per piece. */
   check(sourceId: string, start: number, end: number): void {
     if (this.liars.has(sourceId)) return;
-    for (const slice of this.sample(start, end)) this.queue.push({ sourceId, slice });
+    const slices = this.sample(start, end);
+    const piece: Piece = { sourceId, range: { start, end }, remaining: slices.length, failed: false };
+    for (const slice of slices) this.queue.push({ sourceId, slice, piece });
     this.pump();
   }
 
@@ -126,8 +140,18 @@ export class PeerVerifier {
     for (const wake of waiters) wake();
   }
 
-  private async run({ sourceId, slice }: Check): Promise<void> {
+  private async run({ sourceId, slice, piece }: Check): Promise<void> {
     if (this.liars.has(sourceId)) return;
+    const passed = await this.compare(sourceId, slice);
+    if (!passed) piece.failed = true;
+    piece.remaining -= 1;
+    if (piece.remaining === 0 && !piece.failed && !this.liars.has(sourceId)) {
+      this.options.onPieceChecked?.(sourceId, piece.range.start, piece.range.end);
+    }
+  }
+
+  /** Whether the slice matched the origin. */
+  private async compare(sourceId: string, slice: ByteRange): Promise<boolean> {
     try {
       const [local, origin] = await Promise.all([
         this.options.readLocal(slice.start, slice.end - slice.start),
@@ -135,12 +159,15 @@ export class PeerVerifier {
       ]);
       this.checked += 1;
       const offset = firstDifference(local, origin);
-      if (offset !== -1 && !this.liars.has(sourceId)) {
+      if (offset === -1) return true;
+      if (!this.liars.has(sourceId)) {
         this.liars.add(sourceId);
         await this.options.onMismatch(sourceId, slice.start + offset);
       }
+      return false;
     } catch (error) {
       if (!this.signal.aborted) this.options.onUnverified?.(sourceId, error);
+      return false;
     }
   }
 }

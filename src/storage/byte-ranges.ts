@@ -17,3 +17,18 @@ export function mergeRanges(ranges: readonly ByteRange[]): ByteRange[] {
   }
   return merged;
 }
+
+/** The bytes in both lists; each must be sorted and merged (as mergeRanges returns them). */
+export function intersectRanges(a: readonly ByteRange[], b: readonly ByteRange[]): ByteRange[] {
+  const result: ByteRange[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const start = Math.max(a[i]!.start, b[j]!.start);
+    const end = Math.min(a[i]!.end, b[j]!.end);
+    if (start < end) result.push({ start, end });
+    if (a[i]!.end < b[j]!.end) i++;
+    else j++;
+  }
+  return result;
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Validators } from '../client/range-source.js';
-import { CONTROL_FORMAT_VERSION } from '../constants.js';
+import { CONTROL_FORMAT_VERSION, PIECE_DIGEST_ALGORITHM, PIECE_DIGEST_HEX_CHARS } from '../constants.js';
 import { DdmError } from '../errors.js';
 import type { ByteRange } from '../scheduler/types.js';
 import { mergeRanges } from './byte-ranges.js';
@@ -24,44 +24,121 @@ export interface ControlState {
   validators: Validators;
   /** Ranges whose bytes are synced to the `.part` file: sorted, merged, within [0, size]. */
   done: ByteRange[];
+  /**
+   * Inside `done`: bytes that came from peers (in any run). After a checksum mismatch they are
+   * compared with the origin and repaired; everything else in `done` came from the origin itself.
+   */
+  peer?: ByteRange[];
+  /** Inside `peer`: bytes whose spot checks had not passed yet. A resume fetches them again. */
+  unchecked?: ByteRange[];
+  /** Digests of completed pieces, checked on resume to find a damaged `.part`. */
+  pieces?: PieceDigestRecord;
   /** ISO 8601 timestamps. */
   createdAt: string;
   updatedAt: string;
 }
 
+/** A digest of [start, end), which lies inside one aligned piece of `bytes` and inside `done`. */
+export interface PieceDigest {
+  start: number;
+  end: number;
+  hex: string;
+}
+
+export interface PieceDigestRecord {
+  /** Piece size: no digest spans a multiple of it, so damage costs at most one piece per digest. */
+  bytes: number;
+  /** Node's name of the hash; each digest is its first PIECE_DIGEST_HEX_CHARS hex digits. */
+  algorithm: string;
+  digests: PieceDigest[];
+}
+
 const offsetSchema = z.int().nonnegative();
+const rangesSchema = z.array(z.tuple([offsetSchema, offsetSchema]));
+const hexDigest = new RegExp(`^[0-9a-f]{${PIECE_DIGEST_HEX_CHARS}}$`);
+
+const commonFields = {
+  format: z.literal(FORMAT_MARKER),
+  url: z.string().min(1),
+  finalUrl: z.string().min(1),
+  size: offsetSchema.nullable(),
+  validators: z.object({ etag: z.string().optional(), lastModified: z.string().optional() }),
+  done: rangesSchema,
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+};
+
+const piecesSchema = z.object({
+  bytes: z.int().positive(),
+  algorithm: z.literal(PIECE_DIGEST_ALGORITHM),
+  digests: z.array(z.tuple([offsetSchema, offsetSchema, z.string().regex(hexDigest)])),
+});
+
+/** Version 1: `done` only. It cannot say which bytes came from peers (see toState). */
+const versionOneSchema = z
+  .object({ ...commonFields, version: z.literal(1) })
+  .superRefine((value, context) => refineRanges(value, context, 'done', null));
 
 const onDiskSchema = z
   .object({
-    format: z.literal(FORMAT_MARKER),
+    ...commonFields,
     version: z.literal(CONTROL_FORMAT_VERSION),
-    url: z.string().min(1),
-    finalUrl: z.string().min(1),
-    size: offsetSchema.nullable(),
-    validators: z.object({ etag: z.string().optional(), lastModified: z.string().optional() }),
-    done: z.array(z.tuple([offsetSchema, offsetSchema])),
-    createdAt: z.iso.datetime(),
-    updatedAt: z.iso.datetime(),
+    peer: rangesSchema,
+    unchecked: rangesSchema,
+    pieces: piecesSchema.nullable(),
   })
   .superRefine((value, context) => {
-    const problem = doneRangesProblem(value.done, value.size);
-    if (problem !== undefined) context.addIssue({ code: 'custom', path: ['done'], message: problem });
+    refineRanges(value, context, 'done', null);
+    refineRanges(value, context, 'peer', value.done);
+    refineRanges(value, context, 'unchecked', value.peer);
+    const problem = value.pieces ? piecesProblem(value.pieces, value.done) : undefined;
+    if (problem !== undefined) context.addIssue({ code: 'custom', path: ['pieces'], message: problem });
   });
 
 type OnDisk = z.infer<typeof onDiskSchema>;
+type VersionOne = z.infer<typeof versionOneSchema>;
+type Tuples = readonly (readonly [number, number])[];
 
-function doneRangesProblem(
-  done: readonly (readonly [number, number])[],
-  size: number | null,
-): string | undefined {
+function refineRanges<K extends string>(
+  value: { size: number | null } & Record<K, Tuples>,
+  context: z.RefinementCtx,
+  key: K,
+  within: Tuples | null,
+): void {
+  const problem =
+    rangesProblem(value[key], value.size) ?? (within ? outsideProblem(value[key], within) : undefined);
+  if (problem !== undefined) context.addIssue({ code: 'custom', path: [key], message: problem });
+}
+
+function rangesProblem(ranges: Tuples, size: number | null): string | undefined {
   let previousEnd = 0;
-  for (const [start, end] of done) {
+  for (const [start, end] of ranges) {
     if (start >= end) return `empty or reversed range [${start}, ${end})`;
     if (start < previousEnd) return `range [${start}, ${end}) is out of order or overlaps the one before`;
     if (size !== null && end > size) return `range [${start}, ${end}) goes past the size ${size}`;
     previousEnd = end;
   }
   return undefined;
+}
+
+/** Both lists are sorted and merged, so each inner range must sit inside one outer range. */
+function outsideProblem(inner: Tuples, outer: Tuples): string | undefined {
+  for (const [start, end] of inner) {
+    if (!outer.some(([from, to]) => from <= start && end <= to)) {
+      return `range [${start}, ${end}) is not inside a range it belongs to`;
+    }
+  }
+  return undefined;
+}
+
+function piecesProblem(pieces: z.infer<typeof piecesSchema>, done: Tuples): string | undefined {
+  const ranges = pieces.digests.map(([start, end]) => [start, end] as const);
+  const problem = rangesProblem(ranges, null) ?? outsideProblem(ranges, done);
+  if (problem !== undefined) return problem;
+  const across = ranges.find(
+    ([start, end]) => Math.floor(start / pieces.bytes) !== Math.floor((end - 1) / pieces.bytes),
+  );
+  return across ? `digest of [${across[0]}, ${across[1]}) spans more than one piece` : undefined;
 }
 
 /** Covers every field but itself, in the order written, so truncation or any edit of a value shows. */
@@ -87,7 +164,6 @@ function foreign(path: string, reason: string): DdmError {
 
 /** The exact text written to disk. It ends with `}` and no newline, so any truncation breaks the JSON. */
 export function serializeControl(state: ControlState): string {
-  const done = mergeRanges(state.done);
   const body: OnDisk = {
     format: FORMAT_MARKER,
     version: CONTROL_FORMAT_VERSION,
@@ -95,7 +171,10 @@ export function serializeControl(state: ControlState): string {
     finalUrl: state.finalUrl,
     size: state.size,
     validators: withoutUndefined(state.validators),
-    done: done.map((range) => [range.start, range.end] as [number, number]),
+    done: toTuples(state.done),
+    peer: toTuples(state.peer ?? []),
+    unchecked: toTuples(state.unchecked ?? []),
+    pieces: state.pieces ? piecesOnDisk(state.pieces) : null,
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
   };
@@ -104,6 +183,17 @@ export function serializeControl(state: ControlState): string {
     throw new TypeError(`refusing to write an invalid control state: ${z.prettifyError(checked.error)}`);
   }
   return JSON.stringify({ ...body, integrity: integrityOf(body) });
+}
+
+function toTuples(ranges: readonly ByteRange[]): [number, number][] {
+  return mergeRanges(ranges).map((range) => [range.start, range.end]);
+}
+
+function piecesOnDisk(pieces: PieceDigestRecord): NonNullable<OnDisk['pieces']> {
+  const digests = [...pieces.digests]
+    .sort((a, b) => a.start - b.start)
+    .map(({ start, end, hex }) => [start, end, hex] as [number, number, string]);
+  return { bytes: pieces.bytes, algorithm: PIECE_DIGEST_ALGORITHM, digests };
 }
 
 function withoutUndefined(validators: Validators): Validators {
@@ -127,29 +217,73 @@ export function parseControl(text: string, path: string): ControlState {
   const record = parsed as Record<string, unknown>;
   const looksOurs = record.format === FORMAT_MARKER;
   if (!looksOurs && !('integrity' in record)) throw foreign(path, 'is not a ddm control file');
+  // Checked before the schema so that any edit, even one that still looks valid, is caught; and
+  // before the version, so that a damaged version number is not taken for a newer ddm's file
+  // (every version computes `integrity` the same way, so a newer file's is intact).
+  const { integrity, ...body } = record;
+  const intact = typeof integrity === 'string' && integrity === integrityOfParsed(body);
+  if ('integrity' in record && !intact) throw corrupt(path, 'integrity check failed');
   if (looksOurs && typeof record.version === 'number' && record.version > CONTROL_FORMAT_VERSION) {
     throw foreign(path, `was written by a newer ddm (control format ${record.version})`);
   }
-  // Checked before the schema so that any edit, even one that still looks valid, is caught.
-  const { integrity, ...body } = record;
-  if (typeof integrity !== 'string' || integrity !== integrityOfParsed(body)) {
-    throw corrupt(path, 'integrity check failed');
+  if (!intact) throw corrupt(path, 'integrity check failed');
+  if (record.version === 1) {
+    const old = versionOneSchema.safeParse(body);
+    if (!old.success) throw corrupt(path, z.prettifyError(old.error).replaceAll('\n', '; '));
+    return fromVersionOne(old.data);
   }
   const result = onDiskSchema.safeParse(body);
   if (!result.success) throw corrupt(path, z.prettifyError(result.error).replaceAll('\n', '; '));
   return toState(result.data);
 }
 
+function toRanges(tuples: Tuples): ByteRange[] {
+  return tuples.map(([start, end]) => ({ start, end }));
+}
+
 function toState(onDisk: OnDisk): ControlState {
-  return {
+  const state: ControlState = {
     url: onDisk.url,
     finalUrl: onDisk.finalUrl,
     size: onDisk.size,
     validators: withoutUndefined(onDisk.validators),
-    done: onDisk.done.map(([start, end]) => ({ start, end })),
+    done: toRanges(onDisk.done),
     createdAt: onDisk.createdAt,
     updatedAt: onDisk.updatedAt,
   };
+  if (onDisk.peer.length > 0) state.peer = toRanges(onDisk.peer);
+  if (onDisk.unchecked.length > 0) state.unchecked = toRanges(onDisk.unchecked);
+  if (onDisk.pieces) {
+    state.pieces = {
+      bytes: onDisk.pieces.bytes,
+      algorithm: onDisk.pieces.algorithm,
+      digests: onDisk.pieces.digests.map(([start, end, hex]) => ({ start, end, hex })),
+    };
+  }
+  return state;
+}
+
+/**
+ * A version-1 file's `done` ranges are resumed, but version 1 recorded peers' bytes as done
+ * before they were spot-checked and did not say which bytes came from peers. So every one of
+ * them counts as peer bytes: spot-checked ones are kept (not refetched: that would throw away
+ * every resume across an upgrade), and if `--checksum` then fails, all of them are compared with
+ * the origin and repaired instead of failing again. Without `--checksum` such bytes are trusted,
+ * as version 1 did; it has no piece digests either, so damage to its `.part` goes unnoticed.
+ */
+function fromVersionOne(onDisk: VersionOne): ControlState {
+  const done = toRanges(onDisk.done);
+  const state: ControlState = {
+    url: onDisk.url,
+    finalUrl: onDisk.finalUrl,
+    size: onDisk.size,
+    validators: withoutUndefined(onDisk.validators),
+    done,
+    createdAt: onDisk.createdAt,
+    updatedAt: onDisk.updatedAt,
+  };
+  if (done.length > 0) state.peer = done.map((range) => ({ ...range }));
+  return state;
 }
 
 /** Durably replaces the control file at `path`: after a crash it holds the old or the new state. */

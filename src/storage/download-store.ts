@@ -3,13 +3,17 @@ import { dirname } from 'node:path';
 import type { Validators } from '../client/range-source.js';
 import { DdmError } from '../errors.js';
 import type { ByteRange } from '../scheduler/types.js';
+import { mergeRanges } from './byte-ranges.js';
 import { type Checksum, hashFile } from './checksum.js';
 import { type ControlState, loadControl, saveControl } from './control-file.js';
 import { syncDirectory } from './durable-write.js';
 import { controlPath, partPath } from './file-names.js';
 import { errnoOf, throwIfAborted, toStorageError } from './fs-errors.js';
 import { PartFile } from './part-file.js';
+import { PeerRanges } from './peer-ranges.js';
+import { PieceDigests } from './piece-digests.js';
 import { exists, fileExistsError, publishFile } from './publish-file.js';
+import { checkResumed, type ResumeCheck } from './resume-check.js';
 
 export { type Checksum, type ChecksumAlgorithm, parseChecksum } from './checksum.js';
 export { controlPath, partPath } from './file-names.js';
@@ -54,6 +58,10 @@ export interface OpenedStore {
   resumed: ByteRange[];
   /** Set when earlier progress existed but could not be used. */
   restartReason?: RestartReason;
+  /** Recorded as done, but no longer matching their piece digests: fetched again. */
+  damaged: ByteRange[];
+  /** Peer bytes an earlier run recorded before their spot checks passed: fetched again. */
+  unchecked: ByteRange[];
 }
 
 interface StartPlan {
@@ -85,6 +93,9 @@ export class DownloadStore {
     private readonly part: PartFile,
     private state: ControlState,
     private readonly overwrite: boolean,
+    /** Which done bytes came from peers; the client keeps it up to date, checkpoints record it. */
+    readonly peerRanges: PeerRanges,
+    private readonly digests: PieceDigests,
     private readonly sink = false,
   ) {
     this.partPath = partPath(outputPath);
@@ -121,14 +132,24 @@ export class DownloadStore {
       await saveControl(controlPath(outputPath), state, signal);
     }
     const part = await PartFile.open(partPath(outputPath), options.size, signal);
+    let check: ResumeCheck | undefined;
     try {
       if (plan.resume === undefined) await part.reset(options.size);
+      else check = await checkResumed(plan.resume, (position, length) => part.read(position, length), signal);
     } catch (error) {
       await part.close().catch(() => {});
       throw error;
     }
-    const store = new DownloadStore(outputPath, part, state, options.overwrite);
-    const opened: OpenedStore = { store, resumed: state.done.map((range) => ({ ...range })) };
+    if (check) state.done = check.done;
+    const peerRanges = check?.peerRanges ?? new PeerRanges();
+    const digests = check?.digests ?? new PieceDigests();
+    const store = new DownloadStore(outputPath, part, state, options.overwrite, peerRanges, digests);
+    const opened: OpenedStore = {
+      store,
+      resumed: state.done.map((range) => ({ ...range })),
+      damaged: check?.damaged ?? [],
+      unchecked: check?.unchecked ?? [],
+    };
     if (plan.restartReason !== undefined) opened.restartReason = plan.restartReason;
     return opened;
   }
@@ -138,21 +159,30 @@ export class DownloadStore {
     const { url, finalUrl, size, validators } = options;
     const state: ControlState = { url, finalUrl, size, validators, done: [], createdAt: now, updatedAt: now };
     const part = await PartFile.openSink(options.outputPath, signal);
-    return { store: new DownloadStore(options.outputPath, part, state, false, true), resumed: [] };
+    const store = new DownloadStore(
+      options.outputPath,
+      part,
+      state,
+      false,
+      new PeerRanges(),
+      new PieceDigests(),
+      true,
+    );
+    return { store, resumed: [], damaged: [], unchecked: [] };
   }
 
   /** Writes all of `data` at `position` in the `.part` file. */
   async write(data: Uint8Array, position: number): Promise<void> {
     this.assertInside(position, data.byteLength);
+    this.digests.invalidate(position, position + data.byteLength);
     await this.part.write(data, position);
   }
 
   /** Writes consecutive chunks at `position` in one vectored write. */
   async writeChunks(chunks: readonly Uint8Array[], position: number): Promise<void> {
-    this.assertInside(
-      position,
-      chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0),
-    );
+    const length = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+    this.assertInside(position, length);
+    this.digests.invalidate(position, position + length);
     await this.part.writeChunks(chunks, position);
   }
 
@@ -206,7 +236,16 @@ export class DownloadStore {
   private async saveCheckpoint(done: readonly ByteRange[], signal: AbortSignal): Promise<void> {
     throwIfAborted(signal);
     await this.part.datasync();
-    const state: ControlState = { ...this.state, done: [...done], updatedAt: new Date().toISOString() };
+    // Read back after the sync, so each digest describes bytes that are on disk.
+    const merged = mergeRanges(done);
+    await this.digests.update(merged, (position, length) => this.part.read(position, length), signal);
+    const state: ControlState = {
+      ...this.state,
+      done: merged,
+      ...this.peerRanges.within(merged),
+      pieces: this.digests.record(),
+      updatedAt: new Date().toISOString(),
+    };
     await saveControl(this.controlPath, state, signal);
     this.state = state;
   }
@@ -235,7 +274,7 @@ export class DownloadStore {
     if (actual === expected.hex) return;
     throw new DdmError(
       'CHECKSUM_MISMATCH',
-      `${expected.algorithm} of the download is ${actual}, expected ${expected.hex}; the data is kept in ${this.partPath}`,
+      `${expected.algorithm} of the download is ${actual}, expected ${expected.hex}; the data is kept in ${this.partPath} to look at, but a download the server cannot resume (no ranges or no length) is fetched again in full by the next run`,
       { details: { algorithm: expected.algorithm, expected: expected.hex, actual, path: this.partPath } },
     );
   }

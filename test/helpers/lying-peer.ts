@@ -4,13 +4,21 @@
  * verification only.
  */
 import { randomInt } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { PROTOCOL_VERSION } from '../../src/constants.js';
 import { deriveKey } from '../../src/protocol/auth.js';
 import { API, FetchRequest, type OfferResponse, type PeerInfoResponse } from '../../src/protocol/messages.js';
 import { sendStreamHead } from '../../src/util/signed-http.js';
 import { startSignedServer } from '../../src/util/signed-server.js';
 
-export type Lie = 'flip' | 'truncate' | 'pad' | 'shift';
+/** `last-byte` flips only the last byte of each answer: spot checks almost never see it. */
+export type Lie = 'flip' | 'truncate' | 'pad' | 'shift' | 'last-byte';
+
+export interface LyingPeerOptions {
+  /** Paces each answer's body to this rate, so a piece stays in flight for a while. */
+  rateBytesPerSec?: number;
+}
 
 export interface LyingPeer {
   url: string;
@@ -21,8 +29,28 @@ export interface LyingPeer {
 const SLOTS = 4;
 /** How far a 'shift' liar moves the range it serves. */
 const SHIFT_BYTES = 4096;
+const PACE_CHUNK_BYTES = 16 * 1024;
 
-export async function startLyingPeer(data: Buffer, lie: Lie, secret: string): Promise<LyingPeer> {
+/** Sends `bytes` as the body, at `rate` bytes per second when given; stops if the client goes. */
+async function sendBody(res: ServerResponse, bytes: Buffer, rate: number | undefined): Promise<void> {
+  if (rate === undefined) {
+    res.end(bytes);
+    return;
+  }
+  for (let offset = 0; offset < bytes.length && !res.destroyed; offset += PACE_CHUNK_BYTES) {
+    res.write(bytes.subarray(offset, offset + PACE_CHUNK_BYTES));
+    await delay((PACE_CHUNK_BYTES / rate) * 1000);
+  }
+  res.end();
+}
+
+export async function startLyingPeer(
+  data: Buffer,
+  lie: Lie,
+  secret: string,
+  options: LyingPeerOptions = {},
+): Promise<LyingPeer> {
+  const rate = options.rateBytesPerSec;
   const controller = new AbortController();
   const state = { fetches: 0 };
   const server = await startSignedServer(
@@ -57,13 +85,20 @@ export async function startLyingPeer(data: Buffer, lie: Lie, secret: string): Pr
               const at = randomInt(bytes.length);
               bytes[at] = bytes[at]! ^ 0x01;
               sendStreamHead(ctx.res, length, ctx.key, ctx.nonce);
-              ctx.res.end(bytes);
+              void sendBody(ctx.res, bytes, rate);
+              break;
+            }
+            case 'last-byte': {
+              const bytes = Buffer.from(truth);
+              bytes[length - 1] = bytes[length - 1]! ^ 0x01;
+              sendStreamHead(ctx.res, length, ctx.key, ctx.nonce);
+              void sendBody(ctx.res, bytes, rate);
               break;
             }
             case 'shift': {
               const from = Math.min(request.start + SHIFT_BYTES, data.length - length);
               sendStreamHead(ctx.res, length, ctx.key, ctx.nonce);
-              ctx.res.end(data.subarray(from, from + length));
+              void sendBody(ctx.res, data.subarray(from, from + length), rate);
               break;
             }
             case 'truncate':

@@ -177,6 +177,9 @@ describe('control file', () => {
       size: 100,
       validators: {},
       done: [] as number[][],
+      peer: [] as number[][],
+      unchecked: [] as number[][],
+      pieces: null,
       createdAt: '2025-01-02T03:04:05.000Z',
       updatedAt: '2025-01-02T03:04:05.000Z',
     };
@@ -209,6 +212,93 @@ describe('control file', () => {
       { ...base, createdAt: 'yesterday' },
       { ...base, validators: { etag: 5 } },
       { ...base, version: 0 },
+    ];
+    for (const body of invalid) {
+      assert.equal(
+        errorCode(() => parseControl(withIntegrity(body), 'bad.ddm')),
+        'CONTROL_CORRUPT',
+        JSON.stringify(body),
+      );
+    }
+  });
+
+  it('round-trips peer ranges, unchecked ranges and piece digests', async () => {
+    const path = join(dir, 'pieces.ddm');
+    const state: ControlState = {
+      ...sampleState(),
+      peer: [{ start: 4_000_000, end: 5_000_000 }],
+      unchecked: [{ start: 4_500_000, end: 5_000_000 }],
+      pieces: {
+        bytes: 4_194_304,
+        algorithm: 'sha256',
+        digests: [
+          { start: 0, end: 1_000_000, hex: 'a'.repeat(32) },
+          { start: 4_000_000, end: 4_194_304, hex: 'b'.repeat(32) },
+          { start: 4_194_304, end: 5_500_000, hex: 'c'.repeat(32) },
+        ],
+      },
+    };
+    await saveControl(path, state, signal);
+    assert.deepEqual(await loadControl(path, signal), state);
+  });
+
+  it('reads a version-1 file: done ranges resume, and all count as peer bytes for the audit', () => {
+    const body = {
+      format: 'ddm-control',
+      version: 1,
+      url: 'https://example.com/a',
+      finalUrl: 'https://example.com/a',
+      size: 100,
+      validators: { etag: '"v1"' },
+      done: [
+        [0, 10],
+        [50, 100],
+      ],
+      createdAt: '2025-01-02T03:04:05.000Z',
+      updatedAt: '2025-01-02T03:04:05.000Z',
+    };
+    const state = parseControl(withIntegrity(body), 'old.ddm');
+    const ranges = [
+      { start: 0, end: 10 },
+      { start: 50, end: 100 },
+    ];
+    assert.deepEqual(state.done, ranges);
+    assert.deepEqual(state.peer, ranges, 'version 1 did not say which bytes came from peers');
+    assert.equal(state.unchecked, undefined);
+    assert.equal(state.pieces, undefined);
+    assert.equal(
+      errorCode(() => parseControl(withIntegrity({ ...body, done: [[0, 101]] }), 'old.ddm')),
+      'CONTROL_CORRUPT',
+    );
+  });
+
+  it('refuses peer, unchecked and digest ranges that do not fit inside what they belong to', () => {
+    const base = {
+      format: 'ddm-control',
+      version: CONTROL_FORMAT_VERSION,
+      url: 'https://example.com/a',
+      finalUrl: 'https://example.com/a',
+      size: 100,
+      validators: {},
+      done: [[0, 60]],
+      peer: [[10, 20]],
+      unchecked: [[10, 15]],
+      pieces: { bytes: 50, algorithm: 'sha256', digests: [[0, 50, 'd'.repeat(32)]] },
+      createdAt: '2025-01-02T03:04:05.000Z',
+      updatedAt: '2025-01-02T03:04:05.000Z',
+    };
+    assert.equal(
+      errorCode(() => parseControl(withIntegrity(base), 'ok.ddm')),
+      undefined,
+    );
+    const pieces = (digests: unknown[]) => ({ ...base.pieces, digests });
+    const invalid: Record<string, unknown>[] = [
+      { ...base, peer: [[50, 70]] },
+      { ...base, unchecked: [[5, 15]] },
+      { ...base, pieces: pieces([[40, 60, 'd'.repeat(32)]]) },
+      { ...base, pieces: pieces([[50, 70, 'd'.repeat(32)]]) },
+      { ...base, pieces: pieces([[0, 50, 'not hex']]) },
+      { ...base, pieces: { ...base.pieces, algorithm: 'crc32' } },
     ];
     for (const body of invalid) {
       assert.equal(

@@ -1,0 +1,24 @@
+/** What the user is told when a resume finds recorded progress that cannot be trusted. */
+import type { ByteRange } from '../scheduler/types.js';
+import type { OpenedStore } from '../storage/download-store.js';
+import { formatBytes } from '../util/format.js';
+
+function bytesIn(ranges: readonly ByteRange[]): number {
+  return ranges.reduce((sum, range) => sum + range.end - range.start, 0);
+}
+
+export function describeResumeCheck(opened: Pick<OpenedStore, 'damaged' | 'unchecked'>): string[] {
+  const notices: string[] = [];
+  if (opened.damaged.length > 0) {
+    const first = opened.damaged[0]!.start;
+    notices.push(
+      `${formatBytes(bytesIn(opened.damaged))} of the earlier partial download changed on disk since they were written (first at offset ${first}): fetching them again`,
+    );
+  }
+  if (opened.unchecked.length > 0) {
+    notices.push(
+      `${formatBytes(bytesIn(opened.unchecked))} from peers had not been spot-checked when the last run stopped: fetching them again`,
+    );
+  }
+  return notices;
+}
