@@ -207,3 +207,20 @@ export const DISCOVERY_IDENTIFY_TIMEOUT_MS = 2_000;
 export const MAX_DISCOVERED_SERVICES = 256;
 /** Addresses kept per announced host name. */
 export const MAX_ADDRESSES_PER_HOST = 8;
+
+// --- Engine and queue ---------------------------------------------------------------------------
+/** Downloads an engine runs at once by default; the rest wait in the queue (--max-active). */
+export const DEFAULT_MAX_ACTIVE_DOWNLOADS = 5;
+/** Connections to origins an engine holds at once, over all its downloads, by default. */
+export const DEFAULT_MAX_TOTAL_CONNECTIONS = 64;
+/** Hex digits of a download id (like aria2's GID: 64 random bits). */
+export const DOWNLOAD_ID_HEX_DIGITS = 16;
+
+// --- Speed limits -----------------------------------------------------------------------------
+/**
+ * A token bucket holds at most this much time's worth of bytes: an idle limiter lets a burst this
+ * long through, no more, so the rate measured over seconds stays within a few percent of the limit.
+ */
+export const RATE_LIMIT_BURST_MS = 100;
+/** A throttled reader re-reads the limit at least this often, so a changed limit applies at once. */
+export const RATE_LIMIT_RECHECK_MS = 100;

@@ -38,8 +38,8 @@ function lazy(load: () => Promise<Handler>): Handler {
 const COMMANDS: readonly CommandDefinition[] = [
   {
     name: 'get',
-    summary: 'download URL, with peers when a tracker or peer is given',
-    args: '<url>',
+    summary: 'download URL (or several, queued), with peers when a tracker or peer is given',
+    args: '[url...]',
     specs: GET_OPTIONS,
     handler: lazy(() => import('./commands/get.js').then((m) => m.runGetCommand)),
     common: true,

@@ -3,7 +3,13 @@
  * Values resolve as flag > DDM_* variable > config file > default.
  */
 
-import { DEFAULT_PEER_PORT, DEFAULT_TRACKER_PORT, DISCOVERY_BROWSE_TIMEOUT_MS } from '../constants.js';
+import {
+  DEFAULT_MAX_ACTIVE_DOWNLOADS,
+  DEFAULT_MAX_TOTAL_CONNECTIONS,
+  DEFAULT_PEER_PORT,
+  DEFAULT_TRACKER_PORT,
+  DISCOVERY_BROWSE_TIMEOUT_MS,
+} from '../constants.js';
 
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'seconds';
 
@@ -98,6 +104,36 @@ const CLIENT_TLS_OPTIONS: readonly OptionSpec[] = [
     flags: '--tls-ca <file>',
     description: 'believe https nodes whose certificate this PEM CA signed (instead of the system CAs)',
     kind: 'string',
+  },
+];
+
+/** Speed limits and the queue: `ddm get` with several URLs and `ddm daemon`. */
+const QUEUE_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'maxSpeed',
+    flags: '--max-speed <rate>',
+    description: 'speed limit of each download, e.g. 500K or 2M (bytes per second; 0: none)',
+    kind: 'string',
+  },
+  {
+    key: 'maxOverallSpeed',
+    flags: '--max-overall-speed <rate>',
+    description: 'speed limit of all downloads together (0: none)',
+    kind: 'string',
+  },
+  {
+    key: 'maxActive',
+    flags: '--max-active <n>',
+    description: 'downloads at once; the others wait in the queue',
+    kind: 'int',
+    defaultValue: DEFAULT_MAX_ACTIVE_DOWNLOADS,
+  },
+  {
+    key: 'maxConnections',
+    flags: '--max-connections <n>',
+    description: 'connections to origins over all downloads at once',
+    kind: 'int',
+    defaultValue: DEFAULT_MAX_TOTAL_CONNECTIONS,
   },
 ];
 
@@ -198,6 +234,13 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     key: 'name',
     flags: '--name <name>',
     description: 'this client as peers see it in their prompt',
+    kind: 'string',
+  },
+  ...QUEUE_OPTIONS,
+  {
+    key: 'inputFile',
+    flags: '-i, --input-file <file>',
+    description: 'download every URL in FILE (one a line, indented "key=value" option lines; - for stdin)',
     kind: 'string',
   },
   ...CLIENT_TLS_OPTIONS,
