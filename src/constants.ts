@@ -224,3 +224,12 @@ export const DOWNLOAD_ID_HEX_DIGITS = 16;
 export const RATE_LIMIT_BURST_MS = 100;
 /** A throttled reader re-reads the limit at least this often, so a changed limit applies at once. */
 export const RATE_LIMIT_RECHECK_MS = 100;
+
+// --- Daemon -----------------------------------------------------------------------------------
+/** `ddm daemon` listens here by default: loopback, aria2's RPC port. */
+export const DEFAULT_DAEMON_PORT = 6800;
+/** Random bytes of the daemon's API secret (hex-encoded in its file). */
+export const DAEMON_SECRET_BYTES = 32;
+/** File names in the state directory ($XDG_STATE_HOME/ddm). */
+export const SESSION_FILE_NAME = 'session.json';
+export const DAEMON_SECRET_FILE_NAME = 'daemon-secret';

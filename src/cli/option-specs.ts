@@ -4,6 +4,7 @@
  */
 
 import {
+  DEFAULT_DAEMON_PORT,
   DEFAULT_MAX_ACTIVE_DOWNLOADS,
   DEFAULT_MAX_TOTAL_CONNECTIONS,
   DEFAULT_PEER_PORT,
@@ -295,6 +296,12 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'slots', flags: '--slots <n>', description: 'ranges served at once', kind: 'int', defaultValue: 4 },
   {
+    key: 'maxUpload',
+    flags: '--max-upload <rate>',
+    description: 'speed limit of what this peer serves, over all clients, e.g. 2M (0: none)',
+    kind: 'string',
+  },
+  {
     key: 'allowPrivate',
     flags: '--allow-private',
     description: 'let this peer fetch loopback, private and link-local addresses',
@@ -327,6 +334,35 @@ export const PEERS_OPTIONS: readonly OptionSpec[] = [
   ...CLIENT_TLS_OPTIONS,
 ];
 
+export const DAEMON_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'listen',
+    flags: '--listen <host:port>',
+    description: 'address of the API (keep it on loopback)',
+    kind: 'string',
+    defaultValue: `127.0.0.1:${DEFAULT_DAEMON_PORT}`,
+  },
+  {
+    key: 'dir',
+    flags: '--dir <dir>',
+    description: 'where downloads go unless they name a path',
+    kind: 'string',
+  },
+  {
+    key: 'maxActive',
+    flags: '--max-active <n>',
+    description: "downloads at once (default: the session's, else 5)",
+    kind: 'int',
+  },
+  {
+    key: 'stateDir',
+    flags: '--state-dir <dir>',
+    description: 'session and API secret (default: $XDG_STATE_HOME/ddm, ~/.local/state/ddm)',
+    kind: 'string',
+  },
+  ...CLIENT_TLS_OPTIONS,
+];
+
 export const DEMO_OPTIONS: readonly OptionSpec[] = [
   {
     key: 'size',
@@ -352,6 +388,7 @@ export function knownConfigKeys(): Set<string> {
     ...TRACKER_OPTIONS,
     ...PEER_OPTIONS,
     ...PEERS_OPTIONS,
+    ...DAEMON_OPTIONS,
     ...DEMO_OPTIONS,
   ];
   return new Set(all.map(configKeyFor));

@@ -118,6 +118,23 @@ export class DownloadHandle {
     };
   }
 
+  /**
+   * The request as a session file keeps it: paths made absolute, the live options as they are
+   * now, and no `overwrite` once the files were opened (a restart must resume, not start over).
+   */
+  sessionRequest(): Record<string, unknown> {
+    const { output, dir } = this.request.options;
+    return {
+      ...this.request.raw,
+      ...(output === undefined ? {} : { output }),
+      ...(dir === undefined || output !== undefined ? {} : { dir }),
+      connections: this.#options.connections,
+      maxSpeed: this.#options.maxSpeed,
+      helpers: this.#options.helpers,
+      overwrite: this.request.raw.overwrite && !this.#started,
+    };
+  }
+
   /** Changes connections, speed limit or helpers at once, also in the middle of a run. */
   setOptions(changes: Partial<LiveOptions>): void {
     if (changes.connections !== undefined) {

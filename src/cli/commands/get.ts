@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { DownloadEvent } from '../../client/events.js';
 import type { DownloadHandle } from '../../engine/download-handle.js';
 import { createEngine, type Engine } from '../../engine/engine.js';
@@ -69,7 +70,7 @@ export async function runGetCommand(
         human?.onEvent(event);
         emitJson?.(event);
       };
-      handles.push(engine.add({ ...base, ...entry.options, url: entry.url }, { onEvent }));
+      handles.push(engine.add(entryRequest(base, entry), { onEvent }));
     }
     const outcomes = await Promise.allSettled(handles.map((handle) => handle.finished()));
     for (const renderer of renderers) renderer.stop();
@@ -115,6 +116,17 @@ async function readStdin(): Promise<string> {
 function requestFrom(values: Record<string, unknown>): Record<string, unknown> {
   const request: Record<string, unknown> = {};
   for (const key of REQUEST_KEYS) if (values[key] !== undefined) request[key] = values[key];
+  return request;
+}
+
+/** An input file's `out=` is a name inside the directory, as in aria2. */
+function entryRequest(base: Record<string, unknown>, entry: InputEntry): Record<string, unknown> {
+  const request: Record<string, unknown> = { ...base, ...entry.options, url: entry.url };
+  const out = entry.options.output;
+  if (typeof out === 'string' && typeof request.dir === 'string') {
+    request.output = resolve(request.dir, out);
+    delete request.dir;
+  }
   return request;
 }
 
