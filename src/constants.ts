@@ -213,6 +213,8 @@ export const MAX_ADDRESSES_PER_HOST = 8;
 export const DEFAULT_MAX_ACTIVE_DOWNLOADS = 5;
 /** Connections to origins an engine holds at once, over all its downloads, by default. */
 export const DEFAULT_MAX_TOTAL_CONNECTIONS = 64;
+/** The engine's peer directory asks trackers, --peer URLs and the LAN again this often. */
+export const PEER_DIRECTORY_POLL_MS = 2_000;
 /** Hex digits of a download id (like aria2's GID: 64 random bits). */
 export const DOWNLOAD_ID_HEX_DIGITS = 16;
 
@@ -233,3 +235,5 @@ export const DAEMON_SECRET_BYTES = 32;
 /** File names in the state directory ($XDG_STATE_HOME/ddm). */
 export const SESSION_FILE_NAME = 'session.json';
 export const DAEMON_SECRET_FILE_NAME = 'daemon-secret';
+/** A peer missing from this many polls in a row has left (one missed poll may be a lost answer). */
+export const PEER_DIRECTORY_GONE_AFTER_POLLS = 2;

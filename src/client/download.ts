@@ -70,6 +70,8 @@ export interface LiveDownload {
   setConnections(connections: number): void;
   /** Lets peers deliver or stops them (their slots drain after the range in hand). */
   setPeersEnabled(enabled: boolean): void;
+  /** A source that left (a peer gone from the directory) gets no more ranges; no failure is counted. */
+  retireSource(sourceId: string): void;
   doneRanges(): ByteRange[];
   stats(): WorkerStats[];
 }
@@ -292,6 +294,10 @@ async function runSegmented(
     setConnections: (connections) => engine.setSlots('local', connections),
     setPeersEnabled: (enabled) => {
       for (const [id, slots] of peerSlots) engine.setSlots(id, enabled ? slots : 0);
+    },
+    retireSource: (sourceId) => {
+      peerSlots.delete(sourceId);
+      engine.setSlots(sourceId, 0);
     },
     doneRanges: () => scheduler.doneRanges(),
     stats: () => engine.stats(),

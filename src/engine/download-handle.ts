@@ -30,6 +30,7 @@ export interface HandleEnvironment {
   swarmFor(
     request: DownloadRequest,
     onEvent: (event: DownloadEvent) => void,
+    retire: (sourceId: string) => void,
   ): ((signal: AbortSignal) => Promise<Recruitment>) | undefined;
   /** The engine's lifetime: aborting it interrupts every run (they checkpoint first). */
   signal: AbortSignal;
@@ -200,7 +201,10 @@ export class DownloadHandle {
 
   async #runOnce(signal: AbortSignal): Promise<void> {
     const onEvent = (event: DownloadEvent) => this.#onEvent(event);
-    const swarm = this.#options.helpers ? this.environment.swarmFor(this.request, onEvent) : undefined;
+    const retire = (sourceId: string) => this.#live?.retireSource(sourceId);
+    const swarm = this.#options.helpers
+      ? this.environment.swarmFor(this.request, onEvent, retire)
+      : undefined;
     const options: DownloadOptions = {
       ...this.request.options,
       connections: this.#options.connections,

@@ -9,7 +9,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { DownloadOptions } from '../client/download.js';
 import type { DownloadEvent } from '../client/events.js';
-import { discoverSwarm, type Recruitment } from '../client/swarm.js';
+import { discoverSwarm, findPeers, type Recruitment, type SwarmOptions } from '../client/swarm.js';
 import {
   DEFAULT_MAX_ACTIVE_DOWNLOADS,
   DEFAULT_MAX_TOTAL_CONNECTIONS,
@@ -18,10 +18,12 @@ import {
 } from '../constants.js';
 import { DdmError } from '../errors.js';
 import { createOriginDispatcher } from '../origin/http-client.js';
+import { deriveKey } from '../protocol/auth.js';
 import { childController } from '../util/abort.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { DownloadHandle, type HandleEnvironment } from './download-handle.js';
-import { type DownloadRequest, parseDownloadRequest, requestError } from './request.js';
+import { PeerDirectory } from './peer-directory.js';
+import { type DownloadRequest, parseDownloadRequest, requestError, type SwarmRequest } from './request.js';
 import type { EngineEvent } from './types.js';
 
 export interface EngineLimits {
@@ -92,6 +94,7 @@ class DownloadEngine implements Engine {
   readonly #controller: AbortController;
   readonly #dispose: () => void;
   readonly #dir: string;
+  readonly #directories = new Map<string, PeerDirectory>();
   #closed = false;
 
   constructor(private readonly config: EngineConfig) {
@@ -195,7 +198,7 @@ class DownloadEngine implements Engine {
       dispatcher: this.#dispatcher,
       globalLimiter: this.#globalLimiter,
       signal: this.#controller.signal,
-      swarmFor: (request, onEvent) => swarm ?? this.#swarmFor(request, onEvent),
+      swarmFor: (request, onEvent, retire) => swarm ?? this.#swarmFor(request, onEvent, retire),
       changed: () => this.#pump(),
     };
   }
@@ -203,23 +206,41 @@ class DownloadEngine implements Engine {
   #swarmFor(
     request: DownloadRequest,
     onEvent: (event: DownloadEvent) => void,
+    retire: (sourceId: string) => void,
   ): ((signal: AbortSignal) => Promise<Recruitment>) | undefined {
     const swarm = request.swarm;
     if (swarm === undefined) return undefined;
-    return (signal) =>
-      discoverSwarm(
-        {
-          trackers: swarm.trackers,
-          peers: swarm.peers,
-          secret: swarm.secret,
-          clientName: swarm.clientName ?? hostname(),
-          onEvent,
-          timeoutMs: request.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-          ...(this.config.peerDispatcher ? { dispatcher: this.config.peerDispatcher } : {}),
-          ...(swarm.discover ? { discovery: { timeoutMs: swarm.discoverTimeoutMs } } : {}),
-        },
-        signal,
-      );
+    const options = (events: (event: DownloadEvent) => void): SwarmOptions => ({
+      trackers: swarm.trackers,
+      peers: swarm.peers,
+      secret: swarm.secret,
+      clientName: swarm.clientName ?? hostname(),
+      onEvent: events,
+      timeoutMs: request.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      ...(this.config.peerDispatcher ? { dispatcher: this.config.peerDispatcher } : {}),
+      ...(swarm.discover ? { discovery: { timeoutMs: swarm.discoverTimeoutMs } } : {}),
+    });
+    // The directory polls quietly; the download's own first look reports what it finds.
+    const directory = this.#directoryFor(
+      swarm,
+      options(() => {}),
+    );
+    return async (signal) => {
+      const recruitment = await discoverSwarm(options(onEvent), signal);
+      return withLatePeers(recruitment, directory, retire);
+    };
+  }
+
+  /** One directory per way of finding peers, shared by every download that finds them that way. */
+  #directoryFor(swarm: SwarmRequest, options: SwarmOptions): PeerDirectory {
+    const name = JSON.stringify([swarm.trackers, swarm.peers, swarm.secret, swarm.discover]);
+    let directory = this.#directories.get(name);
+    if (!directory) {
+      const key = deriveKey(swarm.secret);
+      directory = new PeerDirectory((signal) => findPeers(options, key, signal));
+      this.#directories.set(name, directory);
+    }
+    return directory;
   }
 
   /** Starts waiting downloads, oldest first, while the limits leave room. */
@@ -249,6 +270,35 @@ class DownloadEngine implements Engine {
   #isIdle(): boolean {
     return this.list().every((handle) => handle.state !== 'active' && handle.state !== 'waiting');
   }
+}
+
+/**
+ * The recruitment of one run, kept open to the directory: a peer that appears while the download
+ * runs is offered it and joins; one that leaves is retired, its slots stop without a failure.
+ */
+function withLatePeers(
+  recruitment: Recruitment,
+  directory: PeerDirectory,
+  retire: (sourceId: string) => void,
+): Recruitment {
+  const offer = recruitment.offer;
+  if (offer === undefined) return recruitment;
+  return {
+    ...recruitment,
+    recruit: async (file, add, signal) => {
+      const offered = new Set((recruitment.peers ?? []).map((peer) => peer.id));
+      const unsubscribe = directory.subscribe(({ kind, target }) => {
+        if (kind === 'gone') {
+          retire(`peer:${target.id}`);
+        } else if (!offered.has(target.id) && !signal.aborted) {
+          offered.add(target.id);
+          void offer(target, file, add, signal).catch(() => {});
+        }
+      });
+      signal.addEventListener('abort', unsubscribe, { once: true });
+      await recruitment.recruit(file, add, signal);
+    },
+  };
 }
 
 function placeIn(request: DownloadRequest, dir: string): DownloadRequest {
