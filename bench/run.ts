@@ -8,6 +8,7 @@ import { BenchError, isBenchError } from './lib/bench-error.js';
 import { killAllNow } from './lib/processes.js';
 import { removeAllWorkspacesNow } from './lib/workspace.js';
 import { runMemory } from './scenarios/memory.js';
+import { runRateLimit } from './scenarios/ratelimit.js';
 import { runSingle } from './scenarios/single.js';
 import { runSwarm } from './scenarios/swarm.js';
 
@@ -19,6 +20,7 @@ const SCENARIO_RUNNERS: Record<Scenario, (options: BenchOptions, signal: AbortSi
   single: runSingle,
   swarm: runSwarm,
   memory: runMemory,
+  ratelimit: runRateLimit,
 };
 
 function exitCodeOf(error: unknown): number {

@@ -233,3 +233,33 @@ export const DISCOVERY_IDENTIFY_TIMEOUT_MS = 2_000;
 export const MAX_DISCOVERED_SERVICES = 256;
 /** Addresses kept per announced host name. */
 export const MAX_ADDRESSES_PER_HOST = 8;
+
+// --- Engine and queue ---------------------------------------------------------------------------
+/** Downloads an engine runs at once by default; the rest wait in the queue (--max-active). */
+export const DEFAULT_MAX_ACTIVE_DOWNLOADS = 5;
+/** Connections to origins an engine holds at once, over all its downloads, by default. */
+export const DEFAULT_MAX_TOTAL_CONNECTIONS = 64;
+/** The engine's peer directory asks trackers, --peer URLs and the LAN again this often. */
+export const PEER_DIRECTORY_POLL_MS = 2_000;
+/** Hex digits of a download id (like aria2's GID: 64 random bits). */
+export const DOWNLOAD_ID_HEX_DIGITS = 16;
+
+// --- Speed limits -----------------------------------------------------------------------------
+/**
+ * A token bucket holds at most this much time's worth of bytes: an idle limiter lets a burst this
+ * long through, no more, so the rate measured over seconds stays within a few percent of the limit.
+ */
+export const RATE_LIMIT_BURST_MS = 100;
+/** A throttled reader re-reads the limit at least this often, so a changed limit applies at once. */
+export const RATE_LIMIT_RECHECK_MS = 100;
+
+// --- Daemon -----------------------------------------------------------------------------------
+/** `ddm daemon` listens here by default: loopback, aria2's RPC port. */
+export const DEFAULT_DAEMON_PORT = 6800;
+/** Random bytes of the daemon's API secret (hex-encoded in its file). */
+export const DAEMON_SECRET_BYTES = 32;
+/** File names in the state directory ($XDG_STATE_HOME/ddm). */
+export const SESSION_FILE_NAME = 'session.json';
+export const DAEMON_SECRET_FILE_NAME = 'daemon-secret';
+/** A peer missing from this many polls in a row has left (one missed poll may be a lost answer). */
+export const PEER_DIRECTORY_GONE_AFTER_POLLS = 2;

@@ -1,9 +1,9 @@
-/** Command-line options of `npm run bench -- [single|swarm|memory] [--size S] [--runs N] [--quick] [--memory]`. */
+/** Command-line options of `npm run bench -- [single|swarm|memory|ratelimit] [--size S] [--runs N] [--quick] [--memory]`. */
 import { parseArgs } from 'node:util';
 import { BenchError } from './bench-error.js';
 import { GiB, MiB, parseSize } from './data-file.js';
 
-export const SCENARIOS = ['single', 'swarm', 'memory'] as const;
+export const SCENARIOS = ['single', 'swarm', 'memory', 'ratelimit'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -23,11 +23,12 @@ export const MEMORY_SMALL_BYTES = 64 * MiB;
 const MEMORY_LARGE_BYTES = 4 * GiB;
 const QUICK_MEMORY_LARGE_BYTES = GiB;
 
-export const USAGE = `usage: npm run bench -- [single|swarm|memory] [--size 64M|1G|4G] [--runs N] [--quick] [--memory]
+export const USAGE = `usage: npm run bench -- [single|swarm|memory|ratelimit] [--size 64M|1G|4G] [--runs N] [--quick] [--memory]
 
   single    (default) ddm get, aria2c -x4 and curl from a local nginx, alternating
   swarm     ddm get through a tracker and 4 local peers (--no-local) against aria2c -x4
   memory    peak RSS of ddm get on 64 MiB and on 4 GiB (same as --memory)
+  ratelimit speed limits (per download, global) held over 10 s against a local origin
   --size    download size (default 1G; in memory mode the large size, default 4G)
   --runs    runs per tool (default ${DEFAULT_RUNS})
   --quick   smoke run: 64M and ${QUICK_RUNS} runs (memory mode: 64M against 1G) unless --size/--runs say otherwise`;

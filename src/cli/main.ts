@@ -9,6 +9,7 @@ import type { CommandContext } from './context.js';
 import { printError } from './error-output.js';
 import {
   COMMON_OPTIONS,
+  DAEMON_OPTIONS,
   DEMO_OPTIONS,
   GET_OPTIONS,
   type OptionSpec,
@@ -38,8 +39,8 @@ function lazy(load: () => Promise<Handler>): Handler {
 const COMMANDS: readonly CommandDefinition[] = [
   {
     name: 'get',
-    summary: 'download URL, with peers when a tracker or peer is given',
-    args: '<url>',
+    summary: 'download URL (or several, queued), with peers when a tracker or peer is given',
+    args: '[url...]',
     specs: GET_OPTIONS,
     handler: lazy(() => import('./commands/get.js').then((m) => m.runGetCommand)),
     common: true,
@@ -63,6 +64,13 @@ const COMMANDS: readonly CommandDefinition[] = [
     summary: 'list the peers a client would use',
     specs: PEERS_OPTIONS,
     handler: lazy(() => import('./commands/peers.js').then((m) => m.runPeersCommand)),
+    common: true,
+  },
+  {
+    name: 'daemon',
+    summary: 'keep a download queue running, with a loopback API (session in ~/.local/state/ddm)',
+    specs: DAEMON_OPTIONS,
+    handler: lazy(() => import('./commands/daemon.js').then((m) => m.runDaemonCommand)),
     common: true,
   },
   {

@@ -3,7 +3,14 @@
  * Values resolve as flag > DDM_* variable > config file > default.
  */
 
-import { DEFAULT_PEER_PORT, DEFAULT_TRACKER_PORT, DISCOVERY_BROWSE_TIMEOUT_MS } from '../constants.js';
+import {
+  DEFAULT_DAEMON_PORT,
+  DEFAULT_MAX_ACTIVE_DOWNLOADS,
+  DEFAULT_MAX_TOTAL_CONNECTIONS,
+  DEFAULT_PEER_PORT,
+  DEFAULT_TRACKER_PORT,
+  DISCOVERY_BROWSE_TIMEOUT_MS,
+} from '../constants.js';
 
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'seconds';
 
@@ -98,6 +105,36 @@ const CLIENT_TLS_OPTIONS: readonly OptionSpec[] = [
     flags: '--tls-ca <file>',
     description: 'believe https nodes whose certificate this PEM CA signed (instead of the system CAs)',
     kind: 'string',
+  },
+];
+
+/** Speed limits and the queue: `ddm get` with several URLs and `ddm daemon`. */
+const QUEUE_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'maxSpeed',
+    flags: '--max-speed <rate>',
+    description: 'speed limit of each download, e.g. 500K or 2M (bytes per second; 0: none)',
+    kind: 'string',
+  },
+  {
+    key: 'maxOverallSpeed',
+    flags: '--max-overall-speed <rate>',
+    description: 'speed limit of all downloads together (0: none)',
+    kind: 'string',
+  },
+  {
+    key: 'maxActive',
+    flags: '--max-active <n>',
+    description: 'downloads at once; the others wait in the queue',
+    kind: 'int',
+    defaultValue: DEFAULT_MAX_ACTIVE_DOWNLOADS,
+  },
+  {
+    key: 'maxConnections',
+    flags: '--max-connections <n>',
+    description: 'connections to origins over all downloads at once',
+    kind: 'int',
+    defaultValue: DEFAULT_MAX_TOTAL_CONNECTIONS,
   },
 ];
 
@@ -228,6 +265,13 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     kind: 'bool',
     defaultValue: false,
   },
+  ...QUEUE_OPTIONS,
+  {
+    key: 'inputFile',
+    flags: '-i, --input-file <file>',
+    description: 'download every URL in FILE (one a line, indented "key=value" option lines; - for stdin)',
+    kind: 'string',
+  },
   ...CLIENT_TLS_OPTIONS,
 ];
 
@@ -280,6 +324,12 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'slots', flags: '--slots <n>', description: 'ranges served at once', kind: 'int', defaultValue: 4 },
   {
+    key: 'maxUpload',
+    flags: '--max-upload <rate>',
+    description: 'speed limit of what this peer serves, over all clients, e.g. 2M (0: none)',
+    kind: 'string',
+  },
+  {
     key: 'allowPrivate',
     flags: '--allow-private',
     description: 'let this peer fetch loopback, private and link-local addresses',
@@ -312,6 +362,35 @@ export const PEERS_OPTIONS: readonly OptionSpec[] = [
   ...CLIENT_TLS_OPTIONS,
 ];
 
+export const DAEMON_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'listen',
+    flags: '--listen <host:port>',
+    description: 'address of the API (keep it on loopback)',
+    kind: 'string',
+    defaultValue: `127.0.0.1:${DEFAULT_DAEMON_PORT}`,
+  },
+  {
+    key: 'dir',
+    flags: '--dir <dir>',
+    description: 'where downloads go unless they name a path',
+    kind: 'string',
+  },
+  {
+    key: 'maxActive',
+    flags: '--max-active <n>',
+    description: "downloads at once (default: the session's, else 5)",
+    kind: 'int',
+  },
+  {
+    key: 'stateDir',
+    flags: '--state-dir <dir>',
+    description: 'session and API secret (default: $XDG_STATE_HOME/ddm, ~/.local/state/ddm)',
+    kind: 'string',
+  },
+  ...CLIENT_TLS_OPTIONS,
+];
+
 export const DEMO_OPTIONS: readonly OptionSpec[] = [
   {
     key: 'size',
@@ -337,6 +416,7 @@ export function knownConfigKeys(): Set<string> {
     ...TRACKER_OPTIONS,
     ...PEER_OPTIONS,
     ...PEERS_OPTIONS,
+    ...DAEMON_OPTIONS,
     ...DEMO_OPTIONS,
   ];
   return new Set(all.map(configKeyFor));

@@ -1,7 +1,8 @@
 /**
- * The library entry point: `download()` probes the origin, opens (or resumes) the output,
- * runs the segmented or single-stream transfer, and finalises the file. The CLI is a thin
- * layer over this; progress comes out as DownloadEvents.
+ * One run of one download: `runDownload()` probes the origin, opens (or resumes) the output,
+ * runs the segmented or single-stream transfer, and finalises the file. The engine
+ * (src/engine/) runs every download through it; `download()` is the one-promise wrapper over
+ * an engine. Progress comes out as DownloadEvents.
  */
 import type { Dispatcher } from 'undici';
 import {
@@ -15,6 +16,7 @@ import {
   SLOW_WORKER_FACTOR,
   STALL_TIMEOUT_MS,
 } from '../constants.js';
+import { addPrepared, createEngine } from '../engine/engine.js';
 import { DdmError } from '../errors.js';
 import { discardBody, type OriginResponse } from '../origin/follow-redirects.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../origin/http-client.js';
@@ -24,6 +26,7 @@ import { type ProbeResult, probe } from '../origin/probe.js';
 import { checkUserHeaders, headersFor } from '../origin/request-headers.js';
 import { withRetries } from '../origin/retry.js';
 import { choosePieceBytes, Scheduler } from '../scheduler/scheduler.js';
+import type { ByteRange } from '../scheduler/types.js';
 import type { Checksum } from '../storage/checksum.js';
 import { DownloadStore } from '../storage/download-store.js';
 import { type PreparedOutput, prepareOutput } from '../storage/prepare-output.js';
@@ -59,12 +62,39 @@ export interface DownloadOptions {
   /** Finds peers before the origin is touched; their slots join once they accept. */
   swarm?: (signal: AbortSignal) => Promise<Recruitment>;
   onEvent?: DownloadEventListener;
-  /** For tests: a dispatcher to use instead of one built from the environment. */
+  /** A dispatcher to use instead of one built from the environment (tests; the engine's shared pool). */
   dispatcher?: Dispatcher;
   /** Decode a content coding the origin forces (`--compressed`); refused otherwise. */
   compressed?: boolean;
   /** `--ca-certificate` and `--insecure`: how the origin's certificate is judged. */
   originTls?: OriginTlsOptions;
+  /** How a long-lived engine watches and steers this run; absent for a plain one-shot download. */
+  hooks?: DownloadHooks;
+}
+
+/** What an engine sees of, and changes in, a running segmented download. */
+export interface LiveDownload {
+  /** Ranges that were already on disk when this run started (resumed from the control file). */
+  readonly resumed: readonly ByteRange[];
+  /** Changes the number of the client's own connections to the origin, at once. */
+  setConnections(connections: number): void;
+  /** Lets peers deliver or stops them (their slots drain after the range in hand). */
+  setPeersEnabled(enabled: boolean): void;
+  /** A source that left (a peer gone from the directory) gets no more ranges; no failure is counted. */
+  retireSource(sourceId: string): void;
+  doneRanges(): ByteRange[];
+  stats(): WorkerStats[];
+}
+
+export interface DownloadHooks {
+  /** Called with the live download once ranges run, and with undefined when they stop. */
+  onLive?: (live: LiveDownload | undefined) => void;
+  /** Bytes [start, end) from `sourceId` are on disk. */
+  onCommitted?: (sourceId: string, start: number, end: number) => void;
+  /** Waits until `bytes` more may be taken in (speed limits). */
+  throttle?: (kind: 'local' | 'peer', bytes: number, signal: AbortSignal) => Promise<void>;
+  /** Whether peers may deliver when they join (the helpers switch). */
+  peersEnabled?: () => boolean;
 }
 
 /** What the engine learned about the file, shared with peers so they fetch the same version. */
@@ -84,7 +114,7 @@ export interface DownloadResult {
   sources: WorkerStats[];
 }
 
-export async function download(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
+export async function runDownload(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
   checkUserHeaders(options.headers ?? {});
@@ -317,15 +347,32 @@ async function runSegmented(
     },
     onPeerPiece: (sourceId, start, end) => verifier?.check(sourceId, start, end),
     verifying: () => verifier?.busy ?? false,
+    ...(options.hooks?.onCommitted ? { onCommitted: options.hooks.onCommitted } : {}),
+    ...(options.hooks?.throttle ? { throttle: options.hooks.throttle } : {}),
+  });
+  const peerSlots = new Map<string, number>();
+  const peersEnabled = options.hooks?.peersEnabled ?? (() => true);
+  const addPeer = (plan: SourcePlan) => {
+    peerSlots.set(plan.source.id, plan.slots);
+    engine.addSource(peersEnabled() ? plan : { ...plan, slots: 0 });
+  };
+  options.hooks?.onLive?.({
+    resumed,
+    setConnections: (connections) => engine.setSlots('local', connections),
+    setPeersEnabled: (enabled) => {
+      for (const [id, slots] of peerSlots) engine.setSlots(id, enabled ? slots : 0);
+    },
+    retireSource: (sourceId) => {
+      peerSlots.delete(sourceId);
+      engine.setSlots(sourceId, 0);
+    },
+    doneRanges: () => scheduler.doneRanges(),
+    stats: () => engine.stats(),
   });
   if (context.recruitment) {
     verifier = createVerifier(store, emit, engine, scheduler, readOrigin, runController.signal);
   }
-  const recruiting = context.recruitment?.recruit(
-    facts,
-    (plan) => engine.addSource(plan),
-    runController.signal,
-  );
+  const recruiting = context.recruitment?.recruit(facts, addPeer, runController.signal);
   const meter = new ProgressRate(scheduler.doneBytes);
   const reportProgress = () => {
     meter.sample(scheduler.doneBytes);
@@ -357,6 +404,7 @@ async function runSegmented(
     // Stops asking peers that have not answered yet (e.g. an operator still at a prompt).
     runController.abort(new DdmError('ABORTED', 'download finished'));
     dispose();
+    options.hooks?.onLive?.(undefined);
   }
   reportProgress();
   // "All done" is durable before the long final hash: a rerun after a crash goes straight to it.
@@ -461,4 +509,22 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
     sources,
   });
   return { output: context.output, size, elapsedMs, sources };
+}
+
+/**
+ * One download as one promise, on an engine of its own: for callers that want neither a queue
+ * nor a handle. Aborting `signal` stops it after a checkpoint, so a later call resumes it.
+ */
+export async function download(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
+  const engine = createEngine({
+    signal,
+    maxActive: 1,
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  });
+  try {
+    return await addPrepared(engine, options).finished();
+  } finally {
+    await engine.close();
+  }
 }

@@ -17,6 +17,8 @@ export interface WorkerStats {
   active: number;
   failures: number;
   dropped: boolean;
+  /** Why this source last failed, if it did. */
+  lastError?: string;
 }
 
 export type DownloadEvent =

@@ -38,6 +38,10 @@ export interface SegmentedDownloadOptions {
   onPeerPiece?: (sourceId: string, start: number, end: number) => void;
   /** Whether spot checks are still pending: the download is not over until they are. */
   verifying?: () => boolean;
+  /** Bytes of `sourceId` at [start, end) are on disk and committed (the engine's piece map). */
+  onCommitted?: (sourceId: string, start: number, end: number) => void;
+  /** Waits until `bytes` more may be taken in from a source of this kind (speed limits). */
+  throttle?: (kind: 'local' | 'peer', bytes: number, signal: AbortSignal) => Promise<void>;
   onEvent: DownloadEventListener;
   now?: () => number;
 }
@@ -89,10 +93,31 @@ export class SegmentedDownload {
   }
 
   stats(): WorkerStats[] {
-    return this.sources.map(({ rangeSource: _, lastError: __, loops: ___, ...stats }) => ({
+    return this.sources.map(({ rangeSource: _, lastError, loops: __, ...stats }) => ({
       ...stats,
       rateBps: this.sourceRate(stats.source),
+      ...(lastError === undefined ? {} : { lastError }),
     }));
+  }
+
+  /** Sources known to this download (every kind, dropped ones included). */
+  sourceIds(kind?: 'local' | 'peer'): string[] {
+    return this.sources.filter((s) => kind === undefined || s.kind === kind).map((s) => s.source);
+  }
+
+  /**
+   * Changes how many slots a source runs, while the download runs: new slots start pulling at
+   * once; surplus slots stop after their current range, so no byte in flight is thrown away.
+   */
+  setSlots(sourceId: string, slots: number): void {
+    const state = this.sources.find((s) => s.source === sourceId);
+    const current = this.slots.get(sourceId);
+    if (!state || current === undefined || !Number.isSafeInteger(slots) || slots < 0) return;
+    this.slots.set(sourceId, slots);
+    if (this.stop && !this.stop.signal.aborted) {
+      for (let slot = current; slot < slots; slot++) this.startSlot(state, slot, this.stop);
+    }
+    this.changed.notify();
   }
 
   activeCount(): number {
@@ -160,16 +185,23 @@ export class SegmentedDownload {
     const state = this.createState(plan.source);
     this.sources.push(state);
     this.slots.set(plan.source.id, plan.slots);
-    for (let slot = 0; slot < plan.slots; slot++) {
-      const loop: Promise<void> = this.slotLoop(state, `${plan.source.id}#${slot}`, this.stop).finally(() => {
-        this.loops.delete(loop);
-        state.loops.delete(loop);
-        this.changed.notify();
-      });
-      this.loops.add(loop);
-      state.loops.add(loop);
-    }
+    for (let slot = 0; slot < plan.slots; slot++) this.startSlot(state, slot, this.stop);
     this.changed.notify();
+  }
+
+  private startSlot(state: SourceState, slot: number, stop: AbortController): void {
+    const loop: Promise<void> = this.slotLoop(state, slot, stop).finally(() => {
+      this.loops.delete(loop);
+      state.loops.delete(loop);
+      this.changed.notify();
+    });
+    this.loops.add(loop);
+    state.loops.add(loop);
+  }
+
+  /** A slot whose index is no longer below its source's slot count (setSlots shrank it) stops. */
+  private slotWanted(state: SourceState, slot: number): boolean {
+    return slot < (this.slots.get(state.source) ?? 0);
   }
 
   /**
@@ -218,8 +250,9 @@ export class SegmentedDownload {
     return new DdmError('NO_WORKERS', message);
   }
 
-  private async slotLoop(state: SourceState, workerId: string, stop: AbortController): Promise<void> {
-    while (!stop.signal.aborted && !state.dropped && !this.finished()) {
+  private async slotLoop(state: SourceState, slot: number, stop: AbortController): Promise<void> {
+    const workerId = `${state.source}#${slot}`;
+    while (!stop.signal.aborted && !state.dropped && !this.finished() && this.slotWanted(state, slot)) {
       const assignment = this.scheduler.next(workerId, this.now());
       if (!assignment) {
         await this.changed.wait(IDLE_RECHECK_MS, stop.signal);
@@ -354,6 +387,7 @@ export class SegmentedDownload {
         this.scheduler.commit(position, length);
         committedTo = position + length;
         state.bytes += length;
+        this.options.onCommitted?.(state.source, position, position + length);
         if (state.kind === 'peer') this.options.onPeerBytes?.(state.source, position, position + length);
       });
       // Awaited by the next flush; until then a failed write (a full disk) must not count as
@@ -362,6 +396,7 @@ export class SegmentedDownload {
     };
     try {
       for await (const chunk of body) {
+        if (this.options.throttle) await this.options.throttle(state.kind, chunk.byteLength, signal);
         const position = assignment.pos;
         const wanted = this.scheduler.claim(assignment.id, chunk.byteLength, this.now());
         if (wanted > 0) {

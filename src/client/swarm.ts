@@ -50,6 +50,15 @@ export interface Recruitment {
   expectedSlots: number;
   /** Asks every candidate; calls `add` for each one that accepts. Settles when all have answered. */
   recruit(file: FileFacts, add: (plan: SourcePlan) => void, signal: AbortSignal): Promise<void>;
+  /** The candidates found (an engine's peer directory offers the download to later ones). */
+  readonly peers?: readonly PeerTarget[];
+  /** Offers the download to one more peer, found after it began; `add` as in `recruit`. */
+  offer?(
+    target: PeerTarget,
+    file: FileFacts,
+    add: (plan: SourcePlan) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 /**
@@ -201,31 +210,37 @@ export async function discoverSwarm(options: SwarmOptions, signal: AbortSignal):
   const clientId = clientIdFor(options.secret);
   const targets = await findPeers(options, key, signal);
   if (targets.length === 0) options.onEvent({ type: 'notice', message: 'no peers found' });
+  const offerTo = async (
+    target: PeerTarget,
+    file: FileFacts,
+    add: (plan: SourcePlan) => void,
+    recruitSignal: AbortSignal,
+  ) => {
+    const offer: OfferRequest = {
+      clientId,
+      clientName: displayName(options.clientName),
+      url: file.finalUrl,
+      fileName: file.fileName,
+      size: file.size,
+    };
+    const slots = await askConsent(target, offer, key, options, recruitSignal);
+    if (slots === 0) return;
+    const source = new PeerRangeSource(
+      target,
+      { clientId, url: file.finalUrl, validators: file.validators, headers: file.headers },
+      key,
+      options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      options.dispatcher,
+    );
+    add({ source, slots });
+  };
   return {
     candidates: targets.length,
     expectedSlots: targets.length * DEFAULT_PEER_SLOTS,
+    peers: targets,
+    offer: offerTo,
     recruit: async (file, add, recruitSignal) => {
-      const offer: OfferRequest = {
-        clientId,
-        clientName: displayName(options.clientName),
-        url: file.finalUrl,
-        fileName: file.fileName,
-        size: file.size,
-      };
-      await Promise.all(
-        targets.map(async (target) => {
-          const slots = await askConsent(target, offer, key, options, recruitSignal);
-          if (slots === 0) return;
-          const source = new PeerRangeSource(
-            target,
-            { clientId, url: file.finalUrl, validators: file.validators, headers: file.headers },
-            key,
-            options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-            options.dispatcher,
-          );
-          add({ source, slots });
-        }),
-      );
+      await Promise.all(targets.map((target) => offerTo(target, file, add, recruitSignal)));
     },
   };
 }

@@ -19,6 +19,8 @@ export interface FetchDeps {
   /** Everything but the client's forwarded headers. */
   origin: Omit<OriginRequestOptions, 'headers'>;
   log?: Logger;
+  /** Waits until `bytes` more may be served (`--max-upload`); absent: no limit. */
+  throttle?: (bytes: number, signal: AbortSignal) => Promise<void>;
 }
 
 export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<void> {
@@ -38,7 +40,20 @@ export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<
     // Until the origin has answered, a failure is still a clean JSON error for the client.
     const body = await openRange(request.url, range, request.validators, options, ctx.signal);
     sendStreamHead(ctx.res, range.end - range.start, ctx.key, ctx.nonce);
-    await pipeline(body, ctx.res).catch((error: unknown) => {
+    const throttle = deps.throttle;
+    const served = throttle
+      ? pipeline(
+          body,
+          async function* (source: AsyncIterable<Uint8Array>) {
+            for await (const chunk of source) {
+              await throttle(chunk.byteLength, ctx.signal);
+              yield chunk;
+            }
+          },
+          ctx.res,
+        )
+      : pipeline(body, ctx.res);
+    await served.catch((error: unknown) => {
       if (!ctx.signal.aborted)
         deps.log?.warn({ err: error, url: request.url, range }, 'range stream broke off');
       throw error;

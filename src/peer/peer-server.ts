@@ -30,6 +30,7 @@ import {
   RegisterRequest,
 } from '../protocol/messages.js';
 import { type Registration, startRegistration } from '../tracker/registration.js';
+import { RateLimiter } from '../util/rate-limiter.js';
 import { type SignedContext, startSignedServer } from '../util/signed-server.js';
 import type { NodeTrust, ServerTls } from '../util/tls.js';
 import { type AcceptMode, ConsentDesk } from './consent.js';
@@ -67,6 +68,8 @@ export interface PeerOptions {
   now?: () => number;
   /** Called when a tracker cannot be reached or refuses us (also logged). */
   onTrackerError?: (tracker: string, error: DdmError) => void;
+  /** Bytes per second this peer serves over all its clients (`--max-upload`); 0 or absent: no limit. */
+  maxUploadBytesPerSec?: number;
 }
 
 export interface Peer {
@@ -80,6 +83,7 @@ export interface Peer {
 export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise<Peer> {
   checkIdentity(opts);
   const slots = new SharedSlots(opts.slots);
+  const upload = opts.maxUploadBytesPerSec ? new RateLimiter(opts.maxUploadBytesPerSec) : undefined;
   const consentTimeoutMs = opts.consentTimeoutMs ?? CONSENT_PROMPT_TIMEOUT_MS;
   const consent = new ConsentDesk({
     mode: opts.accept,
@@ -156,6 +160,7 @@ export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise
               slots: slots.forClient(ctx.address),
               origin,
               ...(opts.log ? { log: opts.log } : {}),
+              ...(upload ? { throttle: (bytes, fetchSignal) => upload.take(bytes, fetchSignal) } : {}),
             });
           },
         },

@@ -126,6 +126,10 @@ export interface TestOrigin {
   readonly connections: number;
   /** Every parsable single range asked for, in order. */
   readonly rangeLog: readonly RangeLogEntry[];
+  /** Ranged responses whose body is being sent right now. */
+  readonly activeRanges: number;
+  /** Most ranged responses sent at once since the start (or the last reset). */
+  readonly peakActiveRanges: number;
   /** Path and headers of every request, in order. */
   readonly requestLog: readonly RequestLogEntry[];
   /** The bytes the next file request will be served (the version after any change). */
@@ -152,6 +156,7 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
   const options: TestOriginOptions = { ...opts };
   const sockets = new Set<Socket>();
   const counters = { requests: 0, fileRequests: 0, rangeRequests: 0, bytesServed: 0, connections: 0 };
+  const ranges = { active: 0, peak: 0 };
   let rangeLog: RangeLogEntry[] = [];
   let requestLog: RequestLogEntry[] = [];
   let drops = 0;
@@ -294,6 +299,13 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
       res.end();
       return;
     }
+    if (status === 206) {
+      ranges.active += 1;
+      ranges.peak = Math.max(ranges.peak, ranges.active);
+      res.once('close', () => {
+        ranges.active -= 1;
+      });
+    }
     sendBody(res, body, cutOffFor(body.length));
   }
 
@@ -408,6 +420,12 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
     get rangeLog() {
       return rangeLog;
     },
+    get activeRanges() {
+      return ranges.active;
+    },
+    get peakActiveRanges() {
+      return ranges.peak;
+    },
     get requestLog() {
       return requestLog;
     },
@@ -421,6 +439,7 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
       counters.connections = 0;
       rangeLog = [];
       requestLog = [];
+      ranges.peak = ranges.active;
       drops = 0;
     },
     close() {

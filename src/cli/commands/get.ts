@@ -1,16 +1,42 @@
-import { hostname } from 'node:os';
-import { type DownloadOptions, download } from '../../client/download.js';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { DownloadEvent } from '../../client/events.js';
-import { discoverSwarm } from '../../client/swarm.js';
-import { MAX_CONNECTIONS } from '../../constants.js';
+import type { DownloadHandle } from '../../engine/download-handle.js';
+import { createEngine, type Engine } from '../../engine/engine.js';
 import { DdmError, EXIT, isDdmError } from '../../errors.js';
-import { parseChecksum } from '../../storage/download-store.js';
+import { parseByteRate } from '../../util/byte-rate.js';
 import { loadNodeTrust, type NodeTrust } from '../../util/tls.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
+import { type InputEntry, parseInputFile } from '../input-file.js';
 import { humanRenderer } from '../render/human-output.js';
 import { jsonLinesRenderer } from '../render/json-lines.js';
-import { requireSecret } from '../require-secret.js';
+import { withFlagNames } from '../request-flags.js';
+
+/** Resolved option values that are keys of a download request, passed on as they are. */
+const REQUEST_KEYS = [
+  'output',
+  'dir',
+  'connections',
+  'header',
+  'checksum',
+  'maxTries',
+  'timeout',
+  'overwrite',
+  'local',
+  'userAgent',
+  'maxSpeed',
+  'tracker',
+  'peer',
+  'discover',
+  'discoverTimeout',
+  'secret',
+  'name',
+  'createDirs',
+  'compressed',
+  'caCertificate',
+  'insecure',
+] as const;
 
 export async function runGetCommand(
   values: Record<string, unknown>,
@@ -19,133 +45,136 @@ export async function runGetCommand(
 ): Promise<number> {
   const json = values.json === true;
   const quiet = values.quiet === true;
-  const human = !json && !quiet ? humanRenderer(context.stderr) : undefined;
   const emitJson = json ? jsonLinesRenderer(context.stdout) : undefined;
-  const onEvent = (event: DownloadEvent) => {
-    human?.onEvent(event);
-    emitJson?.(event);
-  };
+  const renderers: { stop: () => void }[] = [];
   let trust: NodeTrust | undefined;
+  let engine: Engine | undefined;
   try {
+    const entries = await collectEntries(values, args);
     trust = await loadNodeTrust(
       { fingerprints: values.tlsFingerprint as string[], caFile: values.tlsCa as string | undefined },
       context.signal,
     );
-    const options = buildOptions(values, args, onEvent, trust);
-    await download(options, context.signal);
-    return EXIT.OK;
-  } catch (error) {
-    human?.stop();
-    if (emitJson) {
-      const typed = isDdmError(error) ? error : undefined;
-      emitJson({
-        type: 'error',
-        code: typed?.code ?? 'PROTOCOL',
-        message: error instanceof Error ? error.message : String(error),
-      });
+    engine = createEngine({
+      signal: context.signal,
+      peerDispatcher: trust.dispatcher,
+      maxActive: values.maxActive as number,
+      maxConnections: values.maxConnections as number,
+      maxSpeed: overallSpeed(values.maxOverallSpeed),
+      timeoutMs: (values.timeout as number) * 1000,
+    });
+    const base = requestFrom(values);
+    // One live bar for one download; several at once would fight over the terminal.
+    const bar = entries.length === 1;
+    const handles: DownloadHandle[] = [];
+    for (const entry of entries) {
+      const human = !json && !quiet ? humanRenderer(context.stderr, { bar }) : undefined;
+      if (human) renderers.push(human);
+      const onEvent = (event: DownloadEvent) => {
+        human?.onEvent(event);
+        emitJson?.(event);
+      };
+      handles.push(engine.add(entryRequest(base, entry), { onEvent }));
     }
-    return printError(error, context.stderr, values.verbose === true);
+    const outcomes = await Promise.allSettled(handles.map((handle) => handle.finished()));
+    for (const renderer of renderers) renderer.stop();
+    return exitCodeOf(outcomes, context, values.verbose === true, emitJson);
+  } catch (error) {
+    for (const renderer of renderers) renderer.stop();
+    return report(withFlagNames(error), context, values.verbose === true, emitJson);
   } finally {
+    for (const renderer of renderers) renderer.stop();
+    await engine?.close();
     await trust?.close();
   }
 }
 
-function buildOptions(
-  values: Record<string, unknown>,
-  args: string[],
-  onEvent: (event: DownloadEvent) => void,
-  trust: NodeTrust,
-): DownloadOptions {
-  const url = checkUrl(args[0]);
-  const connections = values.connections as number;
-  if (connections > MAX_CONNECTIONS)
-    throw new DdmError('USAGE', `--connections must be at most ${MAX_CONNECTIONS}`);
-  const trackers = values.tracker as string[];
-  const peers = values.peer as string[];
-  const secret = values.secret as string | undefined;
-  const explicit = values.discover as boolean | undefined;
-  if ((trackers.length > 0 || peers.length > 0 || explicit === true) && !secret) {
-    throw new DdmError(
-      'NO_SECRET',
-      'using peers needs the swarm secret: pass --secret, set DDM_SECRET, or put "secret" in the config file',
-    );
+async function collectEntries(values: Record<string, unknown>, args: string[]): Promise<InputEntry[]> {
+  const entries: InputEntry[] = args.map((url, index) => ({ url, options: {}, line: index + 1 }));
+  const inputFile = values.inputFile as string | undefined;
+  if (inputFile !== undefined) {
+    const text = inputFile === '-' ? await readStdin() : await readInput(inputFile);
+    entries.push(...parseInputFile(text, inputFile === '-' ? 'stdin' : inputFile));
   }
-  if (secret) requireSecret(secret, 'client of the swarm');
-  // Without a secret there is no swarm to look for: a plain download of this machine alone.
-  const discover = Boolean(secret) && (explicit ?? (trackers.length === 0 && peers.length === 0));
-  const swarm = trackers.length > 0 || peers.length > 0 || discover;
-  if (!swarm && values.local === false) {
+  if (entries.length === 0) throw new DdmError('USAGE', 'missing URL: ddm get URL (or -i FILE)');
+  if (entries.length > 1 && values.output !== undefined) {
+    throw new DdmError('USAGE', '-o names one file: with several URLs use --dir (or out= per URL in -i)');
+  }
+  return entries;
+}
+
+async function readInput(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new DdmError('USAGE', `cannot read the input file ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function requestFrom(values: Record<string, unknown>): Record<string, unknown> {
+  const request: Record<string, unknown> = {};
+  for (const key of REQUEST_KEYS) if (values[key] !== undefined) request[key] = values[key];
+  return request;
+}
+
+/** An input file's `out=` is a name inside the directory, as in aria2. */
+function entryRequest(base: Record<string, unknown>, entry: InputEntry): Record<string, unknown> {
+  const request: Record<string, unknown> = { ...base, ...entry.options, url: entry.url };
+  const out = entry.options.output;
+  if (typeof out === 'string' && typeof request.dir === 'string') {
+    request.output = resolve(request.dir, out);
+    delete request.dir;
+  }
+  return request;
+}
+
+function overallSpeed(value: unknown): number {
+  if (value === undefined) return 0;
+  const rate = parseByteRate(String(value));
+  if (rate === undefined) {
     throw new DdmError(
       'USAGE',
-      '--no-local needs peers: give --tracker or --peer, or the swarm secret to find peers on the LAN',
+      `--max-overall-speed must be a speed like 500K or 2M, not "${String(value)}"`,
     );
   }
-  const headers = parseHeaders(values.header as string[]);
-  const options: DownloadOptions = {
-    url,
-    output: values.output as string | undefined,
-    dir: values.dir as string | undefined,
-    createDirs: values.createDirs === true,
-    connections,
-    headers,
-    checksum: values.checksum === undefined ? undefined : parseChecksum(values.checksum as string),
-    maxTries: values.maxTries as number,
-    timeoutMs: (values.timeout as number) * 1000,
-    overwrite: values.overwrite === true,
-    local: values.local !== false,
-    onEvent,
-    compressed: values.compressed === true,
-    originTls: { caFile: values.caCertificate as string | undefined, insecure: values.insecure === true },
-  };
-  if (values.userAgent !== undefined) options.userAgent = values.userAgent as string;
-  if (swarm) {
-    options.swarm = (signal) =>
-      discoverSwarm(
-        {
-          trackers,
-          peers,
-          secret: secret!,
-          clientName: (values.name as string | undefined) ?? hostname(),
-          onEvent,
-          timeoutMs: (values.timeout as number) * 1000,
-          dispatcher: trust.dispatcher,
-          ...(discover ? { discovery: { timeoutMs: (values.discoverTimeout as number) * 1000 } } : {}),
-        },
-        signal,
-      );
-  }
-  return options;
+  return rate;
 }
 
-function checkUrl(raw: string | undefined): string {
-  if (!raw) throw new DdmError('USAGE', 'missing URL: ddm get URL');
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new DdmError('URL_INVALID', `not a valid URL: ${raw}`);
+/** Every failure is reported; the exit code is the first failure's, or OK. */
+function exitCodeOf(
+  outcomes: readonly PromiseSettledResult<unknown>[],
+  context: CommandContext,
+  verbose: boolean,
+  emitJson: ((event: DownloadEvent) => void) | undefined,
+): number {
+  let exitCode: number = EXIT.OK;
+  for (const outcome of outcomes) {
+    if (outcome.status === 'fulfilled') continue;
+    const code = report(outcome.reason, context, verbose, emitJson);
+    if (exitCode === EXIT.OK) exitCode = code;
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new DdmError(
-      'URL_INVALID',
-      `only http and https URLs are supported, not ${parsed.protocol.replace(':', '')}`,
-    );
-  }
-  return parsed.href;
+  return exitCode;
 }
 
-function parseHeaders(lines: readonly string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    const name = colon > 0 ? line.slice(0, colon).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw new DdmError('USAGE', `--header must look like "Name: value", not "${line}"`);
-    }
-    const value = line.slice(colon + 1).trim();
-    if (/[\r\n\0]/.test(value))
-      throw new DdmError('USAGE', `--header value for ${name} contains a line break`);
-    headers[name.toLowerCase()] = value;
+function report(
+  error: unknown,
+  context: CommandContext,
+  verbose: boolean,
+  emitJson: ((event: DownloadEvent) => void) | undefined,
+): number {
+  if (emitJson) {
+    const typed = isDdmError(error) ? error : undefined;
+    emitJson({
+      type: 'error',
+      code: typed?.code ?? 'PROTOCOL',
+      message: error instanceof Error ? error.message : String(error),
+    });
   }
-  return headers;
+  return printError(error, context.stderr, verbose);
 }

@@ -5,6 +5,7 @@ import { whyNotAnnounceable } from '../../discovery/lan-interfaces.js';
 import { DdmError, EXIT } from '../../errors.js';
 import { startPeer } from '../../peer/peer-server.js';
 import { deriveKey } from '../../protocol/auth.js';
+import { parseByteRate } from '../../util/byte-rate.js';
 import { newNodeId } from '../../util/node-id.js';
 import { loadNodeTrust, loadServerTls, type NodeTrust } from '../../util/tls.js';
 import type { CommandContext } from '../context.js';
@@ -47,6 +48,7 @@ export async function runPeerCommand(
         accept,
         allowPrivate: values.allowPrivate === true,
         trackers: values.tracker as string[],
+        maxUploadBytesPerSec: uploadLimit(values.maxUpload),
         log,
         trust,
         ...(tls ? { tls } : {}),
@@ -70,6 +72,15 @@ export async function runPeerCommand(
   } finally {
     await trust?.close();
   }
+}
+
+function uploadLimit(value: unknown): number {
+  if (value === undefined) return 0;
+  const rate = parseByteRate(String(value));
+  if (rate === undefined) {
+    throw new DdmError('USAGE', `--max-upload must be a speed like 500K or 2M, not "${String(value)}"`);
+  }
+  return rate;
 }
 
 interface AnnounceOptions {

@@ -6,11 +6,14 @@ import cliProgress from 'cli-progress';
 import type { DownloadEvent, WorkerStats } from '../../client/events.js';
 import { formatBytes, formatDuration, formatRate } from '../../util/format.js';
 
-export function humanRenderer(stderr: NodeJS.WriteStream): {
+export function humanRenderer(
+  stderr: NodeJS.WriteStream,
+  options: { bar?: boolean } = {},
+): {
   onEvent: (event: DownloadEvent) => void;
   stop: () => void;
 } {
-  const tty = stderr.isTTY === true;
+  const tty = stderr.isTTY === true && (options.bar ?? true);
   let bar: cliProgress.SingleBar | undefined;
   const stopBar = () => {
     bar?.stop();

@@ -1,0 +1,26 @@
+/**
+ * The engine names the option key in its errors (`connections must be at most 64`); on the
+ * command line the user typed a flag, so the CLI says `--connections must be at most 64`.
+ */
+import { DdmError, isDdmError } from '../errors.js';
+import { GET_OPTIONS } from './option-specs.js';
+
+/** The flag of a request key, e.g. `--no-local` for `local`; the key itself when none. */
+export function flagForKey(key: string): string {
+  if (key === 'url') return 'URL';
+  const spec = GET_OPTIONS.find((option) => option.key === key);
+  const long = spec ? /--[a-z0-9-]+/.exec(spec.flags)?.[0] : undefined;
+  return long ?? key;
+}
+
+/** `error` reworded with the flag, when it is about one option of a request. */
+export function withFlagNames(error: unknown): unknown {
+  if (!isDdmError(error)) return error;
+  const { key, problem } = error.details;
+  if (typeof key !== 'string' || typeof problem !== 'string') return error;
+  return new DdmError(error.code, `${flagForKey(key)} ${problem}`, {
+    details: error.details,
+    cause: error,
+    retryable: error.retryable,
+  });
+}

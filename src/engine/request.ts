@@ -1,0 +1,230 @@
+/**
+ * One schema for a download request, wherever it comes from: command-line flags, the config
+ * file, an input file, the daemon's API. Errors name the option key (`connections`), never a
+ * flag: the CLI maps keys to its flags, an API client sees the key it sent.
+ */
+import { z } from 'zod';
+import type { DownloadOptions } from '../client/download.js';
+import {
+  DEFAULT_CONNECTIONS,
+  DEFAULT_MAX_TRIES,
+  DEFAULT_TIMEOUT_MS,
+  DISCOVERY_BROWSE_TIMEOUT_MS,
+  MAX_CONNECTIONS,
+} from '../constants.js';
+import { DdmError, type ErrorCode } from '../errors.js';
+import { parseChecksum } from '../storage/download-store.js';
+import { parseByteRate } from '../util/byte-rate.js';
+
+const byteRate = z.union([
+  z.number().int().min(0),
+  z.string().transform((text, context) => {
+    const rate = parseByteRate(text);
+    if (rate === undefined) {
+      context.addIssue({ code: 'custom', message: `must be a speed like 500K or 2M, not "${text}"` });
+      return z.NEVER;
+    }
+    return rate;
+  }),
+]);
+
+export const downloadRequestSchema = z.strictObject({
+  url: z.string(),
+  output: z.string().min(1).optional(),
+  dir: z.string().min(1).optional(),
+  /** Create the output's missing folders. */
+  createDirs: z.boolean().default(false),
+  connections: z.number().int().min(1).max(MAX_CONNECTIONS).default(DEFAULT_CONNECTIONS),
+  /** Extra request headers, each "Name: value". */
+  header: z.array(z.string()).default([]),
+  /** `algo=hex`. */
+  checksum: z.string().optional(),
+  maxTries: z.number().int().min(1).default(DEFAULT_MAX_TRIES),
+  /** Seconds. */
+  timeout: z
+    .number()
+    .positive()
+    .default(DEFAULT_TIMEOUT_MS / 1000),
+  overwrite: z.boolean().default(false),
+  local: z.boolean().default(true),
+  userAgent: z.string().min(1).optional(),
+  /** Bytes per second for this download (own connections and peers together); 0 = no limit. */
+  maxSpeed: byteRate.default(0),
+  /** Let peers help with this download. */
+  helpers: z.boolean().default(true),
+  tracker: z.array(z.string()).default([]),
+  peer: z.array(z.string()).default([]),
+  discover: z.boolean().optional(),
+  /** Seconds. */
+  discoverTimeout: z
+    .number()
+    .positive()
+    .default(DISCOVERY_BROWSE_TIMEOUT_MS / 1000),
+  secret: z.string().optional(),
+  name: z.string().min(1).optional(),
+  /** Decode a content coding the origin forces (one stream, no resume). */
+  compressed: z.boolean().default(false),
+  /** PEM file of the CA that signs the https origin's certificate. */
+  caCertificate: z.string().min(1).optional(),
+  /** Do not check the https origin's certificate. */
+  insecure: z.boolean().default(false),
+});
+
+export type DownloadRequestInput = z.input<typeof downloadRequestSchema>;
+type RawRequest = z.output<typeof downloadRequestSchema>;
+
+/** Where peers come from for this download; absent when it is this machine's alone. */
+export interface SwarmRequest {
+  trackers: string[];
+  peers: string[];
+  secret: string;
+  /** Browse the LAN (mDNS) for peers. */
+  discover: boolean;
+  discoverTimeoutMs: number;
+  clientName: string | undefined;
+}
+
+/** A checked request: what the core download takes, plus the engine's own settings. */
+export interface DownloadRequest {
+  /** The request as given, defaults filled in: what a session file stores to redo it. */
+  readonly raw: RawRequest;
+  readonly options: Omit<DownloadOptions, 'onEvent' | 'swarm' | 'dispatcher' | 'hooks'>;
+  readonly swarm: SwarmRequest | undefined;
+  readonly maxSpeed: number;
+  readonly helpers: boolean;
+}
+
+/** An error about one option of a request; `details.key` names it, `details.problem` says what. */
+export function requestError(
+  key: string,
+  problem: string,
+  code: ErrorCode = 'USAGE',
+  subject = key,
+): DdmError {
+  return new DdmError(code, `${subject} ${problem}`, { details: { key, problem } });
+}
+
+export function parseDownloadRequest(input: unknown): DownloadRequest {
+  const parsed = downloadRequestSchema.safeParse(input);
+  if (!parsed.success) throw fromIssue(parsed.error.issues[0]!);
+  const raw = parsed.data;
+  const url = checkUrl(raw.url);
+  const swarm = swarmOf(raw);
+  if (swarm === undefined && !raw.local) {
+    throw requestError(
+      'local',
+      'needs peers: give a tracker or a peer, or the swarm secret to find peers on the LAN',
+      'USAGE',
+      'local=false',
+    );
+  }
+  const options: DownloadRequest['options'] = {
+    url,
+    output: raw.output,
+    dir: raw.dir,
+    createDirs: raw.createDirs,
+    connections: raw.connections,
+    headers: parseHeaders(raw.header),
+    checksum: raw.checksum === undefined ? undefined : checksumOf(raw.checksum),
+    maxTries: raw.maxTries,
+    timeoutMs: raw.timeout * 1000,
+    overwrite: raw.overwrite,
+    local: raw.local,
+    compressed: raw.compressed,
+    originTls: { caFile: raw.caCertificate, insecure: raw.insecure },
+    ...(raw.userAgent === undefined ? {} : { userAgent: raw.userAgent }),
+  };
+  return { raw, options, swarm, maxSpeed: raw.maxSpeed, helpers: raw.helpers };
+}
+
+function fromIssue(issue: z.core.$ZodIssue): DdmError {
+  const key = issue.path.length > 0 ? String(issue.path[0]) : 'request';
+  switch (issue.code) {
+    case 'too_big':
+      return requestError(key, `must be at most ${String(issue.maximum)}`);
+    case 'too_small':
+      return requestError(
+        key,
+        issue.origin === 'string' ? 'must not be empty' : `must be at least ${String(issue.minimum)}`,
+      );
+    case 'invalid_type':
+      return requestError(key, `must be ${article(issue.expected)}`);
+    case 'unrecognized_keys':
+      return requestError(issue.keys[0] ?? key, 'is not an option of a download');
+    default:
+      return requestError(key, issue.message);
+  }
+}
+
+function article(expected: string): string {
+  if (expected === 'int') return 'a whole number';
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function swarmOf(raw: RawRequest): SwarmRequest | undefined {
+  const { tracker: trackers, peer: peers, secret } = raw;
+  if ((trackers.length > 0 || peers.length > 0 || raw.discover === true) && !secret) {
+    throw requestError(
+      'secret',
+      'is needed to use peers: pass --secret, set DDM_SECRET, or put "secret" in the config file',
+      'NO_SECRET',
+    );
+  }
+  if (secret !== undefined && secret.length < 16) {
+    throw requestError('secret', 'must be at least 16 characters; `ddm secret` prints a good one');
+  }
+  // Without a secret there is no swarm to look for: a plain download of this machine alone.
+  const discover = Boolean(secret) && (raw.discover ?? (trackers.length === 0 && peers.length === 0));
+  if (!secret || !raw.helpers || (trackers.length === 0 && peers.length === 0 && !discover)) return undefined;
+  return {
+    trackers,
+    peers,
+    secret,
+    discover,
+    discoverTimeoutMs: raw.discoverTimeout * 1000,
+    clientName: raw.name,
+  };
+}
+
+function checkUrl(raw: string): string {
+  if (raw.length === 0) throw requestError('url', 'is missing', 'URL_INVALID');
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw requestError('url', `is not a valid URL: ${raw}`, 'URL_INVALID');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw requestError(
+      'url',
+      `must be http or https, not ${parsed.protocol.replace(':', '')}`,
+      'URL_INVALID',
+    );
+  }
+  return parsed.href;
+}
+
+function checksumOf(text: string): DownloadOptions['checksum'] {
+  try {
+    return parseChecksum(text);
+  } catch (error) {
+    // The storage layer words its message for the flag; the engine speaks of the key.
+    const message = error instanceof Error ? error.message : String(error);
+    throw requestError('checksum', message.replace(/^--checksum /, ''));
+  }
+}
+
+function parseHeaders(lines: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon).trim() : '';
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw requestError('header', `must look like "Name: value", not "${line}"`);
+    }
+    const value = line.slice(colon + 1).trim();
+    if (/[\r\n\0]/.test(value)) throw requestError('header', `value for ${name} contains a line break`);
+    headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}

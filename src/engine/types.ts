@@ -1,0 +1,56 @@
+/** What an engine tells about its downloads: states, status snapshots and events. */
+import type { DownloadEvent } from '../client/events.js';
+import type { ErrorCode } from '../errors.js';
+import type { Piece } from './piece-map.js';
+
+export type DownloadState = 'waiting' | 'active' | 'paused' | 'complete' | 'error' | 'removed';
+
+export interface SourceStatus {
+  /** `local` or `peer:<id>`. */
+  id: string;
+  label: string;
+  kind: 'local' | 'peer';
+  state: 'active' | 'idle' | 'dropped';
+  /** Bytes per second, smoothed. */
+  rateBps: number;
+  /** Bytes delivered in the current run. */
+  bytes: number;
+  failures: number;
+  lastError?: string;
+}
+
+/** What can be changed while a download runs, without a restart. */
+export interface LiveOptions {
+  connections: number;
+  /** Bytes per second; 0 = no limit. */
+  maxSpeed: number;
+  /** Whether peers may deliver. */
+  helpers: boolean;
+}
+
+export interface DownloadStatus {
+  /** 16 hex digits. */
+  id: string;
+  state: DownloadState;
+  url: string;
+  /** Known once the origin answered (the name may come from it). */
+  output: string | undefined;
+  totalBytes: number | null;
+  completedBytes: number;
+  speedBps: number;
+  /** Ranges being fetched right now, over every source. */
+  connections: number;
+  options: LiveOptions;
+  sources: SourceStatus[];
+  /** Bytes on disk, and who delivered each range. */
+  pieces: Piece[];
+  error?: { code: ErrorCode; message: string };
+}
+
+export type HandleEvent = DownloadEvent | { type: 'state'; state: DownloadState; previous: DownloadState };
+
+/** An event of one download, as the engine's listeners see it. */
+export interface EngineEvent {
+  id: string;
+  event: HandleEvent;
+}
