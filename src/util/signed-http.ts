@@ -130,7 +130,7 @@ export async function signedStream(opts: SignedStreamOptions): Promise<AsyncIter
       checkAnswer(opts.key, sent, STREAM_BODY, undefined, who);
       checkLength(response.headers['content-length'], opts.expectedBytes, who);
     } catch (error) {
-      response.body.destroy();
+      discard(response.body);
       throw error;
     }
     return countedBody(response.body, opts.expectedBytes, who, opts.signal);
@@ -264,6 +264,17 @@ function checkLength(header: string | string[] | undefined, expected: number, wh
   }
 }
 
+/**
+ * Drops a body we will not read. Destroying an undici body that already arrived in full emits
+ * UND_ERR_ABORTED on it; with nobody listening, that would be an uncaught exception.
+ */
+function discard(body: Readable): void {
+  body.on('error', ignoreError);
+  body.destroy();
+}
+
+function ignoreError(): void {}
+
 function singleHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? undefined : value;
 }
@@ -274,7 +285,7 @@ async function readCapped(body: Readable, maxBytes: number, who: string): Promis
   for await (const chunk of body as AsyncIterable<Buffer>) {
     size += chunk.byteLength;
     if (size > maxBytes) {
-      body.destroy();
+      discard(body);
       throw new DdmError('PROTOCOL', `${who} sent an answer larger than ${maxBytes} bytes`);
     }
     chunks.push(chunk);
@@ -306,7 +317,7 @@ async function* countedBody(
     }
     throw brokenOff(who, received, expected, error);
   } finally {
-    if (!body.destroyed) body.destroy();
+    if (!body.destroyed) discard(body);
   }
   if (received !== expected) throw brokenOff(who, received, expected, undefined);
 }

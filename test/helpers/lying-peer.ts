@@ -10,7 +10,12 @@ import { API, FetchRequest, type OfferResponse, type PeerInfoResponse } from '..
 import { sendStreamHead } from '../../src/util/signed-http.js';
 import { startSignedServer } from '../../src/util/signed-server.js';
 
-export type Lie = 'flip' | 'truncate' | 'pad' | 'shift';
+/**
+ * flip, shift: wrong bytes of the right length. truncate: half the bytes, then a reset. pad: more
+ * bytes than the range. short: announces (and sends) fewer bytes than the range. early: announces
+ * the range, sends part of it and closes the connection cleanly. headless: closes before any head.
+ */
+export type Lie = 'flip' | 'truncate' | 'pad' | 'shift' | 'short' | 'early' | 'headless';
 
 export interface LyingPeer {
   url: string;
@@ -70,6 +75,19 @@ export async function startLyingPeer(data: Buffer, lie: Lie, secret: string): Pr
               sendStreamHead(ctx.res, length, ctx.key, ctx.nonce);
               ctx.res.write(truth.subarray(0, Math.floor(length / 2)));
               ctx.res.destroy();
+              break;
+            case 'short': {
+              const announced = Math.max(0, length - 1 - randomInt(Math.max(1, Math.floor(length / 2))));
+              sendStreamHead(ctx.res, announced, ctx.key, ctx.nonce);
+              ctx.res.end(truth.subarray(0, announced));
+              break;
+            }
+            case 'early':
+              sendStreamHead(ctx.res, length, ctx.key, ctx.nonce);
+              ctx.res.write(truth.subarray(0, randomInt(Math.max(1, length))), () => ctx.res.socket?.end());
+              break;
+            case 'headless':
+              ctx.res.socket?.end();
               break;
             case 'pad':
               sendStreamHead(ctx.res, length + 16, ctx.key, ctx.nonce);
