@@ -78,7 +78,8 @@ export const PROGRESS_INTERVAL_MS = 250;
 export const JSON_PROGRESS_INTERVAL_MS = 1_000;
 
 // --- Swarm ------------------------------------------------------------------------------------
-export const PROTOCOL_VERSION = 1;
+/** 2: request signatures name the target node and authority (docs/PROTOCOL.md §3). */
+export const PROTOCOL_VERSION = 2;
 export const DEFAULT_TRACKER_PORT = 7800;
 export const DEFAULT_PEER_PORT = 7801;
 export const DEFAULT_PEER_SLOTS = 4;
@@ -115,6 +116,11 @@ export const MAX_FETCH_RANGE_BYTES = BYTES.GiB;
  * more than an equal share of a peer's slots, so the slots freed next go to the one waiting.
  */
 export const SLOT_WAITER_MEMORY_MS = 2_000;
+/**
+ * A peer takes back the slot of a fetch whose client has read nothing for this long while bytes
+ * wait for it: the client's own stall rule, so a member that stops reading cannot hold a slot.
+ */
+export const PEER_CLIENT_STALL_TIMEOUT_MS = STALL_TIMEOUT_MS;
 /** A peer failing this many times is dropped for the rest of the download. */
 export const PEER_MAX_FAILURES = 3;
 /** Timeout for small JSON requests between nodes (tracker, consent). */

@@ -14,10 +14,13 @@ import {
   MAX_JSON_RESPONSE_BYTES,
 } from '../constants.js';
 import { abortError, DdmError, type ErrorCode } from '../errors.js';
+import { effectivePort, isForbiddenPort } from '../peer/guard-port.js';
 import {
+  ANY_NODE,
   AUTH_HEADERS,
   bodyDigest,
   describeAuthFailure,
+  type RequestTarget,
   type RequestVerifier,
   STREAM_BODY,
   type SwarmKey,
@@ -69,6 +72,11 @@ interface SignedCall {
   dispatcher?: Dispatcher;
   /** Names the other side in error messages. */
   role?: NodeRole;
+  /**
+   * The id of the node this call is for, bound into the signature; ANY_NODE (the default) only
+   * where no id can be known yet (a first GET /v1/info, a tracker).
+   */
+  node?: string;
 }
 
 export interface SignedJsonOptions<T> extends SignedCall {
@@ -154,7 +162,8 @@ async function sendSigned(
 ): Promise<SentRequest> {
   const url = targetUrl(call.baseUrl, path);
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const auth = signRequest(call.key, method, url.pathname + url.search, payload);
+  const target = { authority: url.host, node: call.node ?? ANY_NODE };
+  const auth = signRequest(call.key, method, url.pathname + url.search, payload, target);
   const headers: Record<string, string> = { ...auth, accept: 'application/json' };
   if (payload !== undefined) headers['content-type'] = 'application/json';
   const response = await request(url, {
@@ -170,13 +179,28 @@ async function sendSigned(
 }
 
 function targetUrl(baseUrl: string, path: string): URL {
+  let url: URL | undefined;
   try {
-    const url = new URL(path, baseUrl);
-    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+    url = new URL(path, baseUrl);
   } catch {
     // Reported below with the same message as a wrong scheme.
   }
-  throw new DdmError('URL_INVALID', `not an http(s) node address: ${baseUrl}`);
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new DdmError('URL_INVALID', `not an http(s) node address: ${baseUrl}`);
+  }
+  // Whoever registers or announces a node chooses its port: one where mail, SSH or a database
+  // listens would read our request as commands, so nodes refuse the ports peers refuse origins.
+  const port = effectivePort(url.protocol, url.port);
+  if (isForbiddenPort(port)) {
+    throw new DdmError(
+      'FORBIDDEN_DESTINATION',
+      `refusing node address ${baseUrl}: port ${port} is not for HTTP`,
+      {
+        details: { port },
+      },
+    );
+  }
+  return url;
 }
 
 function describeNode(call: SignedCall): string {
@@ -348,7 +372,7 @@ function asCallError(error: unknown, call: SignedCall, inner: AbortSignal, who: 
 // --- Server side ------------------------------------------------------------------------------
 
 export type SignedRequest =
-  | { ok: true; body: Buffer; nonce: string }
+  | { ok: true; body: Buffer; nonce: string; target: RequestTarget }
   | { ok: false; status: 401 | 413; code: WireErrorCode; message: string };
 
 /**
@@ -372,7 +396,7 @@ export async function readSignedRequest(
   const verdict = verifier.verify(req.method ?? 'GET', req.url ?? '/', req.headers, body);
   if (!verdict.ok)
     return { ok: false, status: 401, code: 'AUTH_FAILED', message: describeAuthFailure(verdict.reason) };
-  return { ok: true, body, nonce: verdict.nonce };
+  return { ok: true, body, nonce: verdict.nonce, target: verdict.target };
 }
 
 /** Resolves to the whole body, or undefined once it exceeds `maxBytes` (reading then stops). */

@@ -20,7 +20,7 @@ import {
   SERVER_TIMEOUT_CHECK_INTERVAL_MS,
 } from '../constants.js';
 import { abortError, DdmError, type ErrorCode } from '../errors.js';
-import { RequestVerifier, type SwarmKey } from '../protocol/auth.js';
+import { ANY_NODE, type RequestTarget, RequestVerifier, type SwarmKey } from '../protocol/auth.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { readSignedRequest, sendError, sendJson } from './signed-http.js';
 import { createNodeServer, nodeScheme, type ServerTls } from './tls.js';
@@ -63,6 +63,13 @@ export interface SignedServerOptions {
   socketIdleTimeoutMs?: number;
   /** Serve https with this certificate (util/tls.ts `loadServerTls`); plain http without. */
   tls?: ServerTls;
+  /**
+   * This node's id: requests must name it (or ANY_NODE on `anyNodeRoutes`). A node without an id
+   * (a tracker) takes only requests for ANY_NODE, bound to it by their authority alone.
+   */
+  nodeId?: string;
+  /** Routes (`METHOD /path`) that a client may call before it knows the id: GET /v1/info. */
+  anyNodeRoutes?: readonly string[];
 }
 
 export interface SignedServer {
@@ -295,6 +302,12 @@ async function handle(
   }
   const { key } = opts;
   const { nonce } = request;
+  const misdirected = misdirection(request.target, req, opts);
+  if (misdirected !== undefined) {
+    opts.log?.warn({ address: connectionAddress(req), url: req.url, reason: misdirected }, 'request refused');
+    sendError(res, 421, 'PROTOCOL', misdirected, key, nonce);
+    return;
+  }
   const route = findRoute(opts.routes, req);
   if (typeof route === 'number') {
     const text = route === 404 ? `no such endpoint: ${pathOf(req)}` : `method ${req.method} not allowed here`;
@@ -325,6 +338,50 @@ async function handle(
   } finally {
     calls.delete(call);
   }
+}
+
+/**
+ * Why a correctly signed request is not for this node, or undefined when it is. The signature
+ * binds the target id and the Host the client dialled, so a request recorded on the way to
+ * another node (another id, another address) is refused here, not served.
+ */
+function misdirection(
+  target: RequestTarget,
+  req: IncomingMessage,
+  opts: SignedServerOptions,
+): string | undefined {
+  if (target.node === ANY_NODE) {
+    const open = opts.nodeId === undefined || opts.anyNodeRoutes?.includes(`${req.method} ${pathOf(req)}`);
+    if (!open) return `request does not name this node (${opts.nodeId}): ask GET /v1/info first`;
+  } else if (target.node !== opts.nodeId) {
+    const self = opts.nodeId === undefined ? 'a node without an id' : `node ${opts.nodeId}`;
+    return `request is addressed to node ${target.node}, not to this one (${self})`;
+  }
+  if (!authorityNamesSocket(target.authority, req.socket)) {
+    return `request is addressed to ${target.authority.slice(0, 300)}, not to this node's address`;
+  }
+  return undefined;
+}
+
+/**
+ * Whether the Host a request was signed for names the address it arrived on. An IP literal must
+ * be the connection's local address; a name cannot be checked here, and leaves the binding to
+ * the node id. The port is not compared: a port forward on the same host (a relay, a container
+ * mapping) is still this node, and two nodes on one host differ by id.
+ */
+export function authorityNamesSocket(authority: string, socket: Socket): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(`http://${authority}`);
+  } catch {
+    return false;
+  }
+  if (parsed.username !== '' || parsed.password !== '' || parsed.pathname !== '/') return false;
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  if (!ipaddr.isValid(host)) return true;
+  const local = socket.localAddress ?? '';
+  if (!ipaddr.isValid(local)) return false;
+  return ipaddr.process(host).toString() === ipaddr.process(local).toString();
 }
 
 function findRoute(routes: Readonly<Record<string, Route>>, req: IncomingMessage): Route | 404 | 405 {

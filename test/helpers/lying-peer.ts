@@ -35,6 +35,8 @@ export async function startLyingPeer(data: Buffer, lie: Lie, secret: string): Pr
       host: '127.0.0.1',
       port: 0,
       key: deriveKey(secret),
+      nodeId: `liar-${lie}-0000`,
+      anyNodeRoutes: [`GET ${API.info}`],
       routes: {
         [`GET ${API.info}`]: (ctx) => {
           const info: PeerInfoResponse = {

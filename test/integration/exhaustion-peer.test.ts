@@ -92,7 +92,11 @@ async function rawSigned(
 ): Promise<{ status: number; json: unknown }> {
   const response = await request(`${p.url}${path}`, {
     method,
-    headers: { ...headers, ...signRequest(key, method, path, body), 'content-type': 'application/json' },
+    headers: {
+      ...headers,
+      ...signRequest(key, method, path, body, { authority: new URL(p.url).host, node: p.id }),
+      'content-type': 'application/json',
+    },
     ...(body === undefined ? {} : { body }),
     signal: signal(),
   });
