@@ -102,8 +102,16 @@ export const AUTH_WINDOW_MS = 60_000;
 export const CONSENT_PROMPT_TIMEOUT_MS = 30_000;
 /** A given consent covers this client and URL for this long. */
 export const CONSENT_TTL_MS = 60 * 60_000;
-/** Consents a peer remembers at most (oldest forgotten first), so offers cannot exhaust its memory. */
+/**
+ * Consents a peer remembers at most, so offers cannot exhaust its memory. When full, the client
+ * (source address) holding the most gives up its oldest consent that no fetch is using.
+ */
 export const MAX_CONSENT_GRANTS = 10_000;
+/**
+ * Consents one client (source address) holds at most; beyond, its own oldest unused one goes.
+ * A flood of offers thus evicts only the flooder's consents, never another client's.
+ */
+export const MAX_CONSENT_GRANTS_PER_CLIENT = 64;
 /** A slot that hears "busy" from a peer waits this long before it asks that peer again. */
 export const PEER_BUSY_BACKOFF_MS = 1_000;
 /**

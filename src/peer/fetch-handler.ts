@@ -26,11 +26,14 @@ export interface FetchDeps {
 
 export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<void> {
   const request = ctx.json(FetchRequest);
-  if (!deps.consent.allows(request.clientId, ctx.address, request.url)) {
+  // Held for the whole stream: a consent in use is never evicted, however many offers come.
+  const consent = deps.consent.hold(request.clientId, ctx.address, request.url);
+  if (consent === undefined) {
     throw new DdmError('PEER_REFUSED', 'no standing consent for this client and URL: make an offer first');
   }
   const release = deps.slots.tryTake();
   if (release === undefined) {
+    consent();
     throw new DdmError('PEER_BUSY', `all ${deps.slots.total} slots of this peer are busy`, {
       retryable: true,
     });
@@ -53,6 +56,7 @@ export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<
     }
   } finally {
     release();
+    consent();
   }
 }
 
