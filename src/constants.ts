@@ -155,6 +155,14 @@ export const TRACKER_PRUNE_INTERVAL_MS = 5_000;
 export const SERVER_MAX_CONNECTIONS = 512;
 /** The same bound per source address, so one machine cannot take every connection. */
 export const SERVER_MAX_CONNECTIONS_PER_ADDRESS = 128;
+/**
+ * Of those, connections that have not yet carried a correctly signed request. Strangers cannot
+ * sign, so they never hold more than this: the rest of SERVER_MAX_CONNECTIONS stays for members.
+ * Beyond it, the oldest unauthenticated connection is closed, whatever it is doing.
+ */
+export const SERVER_MAX_UNAUTHENTICATED_CONNECTIONS = 128;
+/** The same bound per source address. */
+export const SERVER_MAX_UNAUTHENTICATED_PER_ADDRESS = 16;
 /** Largest request line plus headers a tracker or peer reads; more is answered 431. */
 export const SERVER_MAX_HEADER_BYTES = 16 * KiB;
 /** How often the header and request timeouts are enforced (node's default of 30 s lets them overrun). */
@@ -164,10 +172,13 @@ export const SERVER_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
  * must not hold a slot for ever. Longer than any silent wait of a route (consent, origin head).
  */
 export const SERVER_SOCKET_IDLE_TIMEOUT_MS = 120_000;
-/** A client must send its request headers within this time. */
-export const SERVER_HEADERS_TIMEOUT_MS = 10_000;
-/** A client must send its whole request (headers and JSON body) within this time. */
-export const SERVER_REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * A client must send its request headers within this time. Short: a head is a few hundred bytes,
+ * and every second a trickling stranger holds a connection is a second a member may wait.
+ */
+export const SERVER_HEADERS_TIMEOUT_MS = 4_000;
+/** A client must send its whole request (headers and JSON body, at most 64 KiB) within this time. */
+export const SERVER_REQUEST_TIMEOUT_MS = 5_000;
 /** Idle keep-alive connections are closed after this. */
 export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** Deregistering from the trackers on shutdown may take at most this long. */

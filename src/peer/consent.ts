@@ -170,7 +170,8 @@ export class ConsentDesk {
   }
 
   private grant(offer: OfferRequest, address: string): ConsentVerdict {
-    if (!this.remember(grantKey(offer.clientId, address, offer.url), address, this.opts.now())) return NO_ROOM;
+    if (!this.remember(grantKey(offer.clientId, address, offer.url), address, this.opts.now()))
+      return NO_ROOM;
     return ACCEPTED;
   }
 

@@ -15,6 +15,8 @@ import {
   SERVER_MAX_CONNECTIONS,
   SERVER_MAX_CONNECTIONS_PER_ADDRESS,
   SERVER_MAX_HEADER_BYTES,
+  SERVER_MAX_UNAUTHENTICATED_CONNECTIONS,
+  SERVER_MAX_UNAUTHENTICATED_PER_ADDRESS,
   SERVER_REQUEST_TIMEOUT_MS,
   SERVER_SOCKET_IDLE_TIMEOUT_MS,
   SERVER_TIMEOUT_CHECK_INTERVAL_MS,
@@ -54,6 +56,9 @@ export interface SignedServerOptions {
   maxConnections?: number;
   /** Open connections from one source address, with the same rule. */
   maxConnectionsPerAddress?: number;
+  /** Of those, connections without a correctly signed request yet, in all and per address. */
+  maxUnauthenticated?: number;
+  maxUnauthenticatedPerAddress?: number;
   /** Largest request body; a larger one is answered 413. */
   maxBodyBytes?: number;
   /**
@@ -127,7 +132,7 @@ export async function startSignedServer(
   });
   server.on('request', (req, res) => {
     connections.track(req, res);
-    handle(req, res, opts, verifier, calls).catch((error: unknown) => {
+    handle(req, res, opts, verifier, calls, () => connections.authenticated(req)).catch((error: unknown) => {
       opts.log?.error({ err: error }, 'request handler failed');
       res.destroy();
     });
@@ -148,6 +153,8 @@ function limitConnections(server: Server, opts: SignedServerOptions) {
   const limiter = new ConnectionLimiter({
     maxConnections: opts.maxConnections ?? SERVER_MAX_CONNECTIONS,
     maxPerAddress: opts.maxConnectionsPerAddress ?? SERVER_MAX_CONNECTIONS_PER_ADDRESS,
+    maxUnauthenticated: opts.maxUnauthenticated ?? SERVER_MAX_UNAUTHENTICATED_CONNECTIONS,
+    maxUnauthenticatedPerAddress: opts.maxUnauthenticatedPerAddress ?? SERVER_MAX_UNAUTHENTICATED_PER_ADDRESS,
   });
   // Under https a request's socket is the TLS layer, not the TCP socket admitted here (admission
   // comes before the handshake, so handshakes count too); both show the same remote endpoint.
@@ -163,11 +170,15 @@ function limitConnections(server: Server, opts: SignedServerOptions) {
       if (admitted.get(endpoint) === socket) admitted.delete(endpoint);
     });
   });
+  const admittedSocket = (req: IncomingMessage) => admitted.get(remoteEndpoint(req.socket)) ?? req.socket;
   return {
     track(req: IncomingMessage, res: ServerResponse): void {
-      const socket = admitted.get(remoteEndpoint(req.socket)) ?? req.socket;
+      const socket = admittedSocket(req);
       limiter.requestStarted(socket);
       res.once('close', () => limiter.requestEnded(socket));
+    },
+    authenticated(req: IncomingMessage): void {
+      limiter.authenticated(admittedSocket(req));
     },
   };
 }
@@ -278,6 +289,7 @@ async function handle(
   opts: SignedServerOptions,
   verifier: RequestVerifier,
   calls: Set<AbortController>,
+  onAuthenticated: () => void,
 ): Promise<void> {
   if (req.httpVersion === '1.1' && req.headers.host === undefined) {
     // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400.
@@ -308,6 +320,8 @@ async function handle(
     sendError(res, 421, 'PROTOCOL', misdirected, key, nonce);
     return;
   }
+  // Only now is the connection a member's: a request recorded on its way elsewhere proves nothing.
+  onAuthenticated();
   const route = findRoute(opts.routes, req);
   if (typeof route === 'number') {
     const text = route === 404 ? `no such endpoint: ${pathOf(req)}` : `method ${req.method} not allowed here`;
