@@ -104,7 +104,8 @@ export const PROGRESS_INTERVAL_MS = 250;
 export const JSON_PROGRESS_INTERVAL_MS = 1_000;
 
 // --- Swarm ------------------------------------------------------------------------------------
-export const PROTOCOL_VERSION = 1;
+/** 2: request signatures name the target node and authority (docs/PROTOCOL.md §3). */
+export const PROTOCOL_VERSION = 2;
 export const DEFAULT_TRACKER_PORT = 7800;
 export const DEFAULT_PEER_PORT = 7801;
 export const DEFAULT_PEER_SLOTS = 4;
@@ -127,8 +128,16 @@ export const AUTH_WINDOW_MS = 60_000;
 export const CONSENT_PROMPT_TIMEOUT_MS = 30_000;
 /** A given consent covers this client and URL for this long. */
 export const CONSENT_TTL_MS = 60 * 60_000;
-/** Consents a peer remembers at most (oldest forgotten first), so offers cannot exhaust its memory. */
+/**
+ * Consents a peer remembers at most, so offers cannot exhaust its memory. When full, the client
+ * (source address) holding the most gives up its oldest consent that no fetch is using.
+ */
 export const MAX_CONSENT_GRANTS = 10_000;
+/**
+ * Consents one client (source address) holds at most; beyond, its own oldest unused one goes.
+ * A flood of offers thus evicts only the flooder's consents, never another client's.
+ */
+export const MAX_CONSENT_GRANTS_PER_CLIENT = 64;
 /** A slot that hears "busy" from a peer waits this long before it asks that peer again. */
 export const PEER_BUSY_BACKOFF_MS = 1_000;
 /**
@@ -141,6 +150,11 @@ export const MAX_FETCH_RANGE_BYTES = BYTES.GiB;
  * more than an equal share of a peer's slots, so the slots freed next go to the one waiting.
  */
 export const SLOT_WAITER_MEMORY_MS = 2_000;
+/**
+ * A peer takes back the slot of a fetch whose client has read nothing for this long while bytes
+ * wait for it: the client's own stall rule, so a member that stops reading cannot hold a slot.
+ */
+export const PEER_CLIENT_STALL_TIMEOUT_MS = STALL_TIMEOUT_MS;
 /** A peer failing this many times is dropped for the rest of the download. */
 export const PEER_MAX_FAILURES = 3;
 /** Timeout for small JSON requests between nodes (tracker, consent). */
@@ -167,6 +181,14 @@ export const TRACKER_PRUNE_INTERVAL_MS = 5_000;
 export const SERVER_MAX_CONNECTIONS = 512;
 /** The same bound per source address, so one machine cannot take every connection. */
 export const SERVER_MAX_CONNECTIONS_PER_ADDRESS = 128;
+/**
+ * Of those, connections that have not yet carried a correctly signed request. Strangers cannot
+ * sign, so they never hold more than this: the rest of SERVER_MAX_CONNECTIONS stays for members.
+ * Beyond it, the oldest unauthenticated connection is closed, whatever it is doing.
+ */
+export const SERVER_MAX_UNAUTHENTICATED_CONNECTIONS = 128;
+/** The same bound per source address. */
+export const SERVER_MAX_UNAUTHENTICATED_PER_ADDRESS = 16;
 /** Largest request line plus headers a tracker or peer reads; more is answered 431. */
 export const SERVER_MAX_HEADER_BYTES = 16 * KiB;
 /** How often the header and request timeouts are enforced (node's default of 30 s lets them overrun). */
@@ -176,10 +198,13 @@ export const SERVER_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
  * must not hold a slot for ever. Longer than any silent wait of a route (consent, origin head).
  */
 export const SERVER_SOCKET_IDLE_TIMEOUT_MS = 120_000;
-/** A client must send its request headers within this time. */
-export const SERVER_HEADERS_TIMEOUT_MS = 10_000;
-/** A client must send its whole request (headers and JSON body) within this time. */
-export const SERVER_REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * A client must send its request headers within this time. Short: a head is a few hundred bytes,
+ * and every second a trickling stranger holds a connection is a second a member may wait.
+ */
+export const SERVER_HEADERS_TIMEOUT_MS = 4_000;
+/** A client must send its whole request (headers and JSON body, at most 64 KiB) within this time. */
+export const SERVER_REQUEST_TIMEOUT_MS = 5_000;
 /** Idle keep-alive connections are closed after this. */
 export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /** Deregistering from the trackers on shutdown may take at most this long. */

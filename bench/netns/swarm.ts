@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { deriveKey, signRequest } from '../../src/protocol/auth.js';
+import { ANY_NODE, deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, PeerListResponse } from '../../src/protocol/messages.js';
 import { BenchError, throwIfAborted } from '../lib/bench-error.js';
 import { DDM_BIN } from '../lib/ddm-cli.js';
@@ -75,7 +75,10 @@ function startPeer(host: number, trackerUrl: string, secret: string): HostProces
 
 /** Names of the peers the tracker lists now, asked from the client host with a signed request. */
 async function listedPeerNames(swarm: Swarm, signal: AbortSignal): Promise<Set<string>> {
-  const headers = signRequest(deriveKey(swarm.secret), 'GET', API.peers, undefined);
+  const headers = signRequest(deriveKey(swarm.secret), 'GET', API.peers, undefined, {
+    authority: new URL(swarm.trackerUrl).host,
+    node: ANY_NODE,
+  });
   const headerArgs = Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
   const curlArgs = [
     '-s',

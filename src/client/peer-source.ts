@@ -6,6 +6,7 @@ import { signedStream } from '../util/signed-http.js';
 import type { RangeSource, Validators } from './range-source.js';
 
 export interface PeerTarget {
+  /** As the peer proved it in a signed GET /v1/info; every later request is bound to it. */
   id: string;
   name: string;
   /** Base URL of the peer, e.g. http://192.168.1.20:7801 */
@@ -53,6 +54,7 @@ export class PeerRangeSource implements RangeSource {
       expectedBytes: range.end - range.start,
       timeoutMs: this.timeoutMs,
       role: 'peer',
+      node: this.peer.id,
       ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
     });
   }

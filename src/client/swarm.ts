@@ -12,7 +12,13 @@ import { FOUND_ON_LAN, mergeSightings, type Sighting } from '../discovery/peer-m
 import { stopsSwarmSetup } from '../error-policy.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { deriveKey, type SwarmKey } from '../protocol/auth.js';
-import { API, type OfferRequest, OfferResponse, PeerInfoResponse } from '../protocol/messages.js';
+import {
+  API,
+  type OfferRequest,
+  OfferResponse,
+  PeerInfoResponse,
+  type PeerRecord,
+} from '../protocol/messages.js';
 import { TrackerClient } from '../tracker/tracker-client.js';
 import { childController } from '../util/abort.js';
 import { signedJson } from '../util/signed-http.js';
@@ -133,13 +139,9 @@ async function listTracker(
   options: SwarmOptions,
   signal: AbortSignal,
 ): Promise<PeerTarget[]> {
+  let records: PeerRecord[];
   try {
-    const records = await new TrackerClient(url, key, withDispatcher(options)).list(signal);
-    return records.map((record) => ({
-      id: record.id,
-      name: record.name,
-      url: peerUrl(reachableAddress(record.address, url), record.port, record.tls === true),
-    }));
+    records = await new TrackerClient(url, key, withDispatcher(options)).list(signal);
   } catch (error) {
     // A wrong secret is the user's mistake and must be said plainly, and a tracker whose
     // certificate is not believed may be an impostor; an unreachable tracker is not fatal.
@@ -147,6 +149,15 @@ async function listTracker(
     options.onEvent({ type: 'notice', message: `tracker ${url} unavailable: ${(error as Error).message}` });
     return [];
   }
+  // A record is what some member registered, port included: only a peer that answers a signed
+  // /v1/info under the listed id is used, and nothing else is sent to it before that.
+  const proven = await Promise.all(
+    records.map((record) => {
+      const listed = peerUrl(reachableAddress(record.address, url), record.port, record.tls === true);
+      return identifyPeer(listed, key, options, signal, { id: record.id, label: record.name });
+    }),
+  );
+  return proven.filter((target): target is PeerTarget => target !== undefined);
 }
 
 /**
@@ -163,11 +174,23 @@ function withDispatcher(options: SwarmOptions): { dispatcher?: Dispatcher } {
   return options.dispatcher ? { dispatcher: options.dispatcher } : {};
 }
 
+/** How a peer listed by a tracker is known before it proves itself. */
+interface ListedAs {
+  id: string;
+  label: string;
+}
+
+/**
+ * Asks the peer at `url` for its signed /v1/info. A --peer URL (no `listed`) that refuses our
+ * secret stops everything: the user's secret or URL is wrong. A tracker's record that does not
+ * answer as the member it names is only reported: some member registered it.
+ */
 async function identifyPeer(
   url: string,
   key: SwarmKey,
   options: SwarmOptions,
   signal: AbortSignal,
+  listed?: ListedAs,
 ): Promise<PeerTarget | undefined> {
   const baseUrl = url.replace(/\/+$/, '');
   try {
@@ -179,6 +202,7 @@ async function identifyPeer(
       schema: PeerInfoResponse,
       signal,
       role: 'peer',
+      ...(listed ? { node: listed.id } : {}),
       ...withDispatcher(options),
     });
     if (relayedInClear(info, baseUrl)) {
@@ -189,11 +213,11 @@ async function identifyPeer(
     }
     return { id: info.id, name: info.name, url: baseUrl };
   } catch (error) {
-    if (stopsSwarmSetup(error)) throw error;
+    if (stopsSwarmSetup(error) && listed === undefined) throw error;
     options.onEvent({
       type: 'peer',
-      source: baseUrl,
-      label: baseUrl,
+      source: listed ? `peer:${listed.id}` : baseUrl,
+      label: listed?.label ?? baseUrl,
       status: 'failed',
       message: (error as Error).message,
     });
@@ -264,6 +288,7 @@ async function askConsent(
       schema: OfferResponse,
       signal,
       role: 'peer',
+      node: target.id,
       // The operator may be asked on their terminal; give them the prompt's time plus transit.
       timeoutMs: OFFER_REQUEST_TIMEOUT_MS,
       ...withDispatcher(options),

@@ -5,7 +5,7 @@
  * at a time, and every offer gets its answer within the prompt timeout.
  */
 import type { Logger } from 'pino';
-import { MAX_CONSENT_GRANTS } from '../constants.js';
+import { MAX_CONSENT_GRANTS, MAX_CONSENT_GRANTS_PER_CLIENT } from '../constants.js';
 import type { OfferRequest } from '../protocol/messages.js';
 import type { ConsentAnswer, ConsentPrompt, ConsentQuestion } from './consent-prompt.js';
 
@@ -20,6 +20,9 @@ export interface ConsentOptions {
   grantTtlMs: number;
   /** Offers waiting for the operator at once; more are answered busy. */
   maxPending: number;
+  /** Consents remembered in all, and per client address (defaults: the named constants). */
+  maxGrants?: number;
+  maxGrantsPerClient?: number;
   now: () => number;
   log?: Logger;
 }
@@ -30,9 +33,24 @@ export type ConsentVerdict =
 
 const ACCEPTED: ConsentVerdict = { accepted: true };
 
+const NO_ROOM: ConsentVerdict = {
+  accepted: false,
+  code: 'PEER_BUSY',
+  message: 'this peer holds as many consents as it can, all in use; try again later',
+};
+
+interface Grant {
+  expiry: number;
+  address: string;
+  /** Fetches running under this consent; one in use is never evicted. */
+  inUse: number;
+}
+
 export class ConsentDesk {
-  /** Standing yes per client, address and URL, with its expiry time. */
-  private readonly grants = new Map<string, number>();
+  /** Standing yes per client, address and URL, in expiry order (delete + set on renewal). */
+  private readonly grants = new Map<string, Grant>();
+  /** Grants held per client address. */
+  private readonly perAddress = new Map<string, number>();
   /** Clients answered "always", by id and address. */
   private readonly trusted = new Set<string>();
   /** Resolves when the operator is free for the next question. */
@@ -46,22 +64,83 @@ export class ConsentDesk {
    * it, so a download that runs for hours keeps the peer it was granted.
    */
   allows(clientId: string, address: string, url: string): boolean {
+    const release = this.hold(clientId, address, url);
+    release?.();
+    return release !== undefined;
+  }
+
+  /**
+   * Like `allows`, and marks the consent in use (never evicted) until the returned function is
+   * called; undefined when there is no standing consent.
+   */
+  hold(clientId: string, address: string, url: string): (() => void) | undefined {
     const key = grantKey(clientId, address, url);
-    const expiry = this.grants.get(key);
     const now = this.opts.now();
-    if (expiry === undefined || expiry <= now) return false;
-    this.remember(key, now);
+    const grant = this.grants.get(key);
+    if (grant === undefined || grant.expiry <= now) return undefined;
+    this.renew(key, grant, now);
+    grant.inUse += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      grant.inUse -= 1;
+    };
+  }
+
+  private renew(key: string, grant: Grant, now: number): void {
+    this.grants.delete(key);
+    grant.expiry = now + this.opts.grantTtlMs;
+    this.grants.set(key, grant);
+  }
+
+  /** Records a yes; false when no room can be made (every evictable consent is in use). */
+  private remember(key: string, address: string, now: number): boolean {
+    const known = this.grants.get(key);
+    if (known !== undefined) {
+      this.renew(key, known, now);
+      return true;
+    }
+    this.forgetExpired(now);
+    const perClient = this.opts.maxGrantsPerClient ?? MAX_CONSENT_GRANTS_PER_CLIENT;
+    if ((this.perAddress.get(address) ?? 0) >= perClient && !this.evictOldestOf(address)) return false;
+    if (this.grants.size >= (this.opts.maxGrants ?? MAX_CONSENT_GRANTS) && !this.evictFromLargestHolder()) {
+      return false;
+    }
+    this.grants.set(key, { expiry: now + this.opts.grantTtlMs, address, inUse: 0 });
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     return true;
   }
 
-  /** Grants are kept in expiry order (delete + set), so pruning and eviction start at the front. */
-  private remember(key: string, now: number): void {
-    this.grants.delete(key);
-    this.grants.set(key, now + this.opts.grantTtlMs);
-    for (const [oldest, expiry] of this.grants) {
-      if (expiry > now && this.grants.size <= MAX_CONSENT_GRANTS) break;
-      this.grants.delete(oldest);
+  private forgetExpired(now: number): void {
+    for (const [key, grant] of this.grants) {
+      if (grant.expiry > now) break;
+      if (grant.inUse === 0) this.forget(key, grant);
     }
+  }
+
+  /** The oldest consent of `address` that no fetch uses goes; false when there is none. */
+  private evictOldestOf(address: string): boolean {
+    for (const [key, grant] of this.grants) {
+      if (grant.address === address && grant.inUse === 0) {
+        this.forget(key, grant);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** When the desk is full, the client holding the most consents pays for the newcomer. */
+  private evictFromLargestHolder(): boolean {
+    const holders = [...this.perAddress.entries()].sort((a, b) => b[1] - a[1]);
+    return holders.some(([address]) => this.evictOldestOf(address));
+  }
+
+  private forget(key: string, grant: Grant): void {
+    this.grants.delete(key);
+    const left = (this.perAddress.get(grant.address) ?? 1) - 1;
+    if (left > 0) this.perAddress.set(grant.address, left);
+    else this.perAddress.delete(grant.address);
   }
 
   async decide(offer: OfferRequest, address: string, signal: AbortSignal): Promise<ConsentVerdict> {
@@ -91,7 +170,8 @@ export class ConsentDesk {
   }
 
   private grant(offer: OfferRequest, address: string): ConsentVerdict {
-    this.remember(grantKey(offer.clientId, address, offer.url), this.opts.now());
+    if (!this.remember(grantKey(offer.clientId, address, offer.url), address, this.opts.now()))
+      return NO_ROOM;
     return ACCEPTED;
   }
 

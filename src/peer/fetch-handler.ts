@@ -2,6 +2,7 @@
  * POST /v1/fetch: one byte range from the origin, streamed through to the client as it
  * arrives. Nothing touches the disk; the client's pace sets the origin's pace (backpressure).
  */
+import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { DdmError } from '../errors.js';
@@ -18,6 +19,8 @@ export interface FetchDeps {
   slots: SlotPool;
   /** Everything but the client's forwarded headers. */
   origin: Omit<OriginRequestOptions, 'headers'>;
+  /** A client that reads nothing for this long, while bytes wait for it, loses the slot. */
+  clientStallTimeoutMs: number;
   log?: Logger;
   /** Waits until `bytes` more may be served (`--max-upload`); absent: no limit. */
   throttle?: (bytes: number, signal: AbortSignal) => Promise<void>;
@@ -25,11 +28,14 @@ export interface FetchDeps {
 
 export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<void> {
   const request = ctx.json(FetchRequest);
-  if (!deps.consent.allows(request.clientId, ctx.address, request.url)) {
+  // Held for the whole stream: a consent in use is never evicted, however many offers come.
+  const consent = deps.consent.hold(request.clientId, ctx.address, request.url);
+  if (consent === undefined) {
     throw new DdmError('PEER_REFUSED', 'no standing consent for this client and URL: make an offer first');
   }
   const release = deps.slots.tryTake();
   if (release === undefined) {
+    consent();
     throw new DdmError('PEER_BUSY', `all ${deps.slots.total} slots of this peer are busy`, {
       retryable: true,
     });
@@ -41,24 +47,61 @@ export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<
     const body = await openRange(request.url, range, request.validators, options, ctx.signal);
     sendStreamHead(ctx.res, range.end - range.start, ctx.key, ctx.nonce);
     const throttle = deps.throttle;
-    const served = throttle
-      ? pipeline(
-          body,
-          async function* (source: AsyncIterable<Uint8Array>) {
-            for await (const chunk of source) {
-              await throttle(chunk.byteLength, ctx.signal);
-              yield chunk;
-            }
-          },
-          ctx.res,
-        )
-      : pipeline(body, ctx.res);
-    await served.catch((error: unknown) => {
-      if (!ctx.signal.aborted)
-        deps.log?.warn({ err: error, url: request.url, range }, 'range stream broke off');
-      throw error;
-    });
+    const watch = watchClientReads(ctx.res, deps.clientStallTimeoutMs);
+    try {
+      const served = throttle
+        ? pipeline(
+            body,
+            async function* (source: AsyncIterable<Uint8Array>) {
+              for await (const chunk of source) {
+                await throttle(chunk.byteLength, ctx.signal);
+                yield chunk;
+              }
+            },
+            ctx.res,
+          )
+        : pipeline(body, ctx.res);
+      await served.catch((error: unknown) => {
+        if (!ctx.signal.aborted)
+          deps.log?.warn({ err: error, url: request.url, range }, 'range stream broke off');
+        throw error;
+      });
+    } finally {
+      watch.stop();
+    }
   } finally {
     release();
+    consent();
   }
+}
+
+/** How often a stream checks that its client still reads, as a share of the stall timeout. */
+const STALL_CHECKS_PER_TIMEOUT = 4;
+
+/**
+ * Cuts the answer when its client has taken no byte for `stallMs` while bytes wait for it
+ * (backpressure, not a slow origin: the origin has its own timeouts). Cutting it ends the
+ * pipeline, which frees the slot and closes the origin request.
+ */
+function watchClientReads(res: ServerResponse, stallMs: number): { stop(): void } {
+  const socket = res.socket;
+  let written = socket?.bytesWritten ?? 0;
+  let lastProgress = Date.now();
+  const timer = setInterval(
+    () => {
+      const now = Date.now();
+      const current = socket?.bytesWritten ?? 0;
+      if (current !== written || !res.writableNeedDrain) {
+        written = current;
+        lastProgress = now;
+        return;
+      }
+      if (now - lastProgress >= stallMs) {
+        res.destroy(new DdmError('TIMEOUT', `client read nothing for ${stallMs} ms; slot taken back`));
+      }
+    },
+    Math.max(1, Math.floor(stallMs / STALL_CHECKS_PER_TIMEOUT)),
+  );
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

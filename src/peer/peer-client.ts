@@ -17,23 +17,38 @@ export interface PeerClientOptions {
   timeoutMs?: number;
   /** For range streams: time to the first byte, and between chunks. */
   streamTimeoutMs?: number;
+  /** The peer's id, when known; otherwise the first offer or fetch asks GET /v1/info for it. */
+  peerId?: string;
 }
 
 export class PeerClient {
+  private peerId: string | undefined;
+
   constructor(
     readonly baseUrl: string,
     private readonly key: SwarmKey,
     private readonly options: PeerClientOptions = {},
-  ) {}
+  ) {
+    this.peerId = options.peerId;
+  }
 
-  info(signal: AbortSignal): Promise<PeerInfoResponse> {
-    return signedJson({ ...this.common(signal), method: 'GET', path: API.info, schema: PeerInfoResponse });
+  /** Signed for whichever peer answers at the URL (unless its id is known), which it then proves. */
+  async info(signal: AbortSignal): Promise<PeerInfoResponse> {
+    const info = await signedJson({
+      ...this.common(signal),
+      ...(this.peerId === undefined ? {} : { node: this.peerId }),
+      method: 'GET',
+      path: API.info,
+      schema: PeerInfoResponse,
+    });
+    this.peerId ??= info.id;
+    return info;
   }
 
   /** Resolves when the peer accepts; a refusal is a PEER_REFUSED (or PEER_BUSY) DdmError. */
-  offer(offer: OfferRequest, signal: AbortSignal): Promise<OfferResponse> {
+  async offer(offer: OfferRequest, signal: AbortSignal): Promise<OfferResponse> {
     return signedJson({
-      ...this.common(signal),
+      ...(await this.bound(signal)),
       method: 'POST',
       path: API.offer,
       body: offer,
@@ -43,14 +58,20 @@ export class PeerClient {
   }
 
   /** Opens a range through the peer; the body yields exactly `end - start` bytes or throws a DdmError. */
-  fetch(request: FetchRequest, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+  async fetch(request: FetchRequest, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
     return signedStream({
-      ...this.common(signal),
+      ...(await this.bound(signal)),
       path: API.fetch,
       body: request,
       expectedBytes: request.end - request.start,
       timeoutMs: this.options.streamTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     });
+  }
+
+  /** What every request but info needs: the peer's proven id, bound into the signature. */
+  private async bound(signal: AbortSignal) {
+    if (this.peerId === undefined) await this.info(signal);
+    return { ...this.common(signal), node: this.peerId! };
   }
 
   private common(signal: AbortSignal) {

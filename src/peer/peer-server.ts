@@ -9,11 +9,13 @@ import {
   CONSENT_PROMPT_TIMEOUT_MS,
   CONSENT_TTL_MS,
   DDM_VERSION,
+  DEFAULT_PEER_PORT,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_USER_AGENT,
   MAX_FETCH_RANGE_BYTES,
   MAX_PENDING_CONSENT_PROMPTS,
   MAX_REDIRECTS,
+  PEER_CLIENT_STALL_TIMEOUT_MS,
   PROTOCOL_VERSION,
   SERVER_SOCKET_IDLE_TIMEOUT_MS,
 } from '../constants.js';
@@ -64,6 +66,8 @@ export interface PeerOptions {
   heartbeatMs?: number;
   consentTimeoutMs?: number;
   consentTtlMs?: number;
+  /** A fetch whose client reads nothing for this long, while bytes wait, loses its slot. */
+  clientStallTimeoutMs?: number;
   /** Clock for consent expiry. */
   now?: () => number;
   /** Called when a tracker cannot be reached or refuses us (also logged). */
@@ -143,6 +147,9 @@ export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise
         host: opts.host,
         port: opts.port,
         key: opts.key,
+        nodeId: opts.id,
+        // A client learns the id from this answer (a --peer URL, a LAN announcement's mere claim).
+        anyNodeRoutes: [`GET ${API.info}`],
         ...(opts.log ? { log: opts.log } : {}),
         ...(opts.tls ? { tls: opts.tls } : {}),
         // A route may wait silently for the operator or for the origin's first byte.
@@ -159,6 +166,7 @@ export async function startPeer(opts: PeerOptions, signal: AbortSignal): Promise
               consent,
               slots: slots.forClient(ctx.address),
               origin,
+              clientStallTimeoutMs: opts.clientStallTimeoutMs ?? PEER_CLIENT_STALL_TIMEOUT_MS,
               ...(opts.log ? { log: opts.log } : {}),
               ...(upload ? { throttle: (bytes, fetchSignal) => upload.take(bytes, fetchSignal) } : {}),
             });
@@ -225,7 +233,7 @@ function checkIdentity(opts: PeerOptions): void {
   const parsed = RegisterRequest.safeParse({
     id: opts.id,
     name: opts.name,
-    port: 1,
+    port: DEFAULT_PEER_PORT,
     slots: opts.slots,
     version: DDM_VERSION,
   });

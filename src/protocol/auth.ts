@@ -1,7 +1,8 @@
 /**
- * Swarm authentication: every request between nodes carries an HMAC over what it says,
- * keyed by the shared secret, so the secret never crosses the wire. Responses are signed
- * over the request's nonce, so a client also knows it talks to a swarm member.
+ * Swarm authentication: every request between nodes carries an HMAC over what it says and to
+ * whom (the node's id and the authority the client dialled), keyed by the shared secret, so the
+ * secret never crosses the wire and a recorded request means nothing to another node. Responses
+ * are signed over the request's nonce, so a client also knows it talks to a swarm member.
  * Pure: no I/O beyond node:crypto.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -11,12 +12,30 @@ export const AUTH_HEADERS = {
   time: 'x-ddm-time',
   nonce: 'x-ddm-nonce',
   signature: 'x-ddm-auth',
+  /** The id of the node the request is for, or ANY_NODE. */
+  target: 'x-ddm-target',
 } as const;
+
+/**
+ * Stands for "the node that answers at this authority" in a request that cannot name an id yet:
+ * a first GET /v1/info to a --peer URL or to a LAN announcement (whose id is only a claim), and
+ * every request to a tracker (trackers have no id).
+ */
+export const ANY_NODE = '*';
+
+/** Whom a request is for: what the signature binds it to. */
+export interface RequestTarget {
+  /** The URL's host[:port] as dialled, sent as the Host header. */
+  authority: string;
+  /** The node's id, or ANY_NODE. */
+  node: string;
+}
 
 /** Nonces remembered for replay protection; beyond this, new requests are refused until old ones expire. */
 export const MAX_REMEMBERED_NONCES = 200_000;
 const NONCE_PATTERN = /^[0-9a-f]{32}$/;
 const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
+const TARGET_PATTERN = /^(\*|[A-Za-z0-9_-]{8,64})$/;
 const DOMAIN = 'ddm-swarm-v1';
 /** Stands for "no digest" in a signed response whose body is a byte stream. */
 export const STREAM_BODY = 'stream';
@@ -42,23 +61,53 @@ function mac(key: SwarmKey, parts: readonly string[]): string {
   return createHmac('sha256', key).update(parts.join('\n')).digest('hex');
 }
 
-function requestParts(method: string, path: string, time: string, nonce: string, digest: string): string[] {
-  return [DOMAIN, 'request', method.toUpperCase(), path, time, nonce, digest];
+/** Version 2 of the request MAC (protocol 2): version 1 named neither the node nor the authority. */
+const REQUEST_LABEL = 'request-v2';
+
+interface SignedFields {
+  method: string;
+  path: string;
+  target: RequestTarget;
+  time: string;
+  nonce: string;
+  digest: string;
 }
 
+function requestParts(fields: SignedFields): string[] {
+  return [
+    DOMAIN,
+    REQUEST_LABEL,
+    fields.method.toUpperCase(),
+    fields.target.authority.toLowerCase(),
+    fields.target.node,
+    fields.path,
+    fields.time,
+    fields.nonce,
+    fields.digest,
+  ];
+}
+
+/**
+ * The headers that sign a request for `target`, Host included: the signature covers the Host
+ * the client sends, so the caller must send these as they are.
+ */
 export function signRequest(
   key: SwarmKey,
   method: string,
   path: string,
   body: Uint8Array | string | undefined,
+  target: RequestTarget,
   now = Date.now(),
 ): Record<string, string> {
   const time = String(now);
   const nonce = randomBytes(16).toString('hex');
+  const digest = bodyDigest(body);
   return {
+    host: target.authority,
+    [AUTH_HEADERS.target]: target.node,
     [AUTH_HEADERS.time]: time,
     [AUTH_HEADERS.nonce]: nonce,
-    [AUTH_HEADERS.signature]: mac(key, requestParts(method, path, time, nonce, bodyDigest(body))),
+    [AUTH_HEADERS.signature]: mac(key, requestParts({ method, path, target, time, nonce, digest })),
   };
 }
 
@@ -83,9 +132,18 @@ function safeEqualHex(expected: string, given: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export type AuthFailure = 'missing' | 'malformed' | 'expired' | 'replayed' | 'bad-signature' | 'overloaded';
+export type AuthFailure =
+  | 'missing'
+  | 'outdated'
+  | 'malformed'
+  | 'expired'
+  | 'replayed'
+  | 'bad-signature'
+  | 'overloaded';
 
-export type VerifyResult = { ok: true; nonce: string } | { ok: false; reason: AuthFailure };
+export type VerifyResult =
+  | { ok: true; nonce: string; target: RequestTarget }
+  | { ok: false; reason: AuthFailure };
 
 type HeaderBag = Record<string, string | string[] | undefined>;
 
@@ -113,14 +171,24 @@ export class RequestVerifier {
     const time = header(headers, AUTH_HEADERS.time);
     const nonce = header(headers, AUTH_HEADERS.nonce);
     const signature = header(headers, AUTH_HEADERS.signature);
+    const node = header(headers, AUTH_HEADERS.target);
     if (time === undefined || nonce === undefined || signature === undefined) {
       return { ok: false, reason: 'missing' };
     }
-    if (!/^\d{1,16}$/.test(time) || !NONCE_PATTERN.test(nonce) || !SIGNATURE_PATTERN.test(signature)) {
+    // Signed, but not naming its target: a ddm that speaks protocol 1.
+    if (node === undefined) return { ok: false, reason: 'outdated' };
+    if (
+      !/^\d{1,16}$/.test(time) ||
+      !NONCE_PATTERN.test(nonce) ||
+      !SIGNATURE_PATTERN.test(signature) ||
+      !TARGET_PATTERN.test(node)
+    ) {
       return { ok: false, reason: 'malformed' };
     }
     if (Math.abs(now - Number(time)) > this.windowMs) return { ok: false, reason: 'expired' };
-    const expected = mac(this.key, requestParts(method, path, time, nonce, bodyDigest(body)));
+    const target = { authority: header(headers, 'host') ?? '', node };
+    const digest = bodyDigest(body);
+    const expected = mac(this.key, requestParts({ method, path, target, time, nonce, digest }));
     if (!safeEqualHex(expected, signature)) return { ok: false, reason: 'bad-signature' };
     this.forgetExpired(now);
     if (this.seen.has(nonce)) return { ok: false, reason: 'replayed' };
@@ -128,7 +196,7 @@ export class RequestVerifier {
     // A timestamp may be up to one window ahead and stays valid for a window after that, so
     // the nonce is kept for two windows; a constant lifetime also keeps the map in expiry order.
     this.seen.set(nonce, now + 2 * this.windowMs);
-    return { ok: true, nonce };
+    return { ok: true, nonce, target };
   }
 
   private forgetExpired(now: number): void {
@@ -144,6 +212,8 @@ export function describeAuthFailure(reason: AuthFailure): string {
   switch (reason) {
     case 'missing':
       return 'request is not signed: this node requires the swarm secret';
+    case 'outdated':
+      return 'request is signed the way of swarm protocol 1, which does not name its target: upgrade every ddm of this swarm';
     case 'malformed':
       return 'request signature is malformed';
     case 'expired':

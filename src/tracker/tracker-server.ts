@@ -13,6 +13,7 @@ import {
   TRACKER_PRUNE_INTERVAL_MS,
 } from '../constants.js';
 import { DdmError } from '../errors.js';
+import { isForbiddenPort } from '../peer/guard-port.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import {
   API,
@@ -59,6 +60,7 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
   const registry = new PeerRegistry({ ttlMs, ...limits, now: opts.now ?? Date.now });
   const upsert = (ctx: SignedContext) => {
     const info = ctx.json(RegisterRequest);
+    assertHttpPort(info.port);
     const result = registry.upsert(info, ctx.address);
     if (!result.ok) throw upsertRefusal(result, info.id, limits);
     opts.log?.debug({ id: info.id, name: info.name, address: ctx.address, port: info.port }, 'peer seen');
@@ -101,6 +103,17 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
   };
   signal.addEventListener('abort', () => void close(), { once: true });
   return { url: server.url, address: server.address, close };
+}
+
+/**
+ * Clients would dial the port listed: one where mail, SSH or a database listens (the ports peers
+ * refuse for origins) must not be listed, or a member could aim every client at such a service.
+ */
+function assertHttpPort(port: number): void {
+  if (!isForbiddenPort(port)) return;
+  throw new DdmError('FORBIDDEN_DESTINATION', `port ${port} is not for HTTP: a peer cannot be listed there`, {
+    details: { port },
+  });
 }
 
 function upsertRefusal(

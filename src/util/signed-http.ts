@@ -15,10 +15,13 @@ import {
 } from '../constants.js';
 import { isWireCode, policyFor } from '../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../errors.js';
+import { effectivePort, isForbiddenPort } from '../peer/guard-port.js';
 import {
+  ANY_NODE,
   AUTH_HEADERS,
   bodyDigest,
   describeAuthFailure,
+  type RequestTarget,
   type RequestVerifier,
   STREAM_BODY,
   type SwarmKey,
@@ -48,6 +51,11 @@ interface SignedCall {
   dispatcher?: Dispatcher;
   /** Names the other side in error messages. */
   role?: NodeRole;
+  /**
+   * The id of the node this call is for, bound into the signature; ANY_NODE (the default) only
+   * where no id can be known yet (a first GET /v1/info, a tracker).
+   */
+  node?: string;
 }
 
 export interface SignedJsonOptions<T> extends SignedCall {
@@ -109,7 +117,7 @@ export async function signedStream(opts: SignedStreamOptions): Promise<AsyncIter
       checkAnswer(opts.key, sent, STREAM_BODY, undefined, who);
       checkLength(response.headers['content-length'], opts.expectedBytes, who);
     } catch (error) {
-      response.body.destroy();
+      discard(response.body);
       throw error;
     }
     return countedBody(response.body, opts.expectedBytes, who, opts.signal);
@@ -133,7 +141,8 @@ async function sendSigned(
 ): Promise<SentRequest> {
   const url = targetUrl(call.baseUrl, path);
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const auth = signRequest(call.key, method, url.pathname + url.search, payload);
+  const target = { authority: url.host, node: call.node ?? ANY_NODE };
+  const auth = signRequest(call.key, method, url.pathname + url.search, payload, target);
   const headers: Record<string, string> = { ...auth, accept: 'application/json' };
   if (payload !== undefined) headers['content-type'] = 'application/json';
   const response = await request(url, {
@@ -149,13 +158,28 @@ async function sendSigned(
 }
 
 function targetUrl(baseUrl: string, path: string): URL {
+  let url: URL | undefined;
   try {
-    const url = new URL(path, baseUrl);
-    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+    url = new URL(path, baseUrl);
   } catch {
     // Reported below with the same message as a wrong scheme.
   }
-  throw new DdmError('URL_INVALID', `not an http(s) node address: ${baseUrl}`);
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new DdmError('URL_INVALID', `not an http(s) node address: ${baseUrl}`);
+  }
+  // Whoever registers or announces a node chooses its port: one where mail, SSH or a database
+  // listens would read our request as commands, so nodes refuse the ports peers refuse origins.
+  const port = effectivePort(url.protocol, url.port);
+  if (isForbiddenPort(port)) {
+    throw new DdmError(
+      'FORBIDDEN_DESTINATION',
+      `refusing node address ${baseUrl}: port ${port} is not for HTTP`,
+      {
+        details: { port },
+      },
+    );
+  }
+  return url;
 }
 
 function describeNode(call: SignedCall): string {
@@ -244,6 +268,17 @@ function checkLength(header: string | string[] | undefined, expected: number, wh
   }
 }
 
+/**
+ * Drops a body we will not read. Destroying an undici body that already arrived in full emits
+ * UND_ERR_ABORTED on it; with nobody listening, that would be an uncaught exception.
+ */
+function discard(body: Readable): void {
+  body.on('error', ignoreError);
+  body.destroy();
+}
+
+function ignoreError(): void {}
+
 function singleHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? undefined : value;
 }
@@ -254,7 +289,7 @@ async function readCapped(body: Readable, maxBytes: number, who: string): Promis
   for await (const chunk of body as AsyncIterable<Buffer>) {
     size += chunk.byteLength;
     if (size > maxBytes) {
-      body.destroy();
+      discard(body);
       throw new DdmError('PROTOCOL', `${who} sent an answer larger than ${maxBytes} bytes`);
     }
     chunks.push(chunk);
@@ -286,7 +321,7 @@ async function* countedBody(
     }
     throw brokenOff(who, received, expected, error);
   } finally {
-    if (!body.destroyed) body.destroy();
+    if (!body.destroyed) discard(body);
   }
   if (received !== expected) throw brokenOff(who, received, expected, undefined);
 }
@@ -317,7 +352,7 @@ function asCallError(error: unknown, call: SignedCall, inner: AbortSignal, who: 
 // --- Server side ------------------------------------------------------------------------------
 
 export type SignedRequest =
-  | { ok: true; body: Buffer; nonce: string }
+  | { ok: true; body: Buffer; nonce: string; target: RequestTarget }
   | { ok: false; status: 401 | 413; code: WireErrorCode; message: string };
 
 /**
@@ -341,7 +376,7 @@ export async function readSignedRequest(
   const verdict = verifier.verify(req.method ?? 'GET', req.url ?? '/', req.headers, body);
   if (!verdict.ok)
     return { ok: false, status: 401, code: 'AUTH_FAILED', message: describeAuthFailure(verdict.reason) };
-  return { ok: true, body, nonce: verdict.nonce };
+  return { ok: true, body, nonce: verdict.nonce, target: verdict.target };
 }
 
 /** Resolves to the whole body, or undefined once it exceeds `maxBytes` (reading then stops). */

@@ -15,13 +15,15 @@ import {
   SERVER_MAX_CONNECTIONS,
   SERVER_MAX_CONNECTIONS_PER_ADDRESS,
   SERVER_MAX_HEADER_BYTES,
+  SERVER_MAX_UNAUTHENTICATED_CONNECTIONS,
+  SERVER_MAX_UNAUTHENTICATED_PER_ADDRESS,
   SERVER_REQUEST_TIMEOUT_MS,
   SERVER_SOCKET_IDLE_TIMEOUT_MS,
   SERVER_TIMEOUT_CHECK_INTERVAL_MS,
 } from '../constants.js';
 import { policyFor } from '../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../errors.js';
-import { RequestVerifier, type SwarmKey } from '../protocol/auth.js';
+import { ANY_NODE, type RequestTarget, RequestVerifier, type SwarmKey } from '../protocol/auth.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { readSignedRequest, sendError, sendJson } from './signed-http.js';
 import { createNodeServer, nodeScheme, type ServerTls } from './tls.js';
@@ -55,6 +57,9 @@ export interface SignedServerOptions {
   maxConnections?: number;
   /** Open connections from one source address, with the same rule. */
   maxConnectionsPerAddress?: number;
+  /** Of those, connections without a correctly signed request yet, in all and per address. */
+  maxUnauthenticated?: number;
+  maxUnauthenticatedPerAddress?: number;
   /** Largest request body; a larger one is answered 413. */
   maxBodyBytes?: number;
   /**
@@ -64,6 +69,13 @@ export interface SignedServerOptions {
   socketIdleTimeoutMs?: number;
   /** Serve https with this certificate (util/tls.ts `loadServerTls`); plain http without. */
   tls?: ServerTls;
+  /**
+   * This node's id: requests must name it (or ANY_NODE on `anyNodeRoutes`). A node without an id
+   * (a tracker) takes only requests for ANY_NODE, bound to it by their authority alone.
+   */
+  nodeId?: string;
+  /** Routes (`METHOD /path`) that a client may call before it knows the id: GET /v1/info. */
+  anyNodeRoutes?: readonly string[];
 }
 
 export interface SignedServer {
@@ -109,7 +121,7 @@ export async function startSignedServer(
   });
   server.on('request', (req, res) => {
     connections.track(req, res);
-    handle(req, res, opts, verifier, calls).catch((error: unknown) => {
+    handle(req, res, opts, verifier, calls, () => connections.authenticated(req)).catch((error: unknown) => {
       opts.log?.error({ err: error }, 'request handler failed');
       res.destroy();
     });
@@ -130,6 +142,8 @@ function limitConnections(server: Server, opts: SignedServerOptions) {
   const limiter = new ConnectionLimiter({
     maxConnections: opts.maxConnections ?? SERVER_MAX_CONNECTIONS,
     maxPerAddress: opts.maxConnectionsPerAddress ?? SERVER_MAX_CONNECTIONS_PER_ADDRESS,
+    maxUnauthenticated: opts.maxUnauthenticated ?? SERVER_MAX_UNAUTHENTICATED_CONNECTIONS,
+    maxUnauthenticatedPerAddress: opts.maxUnauthenticatedPerAddress ?? SERVER_MAX_UNAUTHENTICATED_PER_ADDRESS,
   });
   // Under https a request's socket is the TLS layer, not the TCP socket admitted here (admission
   // comes before the handshake, so handshakes count too); both show the same remote endpoint.
@@ -145,11 +159,15 @@ function limitConnections(server: Server, opts: SignedServerOptions) {
       if (admitted.get(endpoint) === socket) admitted.delete(endpoint);
     });
   });
+  const admittedSocket = (req: IncomingMessage) => admitted.get(remoteEndpoint(req.socket)) ?? req.socket;
   return {
     track(req: IncomingMessage, res: ServerResponse): void {
-      const socket = admitted.get(remoteEndpoint(req.socket)) ?? req.socket;
+      const socket = admittedSocket(req);
       limiter.requestStarted(socket);
       res.once('close', () => limiter.requestEnded(socket));
+    },
+    authenticated(req: IncomingMessage): void {
+      limiter.authenticated(admittedSocket(req));
     },
   };
 }
@@ -260,6 +278,7 @@ async function handle(
   opts: SignedServerOptions,
   verifier: RequestVerifier,
   calls: Set<AbortController>,
+  onAuthenticated: () => void,
 ): Promise<void> {
   if (req.httpVersion === '1.1' && req.headers.host === undefined) {
     // RFC 9112 §3.2: an HTTP/1.1 request without Host is answered 400.
@@ -284,6 +303,14 @@ async function handle(
   }
   const { key } = opts;
   const { nonce } = request;
+  const misdirected = misdirection(request.target, req, opts);
+  if (misdirected !== undefined) {
+    opts.log?.warn({ address: connectionAddress(req), url: req.url, reason: misdirected }, 'request refused');
+    sendError(res, 421, 'PROTOCOL', misdirected, key, nonce);
+    return;
+  }
+  // Only now is the connection a member's: a request recorded on its way elsewhere proves nothing.
+  onAuthenticated();
   const route = findRoute(opts.routes, req);
   if (typeof route === 'number') {
     const text = route === 404 ? `no such endpoint: ${pathOf(req)}` : `method ${req.method} not allowed here`;
@@ -314,6 +341,50 @@ async function handle(
   } finally {
     calls.delete(call);
   }
+}
+
+/**
+ * Why a correctly signed request is not for this node, or undefined when it is. The signature
+ * binds the target id and the Host the client dialled, so a request recorded on the way to
+ * another node (another id, another address) is refused here, not served.
+ */
+function misdirection(
+  target: RequestTarget,
+  req: IncomingMessage,
+  opts: SignedServerOptions,
+): string | undefined {
+  if (target.node === ANY_NODE) {
+    const open = opts.nodeId === undefined || opts.anyNodeRoutes?.includes(`${req.method} ${pathOf(req)}`);
+    if (!open) return `request does not name this node (${opts.nodeId}): ask GET /v1/info first`;
+  } else if (target.node !== opts.nodeId) {
+    const self = opts.nodeId === undefined ? 'a node without an id' : `node ${opts.nodeId}`;
+    return `request is addressed to node ${target.node}, not to this one (${self})`;
+  }
+  if (!authorityNamesSocket(target.authority, req.socket)) {
+    return `request is addressed to ${target.authority.slice(0, 300)}, not to this node's address`;
+  }
+  return undefined;
+}
+
+/**
+ * Whether the Host a request was signed for names the address it arrived on. An IP literal must
+ * be the connection's local address; a name cannot be checked here, and leaves the binding to
+ * the node id. The port is not compared: a port forward on the same host (a relay, a container
+ * mapping) is still this node, and two nodes on one host differ by id.
+ */
+export function authorityNamesSocket(authority: string, socket: Socket): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(`http://${authority}`);
+  } catch {
+    return false;
+  }
+  if (parsed.username !== '' || parsed.password !== '' || parsed.pathname !== '/') return false;
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  if (!ipaddr.isValid(host)) return true;
+  const local = socket.localAddress ?? '';
+  if (!ipaddr.isValid(local)) return false;
+  return ipaddr.process(host).toString() === ipaddr.process(local).toString();
 }
 
 function findRoute(routes: Readonly<Record<string, Route>>, req: IncomingMessage): Route | 404 | 405 {

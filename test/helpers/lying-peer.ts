@@ -12,8 +12,13 @@ import { API, FetchRequest, type OfferResponse, type PeerInfoResponse } from '..
 import { sendStreamHead } from '../../src/util/signed-http.js';
 import { startSignedServer } from '../../src/util/signed-server.js';
 
-/** `last-byte` flips only the last byte of each answer: spot checks almost never see it. */
-export type Lie = 'flip' | 'truncate' | 'pad' | 'shift' | 'last-byte';
+/**
+ * flip, shift: wrong bytes of the right length. truncate: half the bytes, then a reset. pad: more
+ * bytes than the range. short: announces (and sends) fewer bytes than the range. early: announces
+ * the range, sends part of it and closes the connection cleanly. headless: closes before any head.
+ * last-byte: flips only the last byte of each answer, which spot checks almost never see.
+ */
+export type Lie = 'flip' | 'truncate' | 'pad' | 'shift' | 'short' | 'early' | 'headless' | 'last-byte';
 
 export interface LyingPeerOptions {
   /** Paces each answer's body to this rate, so a piece stays in flight for a while. */
@@ -58,6 +63,8 @@ export async function startLyingPeer(
       host: '127.0.0.1',
       port: 0,
       key: deriveKey(secret),
+      nodeId: `liar-${lie}-0000`,
+      anyNodeRoutes: [`GET ${API.info}`],
       routes: {
         [`GET ${API.info}`]: (ctx) => {
           const info: PeerInfoResponse = {
@@ -105,6 +112,19 @@ export async function startLyingPeer(
               sendStreamHead(ctx.res, length, ctx.key, ctx.nonce);
               ctx.res.write(truth.subarray(0, Math.floor(length / 2)));
               ctx.res.destroy();
+              break;
+            case 'short': {
+              const announced = Math.max(0, length - 1 - randomInt(Math.max(1, Math.floor(length / 2))));
+              sendStreamHead(ctx.res, announced, ctx.key, ctx.nonce);
+              ctx.res.end(truth.subarray(0, announced));
+              break;
+            }
+            case 'early':
+              sendStreamHead(ctx.res, length, ctx.key, ctx.nonce);
+              ctx.res.write(truth.subarray(0, randomInt(Math.max(1, length))), () => ctx.res.socket?.end());
+              break;
+            case 'headless':
+              ctx.res.socket?.end();
               break;
             case 'pad':
               sendStreamHead(ctx.res, length + 16, ctx.key, ctx.nonce);

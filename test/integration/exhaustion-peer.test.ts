@@ -12,9 +12,11 @@ import { Agent, request } from 'undici';
 import {
   BYTES,
   MAX_FETCH_RANGE_BYTES,
+  SERVER_HEADERS_TIMEOUT_MS,
   SERVER_MAX_CONNECTIONS,
   SERVER_MAX_CONNECTIONS_PER_ADDRESS,
   SERVER_MAX_HEADER_BYTES,
+  SERVER_REQUEST_TIMEOUT_MS,
 } from '../../src/constants.js';
 import { isDdmError } from '../../src/errors.js';
 import { PeerClient } from '../../src/peer/peer-client.js';
@@ -92,7 +94,11 @@ async function rawSigned(
 ): Promise<{ status: number; json: unknown }> {
   const response = await request(`${p.url}${path}`, {
     method,
-    headers: { ...headers, ...signRequest(key, method, path, body), 'content-type': 'application/json' },
+    headers: {
+      ...headers,
+      ...signRequest(key, method, path, body, { authority: new URL(p.url).host, node: p.id }),
+      'content-type': 'application/json',
+    },
     ...(body === undefined ? {} : { body }),
     signal: signal(),
   });
@@ -138,7 +144,100 @@ function slowloris(port: number, localAddress: string, count: number, crawlMs = 
   return { open, connected: Promise.all(settled), destroyAll };
 }
 
+/** A shed attacker connection comes back after this (the attacker shares our CPU in a test). */
+const RECONNECT_DELAY_MS = 1_000;
+
+/**
+ * Keeps `perAddress` connections open from each of `addresses`, each with a complete POST head
+ * and a body that crawls in at one byte per `crawlMs`; a connection the peer closes is reopened.
+ */
+function slowBodies(port: number, addresses: readonly string[], perAddress: number, crawlMs: number) {
+  const open = new Set<Socket>();
+  let opened = 0;
+  let stopped = false;
+  const head = `POST ${API.fetch} HTTP/1.1\r\nHost: peer\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`;
+  const launch = (localAddress: string) => {
+    if (stopped) return;
+    opened += 1;
+    const socket = connect({ port, host: '127.0.0.1', localAddress });
+    open.add(socket);
+    socket.on('error', () => {});
+    socket.once('connect', () => socket.write(head));
+    const timer = setInterval(() => {
+      if (!socket.destroyed) socket.write('{');
+    }, crawlMs);
+    timer.unref();
+    socket.once('close', () => {
+      clearInterval(timer);
+      open.delete(socket);
+      // Like an attacker would: every connection shed comes back.
+      setTimeout(() => launch(localAddress), RECONNECT_DELAY_MS).unref();
+    });
+  };
+  for (const address of addresses) for (let n = 0; n < perAddress; n += 1) launch(address);
+  const stop = async () => {
+    stopped = true;
+    const closing = [...open].map((socket) => new Promise((resolve) => socket.once('close', resolve)));
+    for (const socket of open) socket.destroy();
+    await Promise.all(closing);
+  };
+  cleanups.push(stop);
+  return { open, opened: () => opened, stop };
+}
+
 describe('peer under exhaustion', () => {
+  test('640 slow-body POSTs from 6 addresses cannot take members’ capacity: every member request is served', async () => {
+    const o = await origin();
+    const p = await peer();
+    const addresses = Array.from({ length: 6 }, (_, n) => `127.0.0.${n + 2}`);
+    const attack = slowBodies(p.address.port, addresses, Math.ceil(640 / addresses.length), 2_000);
+    await eventually(() => attack.opened() >= 640, 15_000, 'the attackers connect');
+    const outcomes: string[] = [];
+    // Each round on a fresh connection, as a client new to this peer would come.
+    // Served, not fast: the attacker shares this machine's CPU, so each answer gets 10 s.
+    const patient = (localAddress: string) => {
+      const agent = new Agent({ localAddress });
+      cleanups.push(() => agent.close());
+      return new PeerClient(p.url, key, { dispatcher: agent, timeoutMs: 10_000, streamTimeoutMs: 10_000 });
+    };
+    for (let round = 0; round < 20; round += 1) {
+      const member = patient('127.0.0.1');
+      outcomes.push(
+        await member.info(signal(15_000)).then(
+          (info) => (info.id === 'peer-exhaust-0001' ? 'ok' : 'wrong peer'),
+          (error: unknown) => String(error),
+        ),
+      );
+    }
+    const member = patient('127.0.0.1');
+    await member.offer(offerFor(o.url), signal(15_000));
+    const piece = await member.fetch(fetchFor(o.url, 0, 200_000), signal(15_000)).then(drain);
+    assert.equal(sha256(piece), sha256(data.subarray(0, 200_000)));
+    console.log(`# slow-body attack: ${attack.opened()} connections opened in all, 20/20 info answered`);
+    assert.deepEqual(
+      outcomes.filter((outcome) => outcome !== 'ok'),
+      [],
+      'every info answered',
+    );
+    await attack.stop();
+  });
+
+  test('a request body that trickles in is cut off within seconds (the request deadline)', async () => {
+    const p = await peer();
+    const attack = slowBodies(p.address.port, ['127.0.0.9'], 1, 200);
+    const [socket] = [...attack.open];
+    assert.ok(socket);
+    const started = Date.now();
+    await within(
+      new Promise((resolve) => socket.once('close', resolve)),
+      // The deadline plus the server's once-a-second check, with room for a loaded machine.
+      Math.min(SERVER_REQUEST_TIMEOUT_MS + 3_000, 9_000),
+      'the trickling request is closed',
+    );
+    assert.ok(Date.now() - started >= SERVER_HEADERS_TIMEOUT_MS - 1_000, 'not before its deadline');
+    await attack.stop();
+  });
+
   test('1,000 slowloris connections are shed, memory stays bounded, a real client still downloads', async () => {
     const o = await origin();
     const p = await peer();

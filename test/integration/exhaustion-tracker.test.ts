@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import { Agent, Pool } from 'undici';
 import { MAX_TRACKER_PEERS, MAX_TRACKER_PEERS_PER_ADDRESS } from '../../src/constants.js';
 import { DdmError } from '../../src/errors.js';
-import { deriveKey, signRequest } from '../../src/protocol/auth.js';
+import { ANY_NODE, deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, ErrorBody, type RegisterRequest } from '../../src/protocol/messages.js';
 import { PeerRegistry, sourceOf } from '../../src/tracker/peer-registry.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
@@ -156,8 +156,13 @@ describe('tracker server under a flood', () => {
     const codes: Record<string, number> = {};
     let next = 0;
     const register = async (n: number) => {
-      const body = JSON.stringify(info(n));
-      const headers = { ...signRequest(key, 'POST', API.register, body), 'content-type': 'application/json' };
+      // Ports a client would dial: the tracker refuses the ones peers refuse for origins.
+      const body = JSON.stringify(info(n, { port: 30_000 + n }));
+      const target = { authority: new URL(t.url).host, node: ANY_NODE };
+      const headers = {
+        ...signRequest(key, 'POST', API.register, body, target),
+        'content-type': 'application/json',
+      };
       const response = await pool.request({
         path: API.register,
         method: 'POST',
@@ -216,7 +221,10 @@ describe('tracker server under a flood', () => {
 
     // A peer on another machine still registers, and everyone sees it.
     const other = clientFrom(t, '127.0.0.2');
-    const answer = await other.register(info(0, { id: 'legit-peer-0001', name: 'legit' }), signal());
+    const answer = await other.register(
+      info(0, { id: 'legit-peer-0001', name: 'legit', port: 7801 }),
+      signal(),
+    );
     assert.equal(answer.address, '127.0.0.2');
     const listed = await lister.list(signal());
     assert.equal(listed.length, MAX_TRACKER_PEERS_PER_ADDRESS + 1);

@@ -5,10 +5,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { PeerRangeSource } from '../../src/client/peer-source.js';
+import { DdmError } from '../../src/errors.js';
+import { deriveKey } from '../../src/protocol/auth.js';
 import { runCli, sha256, sha256OfFile, testData, withTempDir } from '../helpers/cli.js';
 import { type Lie, startLyingPeer } from '../helpers/lying-peer.js';
 import { startPeer, stopAll, TEST_SECRET } from '../helpers/swarm.js';
 import { startTestOrigin } from '../helpers/test-origin.js';
+import { drain } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 
@@ -80,10 +84,71 @@ describe('lying peers', () => {
     assertDropped(events, 'flip');
   });
 
-  for (const lie of ['truncate', 'pad'] as const) {
-    test(`a peer that ${lie}s its answers is dropped after its failures`, async () => {
+  for (const lie of ['truncate', 'pad', 'short', 'early'] as const) {
+    test(`a peer whose answers break the length (${lie}) is dropped after its failures`, async () => {
       const events = await downloadWithLiar(lie, false);
       assertDropped(events, lie);
+    });
+  }
+});
+
+/** Counts what escaped as an uncaught exception or an unhandled rejection while `work` ran. */
+async function escapes(work: () => Promise<void>): Promise<unknown[]> {
+  const escaped: unknown[] = [];
+  const onEscape = (error: unknown) => escaped.push(error);
+  process.on('uncaughtException', onEscape).on('unhandledRejection', onEscape);
+  try {
+    await work();
+    // An error emitted on a discarded body comes a few ticks after the call that discarded it.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    process.off('uncaughtException', onEscape).off('unhandledRejection', onEscape);
+  }
+  return escaped;
+}
+
+const PEER_FAULT_CODES = new Set(['PEER_FAILED', 'PROTOCOL', 'NETWORK']);
+
+describe('misbehaving peers fail as themselves', () => {
+  const misbehaviours = {
+    short: 'announces fewer bytes than the range',
+    early: 'closes cleanly in the middle of the range',
+    headless: 'hangs up before its head',
+    truncate: 'resets in the middle of the range',
+    pad: 'announces more bytes than the range',
+  } as const;
+  for (const [lie, what] of Object.entries(misbehaviours) as [keyof typeof misbehaviours, string][]) {
+    test(`a peer that ${what}: 200 ranges, each a failure of that peer, nothing uncaught`, async () => {
+      const data = testData(256 * 1024, 8);
+      const liar = await startLyingPeer(data, lie, TEST_SECRET);
+      try {
+        const source = new PeerRangeSource(
+          { id: `liar-${lie}-0000`, name: `liar-${lie}`, url: liar.url },
+          { clientId: 'client-lies-0001', url: 'http://127.0.0.1:9/file', validators: {}, headers: {} },
+          deriveKey(TEST_SECRET),
+          10_000,
+        );
+        const failures: string[] = [];
+        const escaped = await escapes(async () => {
+          for (let i = 0; i < 200; i += 1) {
+            // Small ranges arrive whole with the head, large ones in many chunks: both paths.
+            const start = (i * 997) % (128 * 1024);
+            const end = start + (i % 2 === 0 ? 1 + (i % 100) : 64 * 1024 + i);
+            const signal = AbortSignal.timeout(10_000);
+            const outcome = await source
+              .open({ start, end }, signal)
+              .then(drain)
+              .catch((error: unknown) => error);
+            if (!(outcome instanceof DdmError) || !PEER_FAULT_CODES.has(outcome.code)) {
+              failures.push(`range ${start}-${end}: ${outcome instanceof Error ? outcome.message : 'bytes'}`);
+            }
+          }
+        });
+        assert.deepEqual(escaped, [], 'nothing escapes as uncaught');
+        assert.deepEqual(failures, [], 'every range ends as a DdmError of the peer');
+      } finally {
+        await liar.close();
+      }
     });
   }
 });

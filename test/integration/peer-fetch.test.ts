@@ -4,6 +4,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { PROTOCOL_VERSION } from '../../src/constants.js';
 import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, type PeerOptions, startPeer } from '../../src/peer/peer-server.js';
 import { deriveKey } from '../../src/protocol/auth.js';
@@ -74,7 +75,7 @@ describe('peer fetch', () => {
       id: 'peer-fetch-0001',
       name: 'fetcher',
       version: '0.1.0',
-      protocol: 1,
+      protocol: PROTOCOL_VERSION,
       slots: 3,
       freeSlots: 3,
     });
@@ -151,6 +152,32 @@ describe('peer fetch', () => {
     }
     const small = await drain(await client.fetch(fetchFor(o.url, 100, 200), signal()));
     assert.deepEqual(small, data.subarray(100, 200));
+  });
+
+  test('a client that stops reading loses its slot after the stall timeout', async () => {
+    // Far more than the socket buffers on both sides hold, so the peer is left waiting on us.
+    const big = await startTestOrigin({ data: Buffer.alloc(64 * 1024 * 1024, 3) });
+    cleanups.push(() => big.close());
+    const p = await peer({ slots: 1, clientStallTimeoutMs: 300 });
+    const client = new PeerClient(p.url, key);
+    await client.offer(offerFor(big.url), signal());
+    const holder = new AbortController();
+    cleanups.push(async () => holder.abort());
+    // Opened, never read.
+    await client.fetch(fetchFor(big.url, 0, 64 * 1024 * 1024), holder.signal);
+    await rejectsWith(client.fetch(fetchFor(big.url, 0, 10), signal()), 'PEER_BUSY');
+    const started = Date.now();
+    const deadline = started + 10_000;
+    let small: Buffer | undefined;
+    while (small === undefined) {
+      assert.ok(Date.now() < deadline, 'the slot of the client that does not read comes back');
+      small = await client
+        .fetch(fetchFor(big.url, 100, 200), signal())
+        .then(drain)
+        .catch(() => undefined);
+      if (small === undefined) await delay(50);
+    }
+    assert.deepEqual(small, Buffer.alloc(100, 3));
   });
 
   test('a client that disconnects aborts the origin request at once', async () => {

@@ -92,8 +92,8 @@ async function startRelay(target: string): Promise<Relay> {
   const forward = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    // The Host the client dialled passes through, as through a TCP relay: it is signed.
     const headers = { ...req.headers };
-    delete headers.host;
     delete headers.connection;
     const answer = await request(`${target}${req.url}`, {
       method: req.method as 'GET' | 'POST',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { AUTH_HEADERS, deriveKey, signRequest } from '../../src/protocol/auth.js';
+import { ANY_NODE, AUTH_HEADERS, deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, type RegisterRequest, RegisterResponse } from '../../src/protocol/messages.js';
 import { startRegistration } from '../../src/tracker/registration.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
@@ -176,7 +176,7 @@ describe('tracker', () => {
     const t = await tracker();
     const payload = JSON.stringify(peerInfo());
     const headers = {
-      ...signRequest(key, 'POST', API.register, payload),
+      ...signRequest(key, 'POST', API.register, payload, { authority: new URL(t.url).host, node: ANY_NODE }),
       'content-type': 'application/json',
     };
     const first = await request(`${t.url}${API.register}`, {
@@ -204,7 +204,11 @@ describe('tracker', () => {
   test('malformed JSON, oversize bodies and unknown endpoints get clear errors', async () => {
     const t = await tracker();
     const send = async (path: string, payload: string) => {
-      const headers = { ...signRequest(key, 'POST', path, payload), 'content-type': 'application/json' };
+      const target = { authority: new URL(t.url).host, node: ANY_NODE };
+      const headers = {
+        ...signRequest(key, 'POST', path, payload, target),
+        'content-type': 'application/json',
+      };
       const response = await request(`${t.url}${path}`, {
         method: 'POST',
         headers,
@@ -247,15 +251,15 @@ describe('tracker', () => {
   test('a full tracker refuses new peers but keeps refreshing known ones', async () => {
     const t = await tracker({ maxPeers: 2 });
     const client = new TrackerClient(t.url, key);
-    await client.register(peerInfo({ id: 'peer-0000001', port: 1 }), signal());
-    await client.register(peerInfo({ id: 'peer-0000002', port: 2 }), signal());
+    await client.register(peerInfo({ id: 'peer-0000001', port: 7811 }), signal());
+    await client.register(peerInfo({ id: 'peer-0000002', port: 7812 }), signal());
     const error = await rejectsWith(
-      client.register(peerInfo({ id: 'peer-0000003', port: 3 }), signal()),
+      client.register(peerInfo({ id: 'peer-0000003', port: 7813 }), signal()),
       'TRACKER_FULL',
     );
     assert.equal(error.details.nodeStatus, 503);
     assert.equal(error.retryable, true);
-    await client.heartbeat(peerInfo({ id: 'peer-0000002', port: 2 }), signal());
+    await client.heartbeat(peerInfo({ id: 'peer-0000002', port: 7812 }), signal());
   });
 
   test('a client refuses an answer from a tracker with another secret', async () => {

@@ -3,10 +3,13 @@ import crypto from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { describe, test } from 'node:test';
 import {
+  ANY_NODE,
   AUTH_HEADERS,
   bodyDigest,
   deriveKey,
+  describeAuthFailure,
   newSecret,
+  type RequestTarget,
   RequestVerifier,
   STREAM_BODY,
   signRequest,
@@ -19,14 +22,24 @@ const otherKey = deriveKey('another secret');
 const NOW = 1_700_000_000_000;
 const body = JSON.stringify({ id: 'peer-0001', name: 'alpha' });
 
+const TARGET = { authority: '192.0.2.10:7801', node: 'peer-target-0001' };
+
 function signed(
-  overrides: Partial<{ method: string; path: string; body: string; now: number; key: typeof key }> = {},
+  overrides: Partial<{
+    method: string;
+    path: string;
+    body: string;
+    now: number;
+    key: typeof key;
+    target: RequestTarget;
+  }> = {},
 ) {
   return signRequest(
     overrides.key ?? key,
     overrides.method ?? 'POST',
     overrides.path ?? '/v1/register',
     overrides.body ?? body,
+    overrides.target ?? TARGET,
     overrides.now ?? NOW,
   );
 }
@@ -54,7 +67,50 @@ describe('request signatures', () => {
   test('a signed request verifies and yields its nonce', () => {
     const headers = signed();
     const result = new RequestVerifier(key).verify('POST', '/v1/register', headers, body, NOW);
-    assert.deepEqual(result, { ok: true, nonce: headers[AUTH_HEADERS.nonce] });
+    assert.deepEqual(result, { ok: true, nonce: headers[AUTH_HEADERS.nonce], target: TARGET });
+  });
+
+  test('the signature binds the target node and the Host the client dialled', () => {
+    const verify = (h: Record<string, string>) =>
+      new RequestVerifier(key).verify('POST', '/v1/register', h, body, NOW);
+    const headers = signed();
+    assert.equal(headers.host, TARGET.authority, 'the Host to send comes with the signature');
+    assert.equal(headers[AUTH_HEADERS.target], TARGET.node);
+    // A recording replayed to another node, with either field rewritten to fit it, fails.
+    assert.deepEqual(verify({ ...headers, [AUTH_HEADERS.target]: 'peer-other-0002' }), {
+      ok: false,
+      reason: 'bad-signature',
+    });
+    assert.deepEqual(verify({ ...headers, host: '192.0.2.11:7801' }), { ok: false, reason: 'bad-signature' });
+    assert.deepEqual(verify({ ...headers, host: '192.0.2.10:7802' }), { ok: false, reason: 'bad-signature' });
+    assert.equal(verify({ ...headers, host: '192.0.2.10:7801'.toUpperCase() }).ok, true, 'Host case is free');
+    const anyNode = signed({ target: { authority: TARGET.authority, node: ANY_NODE } });
+    assert.deepEqual(verify(anyNode), {
+      ok: true,
+      nonce: anyNode[AUTH_HEADERS.nonce],
+      target: { authority: TARGET.authority, node: ANY_NODE },
+    });
+  });
+
+  test('a request signed the protocol 1 way (no target) is told apart from a wrong secret', () => {
+    const { [AUTH_HEADERS.target]: _dropped, ...old } = signed();
+    assert.deepEqual(new RequestVerifier(key).verify('POST', '/v1/register', old, body, NOW), {
+      ok: false,
+      reason: 'outdated',
+    });
+    assert.match(describeAuthFailure('outdated'), /protocol 1.*upgrade/);
+    for (const bad of ['', 'short', 'peer id with spaces', '**']) {
+      assert.deepEqual(
+        new RequestVerifier(key).verify(
+          'POST',
+          '/v1/register',
+          { ...signed(), [AUTH_HEADERS.target]: bad },
+          body,
+          NOW,
+        ),
+        { ok: false, reason: 'malformed' },
+      );
+    }
   });
 
   test('method case does not matter, but the method does', () => {
@@ -168,7 +224,7 @@ describe('request signatures', () => {
   });
 
   test('an absent body and an empty body sign the same', () => {
-    const headers = signRequest(key, 'GET', '/v1/peers', undefined, NOW);
+    const headers = signRequest(key, 'GET', '/v1/peers', undefined, TARGET, NOW);
     assert.equal(new RequestVerifier(key).verify('GET', '/v1/peers', headers, Buffer.alloc(0), NOW).ok, true);
   });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
+  ANY_NODE,
   AUTH_HEADERS,
   type AuthFailure,
   deriveKey,
@@ -19,6 +20,7 @@ const NOW = 1_700_000_000_000;
 const key = deriveKey('fuzz auth secret');
 const REASONS: readonly AuthFailure[] = [
   'missing',
+  'outdated',
   'malformed',
   'expired',
   'replayed',
@@ -45,6 +47,8 @@ const headers = fc.record(
     [AUTH_HEADERS.time]: headerValue,
     [AUTH_HEADERS.nonce]: headerValue,
     [AUTH_HEADERS.signature]: headerValue,
+    [AUTH_HEADERS.target]: fc.oneof(headerValue, fc.constant(ANY_NODE), fc.constant('peer-fuzzed-0001')),
+    host: headerValue,
     'content-type': headerValue,
   },
   { requiredKeys: [] },
@@ -84,7 +88,17 @@ describe('request verification under random input', () => {
 
   test(`${RUNS} signed requests with one thing changed are refused; unchanged ones pass once`, () => {
     const verifier = new RequestVerifier(key);
-    const tamper = fc.constantFrom('method', 'path', 'body', 'time', 'nonce', 'signature', 'none');
+    const tamper = fc.constantFrom(
+      'method',
+      'path',
+      'body',
+      'time',
+      'nonce',
+      'signature',
+      'target',
+      'authority',
+      'none',
+    );
     fc.assert(
       fc.property(
         fc.constantFrom('GET', 'POST'),
@@ -93,7 +107,8 @@ describe('request verification under random input', () => {
         tamper,
         fc.nat(),
         (method, path, payload, change, salt) => {
-          const signed: Record<string, string> = signRequest(key, method, path, payload, NOW);
+          const target = { authority: `192.0.2.${1 + (salt % 200)}:7801`, node: 'peer-fuzzed-0001' };
+          const signed: Record<string, string> = signRequest(key, method, path, payload, target, NOW);
           let m: string = method;
           let p: string = path;
           let b: string = payload;
@@ -108,6 +123,8 @@ describe('request verification under random input', () => {
           if (change === 'time') signed[AUTH_HEADERS.time] = String(NOW + 1 + (salt % 1_000));
           if (change === 'nonce') signed[AUTH_HEADERS.nonce] = flip(signed[AUTH_HEADERS.nonce]!);
           if (change === 'signature') signed[AUTH_HEADERS.signature] = flip(signed[AUTH_HEADERS.signature]!);
+          if (change === 'target') signed[AUTH_HEADERS.target] = ANY_NODE;
+          if (change === 'authority') signed.host = `${target.authority}0`;
           const result = verifier.verify(m, p, signed, b, NOW);
           if (change === 'none') {
             assert.equal(result.ok, true);

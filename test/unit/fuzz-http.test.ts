@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { Pool } from 'undici';
 import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, startPeer } from '../../src/peer/peer-server.js';
-import { AUTH_HEADERS, deriveKey, signRequest } from '../../src/protocol/auth.js';
+import { ANY_NODE, AUTH_HEADERS, deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, ErrorBody } from '../../src/protocol/messages.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
 import { startTracker, type Tracker } from '../../src/tracker/tracker-server.js';
@@ -217,18 +217,19 @@ function sendRaw(port: number, bytes: Uint8Array): Promise<Answer> {
 
 const servers = () =>
   [
-    ['tracker', tracker.url, tracker.address.port],
-    ['peer', peer.url, peer.address.port],
+    ['tracker', tracker.url, tracker.address.port, ANY_NODE],
+    ['peer', peer.url, peer.address.port, peer.id],
   ] as const;
 
 describe('live servers under random requests', () => {
   test(`${SIGNED_RUNS} signed requests with random bodies, per server`, async () => {
-    for (const [name, base] of servers()) {
+    for (const [name, base, , node] of servers()) {
+      const target = { authority: new URL(base).host, node };
       await fc.assert(
         fc.asyncProperty(method, path, body, async (requestMethod, requestPath, payload) => {
           const sentBody = requestMethod === 'GET' || requestMethod === 'HEAD' ? undefined : payload;
           const headers = {
-            ...signRequest(key, requestMethod, requestPath, sentBody),
+            ...signRequest(key, requestMethod, requestPath, sentBody, target),
             'content-type': 'application/json',
           };
           const answer = await send(base, requestMethod, requestPath, headers, sentBody);
