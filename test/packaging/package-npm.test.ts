@@ -4,7 +4,7 @@
  * with `npm install -g` into a fresh prefix and runs from there, with only Node on the machine.
  *
  * dist/ is built by `npm test` before the tests run, so packing here skips the prepare script
- * (rebuilding dist/ would race the other integration tests, which run it).
+ * (rebuilding dist/ would race any test run beside this one that runs it).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
