@@ -2,6 +2,10 @@
  * Every tunable of ddm in one place, with its unit in its name.
  * Change a figure here, not at its point of use.
  */
+import { DDM_VERSION } from './version.js';
+
+/** This build's version (from package.json) as `--version`, peers and the RPC report it. */
+export { DDM_VERSION };
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -37,7 +41,7 @@ export const RETRY_BASE_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
 /** A Retry-After longer than this is an error rather than a wait. */
 export const MAX_RETRY_AFTER_MS = 5 * 60_000;
-export const DEFAULT_USER_AGENT = 'ddm/0.1';
+export const DEFAULT_USER_AGENT = `ddm/${DDM_VERSION}`;
 /** Idle keep-alive sockets to an origin are closed after this (servers may ask for less). */
 export const ORIGIN_KEEP_ALIVE_TIMEOUT_MS = 10_000;
 /** Bytes buffered ahead from one origin response body; larger means fewer, bigger chunks. */
@@ -215,8 +219,6 @@ export const MAX_PENDING_CONSENT_PROMPTS = 16;
  * A client waits this long for an answer to an offer: the operator's prompt time plus transit.
  */
 export const OFFER_REQUEST_TIMEOUT_MS = CONSENT_PROMPT_TIMEOUT_MS + CONTROL_REQUEST_TIMEOUT_MS;
-/** This build's version as peers report it to trackers and clients; keep equal to package.json. */
-export const DDM_VERSION = '0.1.0';
 
 // --- Verifying bytes from peers -------------------------------------------------------------
 /** Share of the bytes each peer delivers that the client re-fetches from the origin to compare. */

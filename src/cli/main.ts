@@ -3,6 +3,7 @@
  * runs one command, and turns errors into one clear line and a documented exit code.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { DDM_VERSION } from '../constants.js';
 import { EXIT } from '../errors.js';
 import { defaultConfigPath, loadConfigFile, resolveOptions } from './config.js';
 import type { CommandContext } from './context.js';
@@ -102,7 +103,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const stop = onStopSignals();
   const program = new Command('ddm')
     .description('ddm: a distributed download manager for one LAN')
-    .version('0.1.0')
+    .version(DDM_VERSION)
     .option('--config <file>', 'config file (default: $XDG_CONFIG_HOME/ddm/config.json)')
     .addHelpText('after', EXIT_CODES_HELP)
     .showHelpAfterError('(run with --help for usage)')

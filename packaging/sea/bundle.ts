@@ -1,0 +1,79 @@
+/**
+ * Bundles the built CLI (bin/ddm.js and dist/) with its dependencies into one CommonJS file,
+ * the form Node's single-executable applications run: their `require` loads built-in modules
+ * only, so every dependency must be inside the file.
+ */
+
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { BUNDLE_FILE, ROOT, readManifest, THIRD_PARTY_FILE } from '../paths.js';
+
+/** The bundle has no package.json beside it: dist/version.js becomes the version, inlined. */
+function inlineVersion(version: string): Plugin {
+  return {
+    name: 'ddm-inline-version',
+    setup(plugin) {
+      plugin.onLoad({ filter: /[\\/]dist[\\/]version\.js$/ }, () => ({
+        contents: `export const DDM_VERSION = ${JSON.stringify(version)};`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+export async function bundle(): Promise<string> {
+  const result = await build({
+    entryPoints: [join(ROOT, 'bin', 'ddm.js')],
+    outfile: BUNDLE_FILE,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // The launcher's shebang is the node binary itself here.
+    banner: { js: '"use strict";' },
+    legalComments: 'eof',
+    logLevel: 'warning',
+    plugins: [inlineVersion(readManifest().version)],
+    metafile: true,
+  });
+  const undecided = result.warnings.filter((warning) => /require|import/i.test(warning.text));
+  if (undecided.length > 0) {
+    throw new Error(
+      `dynamic requires the bundle cannot resolve:\n${undecided.map((w) => w.text).join('\n')}`,
+    );
+  }
+  writeFileSync(
+    THIRD_PARTY_FILE,
+    `${JSON.stringify(bundledPackages(Object.keys(result.metafile.inputs)), null, 2)}\n`,
+  );
+  return BUNDLE_FILE;
+}
+
+export interface BundledPackage {
+  name: string;
+  version: string;
+  license: string;
+  /** The package's own LICENSE file, when it has one. */
+  licenseText?: string;
+}
+
+/** The npm packages whose code went into the bundle, for the copyright file of the .deb. */
+function bundledPackages(inputs: string[]): BundledPackage[] {
+  const roots = new Set<string>();
+  for (const input of inputs) {
+    const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (match?.[1]) roots.add(match[1]);
+  }
+  return [...roots].sort().map((root) => {
+    const dir = join(ROOT, root);
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, string>;
+    const licenseFile = readdirSync(dir).find((name) => /^(licen[cs]e|copying)/i.test(name));
+    return {
+      name: manifest.name ?? root,
+      version: manifest.version ?? '?',
+      license: manifest.license ?? 'see its LICENSE',
+      ...(licenseFile ? { licenseText: readFileSync(join(dir, licenseFile), 'utf8').trim() } : {}),
+    };
+  });
+}

@@ -1,0 +1,14 @@
+/**
+ * The library API of the `ddm` package (`import { download } from 'ddm'`): what a program that
+ * drives ddm needs, and nothing of the CLI. New entry points (the engine) are re-exported here,
+ * so package.json's `exports` stays one line.
+ */
+export {
+  type DownloadOptions,
+  type DownloadResult,
+  download,
+  type FileFacts,
+} from './client/download.js';
+export type { DownloadEvent, DownloadEventListener, WorkerStats } from './client/events.js';
+export { DDM_VERSION } from './constants.js';
+export { DdmError, type ErrorCode, EXIT, type ExitCode, isDdmError } from './errors.js';
