@@ -11,4 +11,8 @@ export {
 } from './client/download.js';
 export type { DownloadEvent, DownloadEventListener, WorkerStats } from './client/events.js';
 export { DDM_VERSION } from './constants.js';
+export type { DownloadHandle } from './engine/download-handle.js';
+export { type AddOptions, createEngine, type Engine, type EngineConfig } from './engine/engine.js';
+export { type DownloadRequestInput, parseDownloadRequest } from './engine/request.js';
+export type { DownloadState, DownloadStatus, LiveOptions, SourceStatus } from './engine/types.js';
 export { DdmError, type ErrorCode, EXIT, type ExitCode, isDdmError } from './errors.js';
