@@ -3,7 +3,13 @@
  * Values resolve as flag > DDM_* variable > config file > default.
  */
 
-import { DEFAULT_PEER_PORT, DEFAULT_TRACKER_PORT, DISCOVERY_BROWSE_TIMEOUT_MS } from '../constants.js';
+import {
+  DEFAULT_PEER_PORT,
+  DEFAULT_TRACKER_PORT,
+  DISCOVERY_BROWSE_TIMEOUT_MS,
+  MAX_CONNECTIONS,
+  MAX_PEER_SLOTS,
+} from '../constants.js';
 
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'seconds';
 
@@ -20,6 +26,8 @@ export interface OptionSpec {
   configKey?: string;
   /** The flag negates the value (`--no-local` sets local=false); env/config `noLocal: true` does too. */
   negated?: boolean;
+  /** Largest accepted value of an int or seconds option, checked with the same code as any bad value. */
+  max?: number;
 }
 
 export function envNameFor(spec: OptionSpec): string {
@@ -130,6 +138,7 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     description: 'connections from this machine to the origin',
     kind: 'int',
     defaultValue: 4,
+    max: MAX_CONNECTIONS,
   },
   {
     key: 'checksum',
@@ -250,7 +259,14 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
     defaultValue: 'auto',
     choices: ['auto', 'ask', 'never'],
   },
-  { key: 'slots', flags: '--slots <n>', description: 'ranges served at once', kind: 'int', defaultValue: 4 },
+  {
+    key: 'slots',
+    flags: '--slots <n>',
+    description: 'ranges served at once',
+    kind: 'int',
+    defaultValue: 4,
+    max: MAX_PEER_SLOTS,
+  },
   {
     key: 'allowPrivate',
     flags: '--allow-private',

@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import { type DownloadOptions, download } from '../../client/download.js';
 import type { DownloadEvent } from '../../client/events.js';
 import { discoverSwarm } from '../../client/swarm.js';
-import { MAX_CONNECTIONS } from '../../constants.js';
 import { DdmError, EXIT, isDdmError } from '../../errors.js';
 import { parseChecksum } from '../../storage/download-store.js';
 import { loadNodeTrust, type NodeTrust } from '../../util/tls.js';
@@ -61,8 +60,6 @@ function buildOptions(
     throw new DdmError('USAGE', 'give either -o FILE or --dir DIR, not both');
   }
   const connections = values.connections as number;
-  if (connections > MAX_CONNECTIONS)
-    throw new DdmError('USAGE', `--connections must be at most ${MAX_CONNECTIONS}`);
   const trackers = values.tracker as string[];
   const peers = values.peer as string[];
   const secret = values.secret as string | undefined;

@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
-import { MAX_PEER_SLOTS } from '../../constants.js';
 import { type Announcer, startAnnouncer } from '../../discovery/announcer.js';
 import { whyNotAnnounceable } from '../../discovery/lan-interfaces.js';
-import { DdmError, EXIT } from '../../errors.js';
+import { EXIT } from '../../errors.js';
 import { startPeer } from '../../peer/peer-server.js';
 import { deriveKey } from '../../protocol/auth.js';
 import { newNodeId } from '../../util/node-id.js';
@@ -23,7 +22,6 @@ export async function runPeerCommand(
     const secret = requireSecret(values.secret, 'peer');
     const { host, port } = parseListen(values.listen as string);
     const slots = values.slots as number;
-    if (slots > MAX_PEER_SLOTS) throw new DdmError('USAGE', `--slots must be at most ${MAX_PEER_SLOTS}`);
     const name = ((values.name as string | undefined) ?? hostname()).slice(0, 64);
     const log = createLogger('ddm-peer', values.verbose === true);
     const accept = values.accept as 'auto' | 'ask' | 'never';
