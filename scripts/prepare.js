@@ -24,8 +24,8 @@ function findTsc() {
   }
 }
 
-function run(command, args) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+function run(command, args, env = process.env) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env });
   if (result.error) throw result.error;
   return result.status ?? 1;
 }
@@ -40,8 +40,14 @@ function installDevDependencies() {
   );
   // npm_execpath is the npm that runs this hook; fall back to the one on PATH.
   const npm = process.env.npm_execpath;
-  const args = ['install', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund'];
-  return npm ? run(process.execPath, [npm, ...args]) : run('npm', args);
+  // The outer `npm install -g` hands its global mode and prefix down through the environment;
+  // this install is of the clone itself, never global (that would install ddm into itself).
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^npm_config_(global|prefix|location)$/i.test(name)) delete env[name];
+  }
+  const args = ['install', '--no-global', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund'];
+  return npm ? run(process.execPath, [npm, ...args], env) : run('npm', args, env);
 }
 
 function main() {
