@@ -8,7 +8,7 @@ import { newNodeId } from '../../util/node-id.js';
 import { loadNodeTrust, loadServerTls, type NodeTrust } from '../../util/tls.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
-import { parseListen } from '../listen-address.js';
+import { explainListenFailure, parseListen, printListening } from '../listen-address.js';
 import { createLogger } from '../logger.js';
 import { requireSecret } from '../require-secret.js';
 import { waitForStop } from '../wait-for-stop.js';
@@ -50,8 +50,20 @@ export async function runPeerCommand(
         ...(tls ? { tls } : {}),
       },
       context.signal,
+    ).catch((error: unknown) => {
+      throw explainListenFailure(error, host, port, 'peer');
+    });
+    printListening(
+      {
+        lead: `ddm peer: ${name}`,
+        prefix: 'ddm peer',
+        host,
+        boundUrl: peer.url,
+        port: peer.address.port,
+        extra: `accept ${accept}, ${slots} slots`,
+      },
+      context.stderr,
     );
-    context.stderr.write(`ddm peer: ${name} listening on ${peer.url} (accept ${accept}, ${slots} slots)\n`);
     if (tls) context.stderr.write(`ddm peer: certificate SHA-256 fingerprint ${tls.fingerprint}\n`);
     const announcer =
       values.announce === false

@@ -5,7 +5,7 @@ import { startTracker } from '../../tracker/tracker-server.js';
 import { loadServerTls } from '../../util/tls.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
-import { parseListen } from '../listen-address.js';
+import { explainListenFailure, parseListen, printListening } from '../listen-address.js';
 import { createLogger } from '../logger.js';
 import { requireSecret } from '../require-secret.js';
 import { waitForStop } from '../wait-for-stop.js';
@@ -37,8 +37,19 @@ export async function runTrackerCommand(
         ...(tls ? { tls } : {}),
       },
       context.signal,
+    ).catch((error: unknown) => {
+      throw explainListenFailure(error, host, port, 'tracker');
+    });
+    printListening(
+      {
+        lead: 'ddm tracker:',
+        prefix: 'ddm tracker',
+        host,
+        boundUrl: tracker.url,
+        port: tracker.address.port,
+      },
+      context.stderr,
     );
-    context.stderr.write(`ddm tracker: listening on ${tracker.url}\n`);
     if (tls) context.stderr.write(`ddm tracker: certificate SHA-256 fingerprint ${tls.fingerprint}\n`);
     await waitForStop(context.signal);
     await tracker.close();
