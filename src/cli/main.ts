@@ -123,6 +123,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const context: CommandContext = {
         signal: stop.signal,
         env,
+        stdin: process.stdin,
         stdout: process.stdout,
         stderr: process.stderr,
       };

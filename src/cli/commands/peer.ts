@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { type Announcer, startAnnouncer } from '../../discovery/announcer.js';
 import { whyNotAnnounceable } from '../../discovery/lan-interfaces.js';
-import { EXIT } from '../../errors.js';
+import { DdmError, EXIT } from '../../errors.js';
 import { startPeer } from '../../peer/peer-server.js';
 import { deriveKey } from '../../protocol/auth.js';
 import { newNodeId } from '../../util/node-id.js';
@@ -25,6 +25,13 @@ export async function runPeerCommand(
     const name = ((values.name as string | undefined) ?? hostname()).slice(0, 64);
     const log = createLogger('ddm-peer', values.verbose === true);
     const accept = values.accept as 'auto' | 'ask' | 'never';
+    // Without a terminal every question would be answered "no" in silence: a peer that never helps.
+    if (accept === 'ask' && context.stdin.isTTY !== true) {
+      throw new DdmError(
+        'USAGE',
+        '--accept ask needs a terminal to ask on, and stdin is not one: start the peer in a terminal, or use --accept auto or --accept never',
+      );
+    }
     const id = newNodeId();
     const tls = await loadServerTls(
       { certFile: values.tlsCert as string | undefined, keyFile: values.tlsKey as string | undefined },
