@@ -212,6 +212,18 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
   ...CLIENT_TLS_OPTIONS,
 ];
 
+/** How `ddm tracker` and `ddm peer` write their logs on stderr. */
+const LOG_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'logFormat',
+    flags: '--log-format <format>',
+    description: 'logs as text lines or JSON lines; auto: text on a terminal, JSON otherwise',
+    kind: 'string',
+    defaultValue: 'auto',
+    choices: ['auto', 'text', 'json'],
+  },
+];
+
 export const TRACKER_OPTIONS: readonly OptionSpec[] = [
   {
     key: 'listen',
@@ -228,6 +240,7 @@ export const TRACKER_OPTIONS: readonly OptionSpec[] = [
     defaultValue: 10,
   },
   ...SERVER_TLS_OPTIONS,
+  ...LOG_OPTIONS,
 ];
 
 export const PEER_OPTIONS: readonly OptionSpec[] = [
@@ -285,6 +298,7 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
   },
   ...SERVER_TLS_OPTIONS,
   ...CLIENT_TLS_OPTIONS,
+  ...LOG_OPTIONS,
 ];
 
 export const PEERS_OPTIONS: readonly OptionSpec[] = [

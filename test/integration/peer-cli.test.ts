@@ -1,9 +1,11 @@
 /** `ddm peer` as an operator starts it: what it refuses to do and what it says. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import {
+  DDM_BIN,
   type RunningCli,
   runCli,
   sha256,
@@ -130,6 +132,51 @@ describe("the README's one-machine swarm", () => {
       peer.child.kill('SIGKILL');
       await peer.exited;
       await origin.close();
+    }
+  });
+});
+
+describe('ddm peer logs', () => {
+  const unreachableTracker = 'http://127.0.0.1:9';
+  const args = ['peer', '--listen', '127.0.0.1:0', '--no-announce', '--tracker', unreachableTracker];
+  const readable = /ddm peer: warning: cannot reach tracker at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/;
+
+  test('on a terminal, ddm peer logs readable lines, not JSON', async () => {
+    // util-linux `script` gives the command a pseudo-terminal; `timeout` bounds it if we cannot.
+    const command = ['timeout', '30', process.execPath, DDM_BIN, ...args].join(' ');
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DDM_SECRET: TEST_SECRET,
+        XDG_CONFIG_HOME: '/nonexistent',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    try {
+      await eventually(() => readable.test(output), 30_000, `a readable warning, got: ${output}`);
+      assert.doesNotMatch(output, /\{"level"/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  test('--log-format text gives readable lines where JSON is the default; json keeps JSON', async () => {
+    for (const [format, expected] of [
+      ['text', readable],
+      ['json', /\{"level":40,.*"msg":"cannot reach tracker at http:\/\/127\.0\.0\.1:9/],
+    ] as const) {
+      const peer = startCli([...args, '--log-format', format], { DDM_SECRET: TEST_SECRET });
+      try {
+        await peer.waitFor(expected, 30_000);
+      } finally {
+        peer.child.kill('SIGKILL');
+        await peer.exited;
+      }
     }
   });
 });

@@ -9,7 +9,7 @@ import { loadNodeTrust, loadServerTls, type NodeTrust } from '../../util/tls.js'
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { explainListenFailure, parseListen, printListening } from '../listen-address.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type LogFormat } from '../logger.js';
 import { requireSecret } from '../require-secret.js';
 import { waitForStop } from '../wait-for-stop.js';
 
@@ -23,7 +23,12 @@ export async function runPeerCommand(
     const { host, port } = parseListen(values.listen as string);
     const slots = values.slots as number;
     const name = ((values.name as string | undefined) ?? hostname()).slice(0, 64);
-    const log = createLogger('ddm-peer', values.verbose === true);
+    const log = createLogger(
+      'ddm-peer',
+      values.verbose === true,
+      values.logFormat as LogFormat,
+      context.stderr,
+    );
     const accept = values.accept as 'auto' | 'ask' | 'never';
     // Without a terminal every question would be answered "no" in silence: a peer that never helps.
     if (accept === 'ask' && context.stdin.isTTY !== true) {
