@@ -77,6 +77,11 @@ export const CONTROL_FORMAT_VERSION = 1;
 export const PROGRESS_INTERVAL_MS = 250;
 export const JSON_PROGRESS_INTERVAL_MS = 1_000;
 
+/** The progress bar is redrawn at most this often (5 per second). */
+export const PROGRESS_REDRAW_INTERVAL_MS = 200;
+/** Width assumed for a terminal that does not say its own. */
+export const DEFAULT_TERMINAL_COLUMNS = 80;
+
 // --- Swarm ------------------------------------------------------------------------------------
 export const PROTOCOL_VERSION = 1;
 export const DEFAULT_TRACKER_PORT = 7800;
