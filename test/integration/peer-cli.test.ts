@@ -142,8 +142,10 @@ describe('ddm peer logs', () => {
   const readable = /ddm peer: warning: cannot reach tracker at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/;
 
   test('on a terminal, ddm peer logs readable lines, not JSON', async () => {
-    // util-linux `script` gives the command a pseudo-terminal; `timeout` bounds it if we cannot.
-    const command = ['timeout', '30', process.execPath, DDM_BIN, ...args].join(' ');
+    // util-linux `script` gives the command a pseudo-terminal. Killing `script` does not reach
+    // the peer (it runs in its own session), and a peer whose terminal vanished was seen not to
+    // stop on SIGTERM: `timeout -s KILL` bounds it whatever happens.
+    const command = ['timeout', '-s', 'KILL', '30', process.execPath, DDM_BIN, ...args].join(' ');
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
       env: {
         PATH: process.env.PATH,
