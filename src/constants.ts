@@ -107,6 +107,11 @@ export const FREE_SPACE_MARGIN_BYTES = 1 * MiB;
 export const PROGRESS_INTERVAL_MS = 250;
 export const JSON_PROGRESS_INTERVAL_MS = 1_000;
 
+/** The progress bar is redrawn at most this often (5 per second). */
+export const PROGRESS_REDRAW_INTERVAL_MS = 200;
+/** Width assumed for a terminal that does not say its own. */
+export const DEFAULT_TERMINAL_COLUMNS = 80;
+
 // --- Swarm ------------------------------------------------------------------------------------
 /** 2: request signatures name the target node and authority (docs/PROTOCOL.md §3). */
 export const PROTOCOL_VERSION = 2;
@@ -117,6 +122,11 @@ export const MAX_PEER_SLOTS = 64;
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 /** A tracker may ask for faster heartbeats (tests do), but not faster than this. */
 export const MIN_HEARTBEAT_INTERVAL_MS = 500;
+/**
+ * A tracker that refuses the peer's secret is asked again after twice the interval, then four
+ * times... up to this: an operator may fix the secret, but nobody wants a refusal every 10 s.
+ */
+export const REFUSED_REGISTRATION_MAX_BACKOFF_MS = 5 * 60_000;
 /** A peer that missed about three heartbeats is gone. */
 /** Slack on top of three heartbeats for a slow network or a busy peer. */
 export const PEER_TTL_SLACK_MS = 2_000;

@@ -10,6 +10,20 @@ import { configKeyFor, envNameFor, knownConfigKeys, type OptionSpec } from './op
 
 export const COMMAND_SECTIONS = ['get', 'tracker', 'peer', 'peers', 'demo'] as const;
 
+/**
+ * `tracker` and `peer` are both command names and options (`--tracker URL`, `--peer URL`), so the
+ * value's type decides: an object is the command's section, a string or list is the option. No
+ * option takes an object, so a file never means both.
+ */
+function isSection(key: string, value: unknown): value is ConfigFile {
+  return (
+    (COMMAND_SECTIONS as readonly string[]).includes(key) &&
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value)
+  );
+}
+
 export type ConfigFile = Record<string, unknown>;
 
 export function defaultConfigPath(env: NodeJS.ProcessEnv): string {
@@ -45,13 +59,14 @@ export function loadConfigFile(path: string, explicit: boolean): ConfigFile {
 function checkKeys(config: ConfigFile, path: string): void {
   const known = knownConfigKeys();
   for (const [key, value] of Object.entries(config)) {
-    if ((COMMAND_SECTIONS as readonly string[]).includes(key)) {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        throw new DdmError('CONFIG_INVALID', `config file ${path}: "${key}" must be an object of options`);
-      }
+    if (isSection(key, value)) {
       for (const inner of Object.keys(value)) {
         if (!known.has(inner)) throw unknownKey(path, `${key}.${inner}`);
       }
+    } else if ((COMMAND_SECTIONS as readonly string[]).includes(key) && !known.has(key)) {
+      throw new DdmError('CONFIG_INVALID', `config file ${path}: "${key}" must be an object of options`, {
+        details: { key },
+      });
     } else if (!known.has(key)) {
       throw unknownKey(path, key);
     }
@@ -76,7 +91,8 @@ export interface ResolveInput {
 
 export function resolveOptions(input: ResolveInput): Record<string, unknown> {
   const values: Record<string, unknown> = {};
-  const section = (input.config[input.command] as ConfigFile | undefined) ?? {};
+  const own = input.config[input.command];
+  const section = isSection(input.command, own) ? own : {};
   for (const spec of input.specs) {
     values[spec.key] = resolveOne(spec, input, section);
   }
@@ -91,7 +107,8 @@ function resolveOne(spec: OptionSpec, input: ResolveInput, section: ConfigFile):
     return checkValue(spec, fromEnvString(spec, envValue, envName), 'env', envName);
   }
   const configKey = configKeyFor(spec);
-  const fromConfig = configKey in section ? section[configKey] : input.config[configKey];
+  const top = input.config[configKey];
+  const fromConfig = configKey in section ? section[configKey] : isSection(configKey, top) ? undefined : top;
   if (fromConfig !== undefined) {
     const value = spec.negated && typeof fromConfig === 'boolean' ? !fromConfig : fromConfig;
     return checkValue(spec, value, 'config', `config key "${configKey}"`);
@@ -122,43 +139,52 @@ function fromEnvString(spec: OptionSpec, raw: string, envName: string): unknown 
   }
 }
 
-function invalid(where: string, message: string): DdmError {
-  return new DdmError('CONFIG_INVALID', `${where}: ${message}`, { details: { key: where } });
+/**
+ * A bad value typed on the command line is USAGE; one read from a DDM_* variable or the config
+ * file is CONFIG_INVALID, so the code says where to look. Both exit 2.
+ */
+function invalid(source: ValueSource, where: string, message: string): DdmError {
+  return new DdmError(source === 'flag' ? 'USAGE' : 'CONFIG_INVALID', `${where}: ${message}`, {
+    details: { key: where },
+  });
 }
 
-function checkValue(spec: OptionSpec, value: unknown, _source: ValueSource, where: string): unknown {
+function checkValue(spec: OptionSpec, value: unknown, source: ValueSource, where: string): unknown {
   switch (spec.kind) {
     case 'string': {
-      if (typeof value !== 'string') throw invalid(where, 'must be a string');
+      if (typeof value !== 'string') throw invalid(source, where, 'must be a string');
       if (spec.choices && !spec.choices.includes(value)) {
-        throw invalid(where, `must be one of ${spec.choices.join(', ')}, not "${value}"`);
+        throw invalid(source, where, `must be one of ${spec.choices.join(', ')}, not "${value}"`);
       }
       return value;
     }
     case 'int':
-      return toNumber(value, where, true);
     case 'seconds':
-      return toNumber(value, where, false);
+      return toNumber(spec, value, source, where);
     case 'bool':
-      if (typeof value !== 'boolean') throw invalid(where, 'must be true or false');
+      if (typeof value !== 'boolean') throw invalid(source, where, 'must be true or false');
       return value;
     case 'list': {
       const list = Array.isArray(value) ? value : [value];
-      if (!list.every((item) => typeof item === 'string')) throw invalid(where, 'must be a list of strings');
+      if (!list.every((item) => typeof item === 'string'))
+        throw invalid(source, where, 'must be a list of strings');
       return list;
     }
   }
 }
 
-function toNumber(value: unknown, where: string, integer: boolean): number {
+function toNumber(spec: OptionSpec, value: unknown, source: ValueSource, where: string): number {
+  const integer = spec.kind === 'int';
   const number =
     typeof value === 'number'
       ? value
       : typeof value === 'string' && value.trim() !== ''
         ? Number(value)
         : NaN;
-  if (!Number.isFinite(number) || number <= 0 || (integer && !Number.isInteger(number))) {
-    throw invalid(where, `must be a positive ${integer ? 'integer' : 'number'}, not ${shown(value)}`);
+  const within = spec.max === undefined || number <= spec.max;
+  if (!Number.isFinite(number) || number <= 0 || (integer && !Number.isInteger(number)) || !within) {
+    const kind = `a positive ${integer ? 'integer' : 'number'}${spec.max === undefined ? '' : ` up to ${spec.max}`}`;
+    throw invalid(source, where, `must be ${kind}, not ${shown(value)}`);
   }
   return number;
 }

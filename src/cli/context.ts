@@ -2,6 +2,7 @@ export interface CommandContext {
   /** Aborts on SIGINT or SIGTERM. */
   signal: AbortSignal;
   env: NodeJS.ProcessEnv;
+  stdin: NodeJS.ReadStream;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
 }

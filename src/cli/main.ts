@@ -4,7 +4,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { DDM_VERSION } from '../constants.js';
-import { EXIT } from '../errors.js';
+import { DdmError, EXIT } from '../errors.js';
+import { onOutputClosed } from './closed-output.js';
 import { defaultConfigPath, loadConfigFile, resolveOptions } from './config.js';
 import type { CommandContext } from './context.js';
 import { printError } from './error-output.js';
@@ -101,12 +102,14 @@ Exit codes:
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let exitCode: number = EXIT.OK;
   const stop = onStopSignals();
+  onOutputClosed(process, (name) => stop.stop(new DdmError('ABORTED', `${name} was closed`)));
   const program = new Command('ddm')
     .description('ddm: a distributed download manager for one LAN')
     .version(DDM_VERSION)
     .option('--config <file>', 'config file (default: $XDG_CONFIG_HOME/ddm/config.json)')
     .addHelpText('after', EXIT_CODES_HELP)
-    .showHelpAfterError('(run with --help for usage)')
+    // Commander's own two-line error text is replaced by ddm's one line (see usageError).
+    .configureOutput({ outputError: () => undefined })
     .exitOverride();
   for (const definition of COMMANDS) {
     const command = program.command(definition.name).description(definition.summary).exitOverride();
@@ -129,6 +132,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const context: CommandContext = {
         signal: stop.signal,
         env,
+        stdin: process.stdin,
         stdout: process.stdout,
         stderr: process.stderr,
       };
@@ -140,12 +144,24 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      // Help and version were printed as asked; `ddm` alone printed the help on stderr.
+      if (error.exitCode === 0 || error.code === 'commander.help') {
+        return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      }
+      return printError(usageError(error, argv), process.stderr, false);
     }
     return printError(error, process.stderr, argv.includes('--verbose'));
   } finally {
     stop.dispose();
   }
+}
+
+/** Commander's complaint as ddm's one line, with where to read the options. */
+function usageError(error: CommanderError, argv: readonly string[]): DdmError {
+  const command = argv.slice(2).find((arg) => COMMANDS.some((definition) => definition.name === arg));
+  const help = command === undefined ? 'ddm --help' : `ddm ${command} --help`;
+  const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  return new DdmError('USAGE', `${message} (${help} lists the options)`);
 }
 
 function toOption(spec: OptionSpec): Option {

@@ -10,6 +10,8 @@ import {
   DEFAULT_PEER_PORT,
   DEFAULT_TRACKER_PORT,
   DISCOVERY_BROWSE_TIMEOUT_MS,
+  MAX_CONNECTIONS,
+  MAX_PEER_SLOTS,
 } from '../constants.js';
 
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'seconds';
@@ -27,6 +29,8 @@ export interface OptionSpec {
   configKey?: string;
   /** The flag negates the value (`--no-local` sets local=false); env/config `noLocal: true` does too. */
   negated?: boolean;
+  /** Largest accepted value of an int or seconds option, checked with the same code as any bad value. */
+  max?: number;
 }
 
 export function envNameFor(spec: OptionSpec): string {
@@ -174,6 +178,7 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     description: 'connections from this machine to the origin',
     kind: 'int',
     defaultValue: 4,
+    max: MAX_CONNECTIONS,
   },
   {
     key: 'checksum',
@@ -275,6 +280,18 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
   ...CLIENT_TLS_OPTIONS,
 ];
 
+/** How `ddm tracker` and `ddm peer` write their logs on stderr. */
+const LOG_OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'logFormat',
+    flags: '--log-format <format>',
+    description: 'logs as text lines or JSON lines; auto: text on a terminal, JSON otherwise',
+    kind: 'string',
+    defaultValue: 'auto',
+    choices: ['auto', 'text', 'json'],
+  },
+];
+
 export const TRACKER_OPTIONS: readonly OptionSpec[] = [
   {
     key: 'listen',
@@ -291,6 +308,7 @@ export const TRACKER_OPTIONS: readonly OptionSpec[] = [
     defaultValue: 10,
   },
   ...SERVER_TLS_OPTIONS,
+  ...LOG_OPTIONS,
 ];
 
 export const PEER_OPTIONS: readonly OptionSpec[] = [
@@ -322,7 +340,14 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
     defaultValue: 'auto',
     choices: ['auto', 'ask', 'never'],
   },
-  { key: 'slots', flags: '--slots <n>', description: 'ranges served at once', kind: 'int', defaultValue: 4 },
+  {
+    key: 'slots',
+    flags: '--slots <n>',
+    description: 'ranges served at once',
+    kind: 'int',
+    defaultValue: 4,
+    max: MAX_PEER_SLOTS,
+  },
   {
     key: 'maxUpload',
     flags: '--max-upload <rate>',
@@ -347,6 +372,7 @@ export const PEER_OPTIONS: readonly OptionSpec[] = [
   },
   ...SERVER_TLS_OPTIONS,
   ...CLIENT_TLS_OPTIONS,
+  ...LOG_OPTIONS,
 ];
 
 export const PEERS_OPTIONS: readonly OptionSpec[] = [

@@ -21,7 +21,6 @@ const TRANSIENT_NETWORK_CODES = new Set([
   'ENETDOWN',
   'EHOSTDOWN',
   'EAI_AGAIN',
-  'ENOTFOUND',
 ]);
 
 /** OpenSSL's and Node's names for a certificate that is not believed (self-signed, expired, wrong name...). */
@@ -42,6 +41,14 @@ export function fromTransportError(error: unknown, url: URL, signal: AbortSignal
       cause: error,
       details,
       retryable: true,
+    });
+  }
+  if (code === 'ENOTFOUND') {
+    // The resolver answered that the name does not exist: asking again gives the same answer
+    // (a resolver that could not answer says EAI_AGAIN, which is retried).
+    return new DdmError('NETWORK', `cannot resolve host name ${url.hostname}: no such host (ENOTFOUND)`, {
+      cause: error,
+      details,
     });
   }
   if (code !== undefined && (TRANSIENT_NETWORK_CODES.has(code) || code.startsWith('HPE_'))) {

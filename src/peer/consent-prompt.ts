@@ -3,6 +3,7 @@
  * function so that tests, a daemon or a GUI can answer it; the default asks on the terminal.
  */
 import { createInterface } from 'node:readline/promises';
+import { CONSENT_TTL_MS } from '../constants.js';
 
 export type ConsentAnswer = 'yes' | 'no' | 'always';
 
@@ -26,7 +27,8 @@ export function consentQuestionText(question: ConsentQuestion): string {
   return (
     `Client ${printable(question.clientName)} (${question.address}) asks for help downloading ` +
     `${printable(question.fileName) || '(unnamed file)'} (${size}) from ${printable(question.host)}. ` +
-    'Help? [y]es/[n]o/[a]lways for this client '
+    `Help? [y]es (this client and URL, for ${formatTtl(CONSENT_TTL_MS)}) / [n]o / ` +
+    '[a]lways (this client, until the peer stops) '
   );
 }
 
@@ -61,6 +63,14 @@ export function createTtyPrompt(
       terminal.close();
     }
   };
+}
+
+/** How long a "yes" stands, in words: "an hour", "2 hours", "30 minutes". */
+function formatTtl(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes % 60 !== 0) return `${minutes} minutes`;
+  const hours = minutes / 60;
+  return hours === 1 ? 'an hour' : `${hours} hours`;
 }
 
 /** Names come from another machine: no terminal escapes may reach the operator's screen. */

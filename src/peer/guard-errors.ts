@@ -5,7 +5,8 @@
  */
 import { DdmError } from '../errors.js';
 
-const PERMIT_HINT = 'use --allow-private to permit';
+// The refusal reaches the client, whose `ddm get` has no such flag: name the peer's command.
+const PERMIT_HINT = 'the peer allows it when started with `ddm peer --allow-private`';
 
 function forbidden(message: string, details: Record<string, string | number>): DdmError {
   return new DdmError('FORBIDDEN_DESTINATION', message, { details });

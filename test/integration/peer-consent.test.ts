@@ -210,12 +210,18 @@ describe('terminal prompt', () => {
     assert.equal(
       consentQuestionText(question),
       'Client laptop (192.168.1.20) asks for help downloading big.iso (3.0 GiB) from downloads.example.org. ' +
-        'Help? [y]es/[n]o/[a]lways for this client ',
+        'Help? [y]es (this client and URL, for an hour) / [n]o / [a]lways (this client, until the peer stops) ',
     );
     assert.match(
       consentQuestionText({ ...question, size: null, fileName: '' }),
       /\(unnamed file\) \(unknown size\)/,
     );
+  });
+
+  test('the prompt says that yes stands for this client and URL for an hour, always until the peer stops', () => {
+    const text = consentQuestionText(question);
+    assert.match(text, /\[y\]es \(this client and URL, for an hour\)/);
+    assert.match(text, /\[a\]lways \(this client, until the peer stops\)/);
   });
 
   test('without a terminal the answer is no, and nothing is read', async () => {

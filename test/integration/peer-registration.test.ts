@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import pino from 'pino';
 import type { DdmError } from '../../src/errors.js';
 import { startPeer } from '../../src/peer/peer-server.js';
 import { deriveKey } from '../../src/protocol/auth.js';
+import { startRegistration } from '../../src/tracker/registration.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
 import { startTracker, type Tracker } from '../../src/tracker/tracker-server.js';
 import { eventually } from '../helpers/wait.js';
@@ -92,4 +94,41 @@ test('a tracker with another secret is reported, and the peer still serves', asy
   // Aborting the signal given at start stops the peer too.
   controller.abort();
   await peer.close();
+});
+
+test('a tracker that refuses the secret is said so once, plainly, and asked less and less often', async () => {
+  const foreign = await tracker(deriveKey('someone else'));
+  const lines: { level: number; msg: string }[] = [];
+  const log = pino(
+    { level: 'debug', base: undefined },
+    { write: (line: string) => lines.push(JSON.parse(line)) },
+  );
+  const refusals: number[] = [];
+  const intervalMs = 50;
+  const registration = startRegistration(
+    {
+      trackers: [foreign.url],
+      key,
+      info: { id: 'peer-refused-0001', name: 'refused', port: 9, slots: 1, version: '0.1.0' },
+      intervalMs,
+      log,
+      onError: (_tracker, error) => {
+        assert.equal(error.code, 'AUTH_FAILED');
+        refusals.push(Date.now());
+      },
+    },
+    signal(),
+  );
+  try {
+    await eventually(() => refusals.length >= 3, 20_000, 'three refusals');
+    // Every 50 ms, three tries take 100 ms; backing off (100, 200 ms...) they take 300 ms or more.
+    const gaps = refusals.slice(1).map((at, i) => at - refusals[i]!);
+    assert.ok(gaps[0]! >= 2 * intervalMs - 10, `first wait ${gaps[0]} ms`);
+    assert.ok(gaps[1]! >= 4 * intervalMs - 10, `second wait ${gaps[1]} ms`);
+    const errors = lines.filter((line) => line.level >= 50);
+    assert.equal(errors.length, 1, JSON.stringify(lines));
+    assert.match(errors[0]!.msg, new RegExp(`^tracker ${foreign.url} refuses this peer's secret`));
+  } finally {
+    await registration.stop();
+  }
 });

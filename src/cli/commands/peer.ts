@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { MAX_PEER_SLOTS } from '../../constants.js';
 import { type Announcer, startAnnouncer } from '../../discovery/announcer.js';
 import { whyNotAnnounceable } from '../../discovery/lan-interfaces.js';
 import { DdmError, EXIT } from '../../errors.js';
@@ -10,8 +9,8 @@ import { newNodeId } from '../../util/node-id.js';
 import { loadNodeTrust, loadServerTls, type NodeTrust } from '../../util/tls.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
-import { parseListen } from '../listen-address.js';
-import { createLogger } from '../logger.js';
+import { explainListenFailure, parseListen, printListening } from '../listen-address.js';
+import { createLogger, type LogFormat } from '../logger.js';
 import { requireSecret } from '../require-secret.js';
 import { waitForStop } from '../wait-for-stop.js';
 
@@ -24,10 +23,21 @@ export async function runPeerCommand(
     const secret = requireSecret(values.secret, 'peer');
     const { host, port } = parseListen(values.listen as string);
     const slots = values.slots as number;
-    if (slots > MAX_PEER_SLOTS) throw new DdmError('USAGE', `--slots must be at most ${MAX_PEER_SLOTS}`);
     const name = ((values.name as string | undefined) ?? hostname()).slice(0, 64);
-    const log = createLogger('ddm-peer', values.verbose === true);
+    const log = createLogger(
+      'ddm-peer',
+      values.verbose === true,
+      values.logFormat as LogFormat,
+      context.stderr,
+    );
     const accept = values.accept as 'auto' | 'ask' | 'never';
+    // Without a terminal every question would be answered "no" in silence: a peer that never helps.
+    if (accept === 'ask' && context.stdin.isTTY !== true) {
+      throw new DdmError(
+        'USAGE',
+        '--accept ask needs a terminal to ask on, and stdin is not one: start the peer in a terminal, or use --accept auto or --accept never',
+      );
+    }
     const id = newNodeId();
     const tls = await loadServerTls(
       { certFile: values.tlsCert as string | undefined, keyFile: values.tlsKey as string | undefined },
@@ -54,8 +64,20 @@ export async function runPeerCommand(
         ...(tls ? { tls } : {}),
       },
       context.signal,
+    ).catch((error: unknown) => {
+      throw explainListenFailure(error, host, port, 'peer');
+    });
+    printListening(
+      {
+        lead: `ddm peer: ${name}`,
+        prefix: 'ddm peer',
+        host,
+        boundUrl: peer.url,
+        port: peer.address.port,
+        extra: `accept ${accept}, ${slots} slots`,
+      },
+      context.stderr,
     );
-    context.stderr.write(`ddm peer: ${name} listening on ${peer.url} (accept ${accept}, ${slots} slots)\n`);
     if (tls) context.stderr.write(`ddm peer: certificate SHA-256 fingerprint ${tls.fingerprint}\n`);
     const announcer =
       values.announce === false

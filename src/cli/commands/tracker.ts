@@ -5,8 +5,8 @@ import { startTracker } from '../../tracker/tracker-server.js';
 import { loadServerTls } from '../../util/tls.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
-import { parseListen } from '../listen-address.js';
-import { createLogger } from '../logger.js';
+import { explainListenFailure, parseListen, printListening } from '../listen-address.js';
+import { createLogger, type LogFormat } from '../logger.js';
 import { requireSecret } from '../require-secret.js';
 import { waitForStop } from '../wait-for-stop.js';
 
@@ -17,7 +17,12 @@ export async function runTrackerCommand(
   try {
     const secret = requireSecret(values.secret, 'tracker');
     const { host, port } = parseListen(values.listen as string);
-    const log = createLogger('ddm-tracker', values.verbose === true);
+    const log = createLogger(
+      'ddm-tracker',
+      values.verbose === true,
+      values.logFormat as LogFormat,
+      context.stderr,
+    );
     const heartbeatMs = Math.round((values.heartbeat as number) * 1000);
     if (heartbeatMs < MIN_HEARTBEAT_INTERVAL_MS) {
       throw new DdmError('USAGE', `--heartbeat must be at least ${MIN_HEARTBEAT_INTERVAL_MS / 1000} seconds`);
@@ -37,8 +42,19 @@ export async function runTrackerCommand(
         ...(tls ? { tls } : {}),
       },
       context.signal,
+    ).catch((error: unknown) => {
+      throw explainListenFailure(error, host, port, 'tracker');
+    });
+    printListening(
+      {
+        lead: 'ddm tracker:',
+        prefix: 'ddm tracker',
+        host,
+        boundUrl: tracker.url,
+        port: tracker.address.port,
+      },
+      context.stderr,
     );
-    context.stderr.write(`ddm tracker: listening on ${tracker.url}\n`);
     if (tls) context.stderr.write(`ddm tracker: certificate SHA-256 fingerprint ${tls.fingerprint}\n`);
     await waitForStop(context.signal);
     await tracker.close();

@@ -2,9 +2,11 @@
  * Human output for `ddm get`: a live bar on a terminal (bytes, speed, ETA, connections, and
  * each peer's rate), plain lines otherwise, and a summary of who fetched how much.
  */
-import cliProgress from 'cli-progress';
 import type { DownloadEvent, WorkerStats } from '../../client/events.js';
+import { DEFAULT_TERMINAL_COLUMNS, PROGRESS_REDRAW_INTERVAL_MS } from '../../constants.js';
 import { formatBytes, formatDuration, formatRate } from '../../util/format.js';
+import { barLine } from './bar-line.js';
+import { liveLine } from './live-line.js';
 
 export function humanRenderer(
   stderr: NodeJS.WriteStream,
@@ -14,35 +16,48 @@ export function humanRenderer(
   stop: () => void;
 } {
   const tty = stderr.isTTY === true && (options.bar ?? true);
-  let bar: cliProgress.SingleBar | undefined;
+  const live = liveLine(stderr);
+  let barSize: number | null | undefined;
+  let lastDraw = 0;
   const stopBar = () => {
-    bar?.stop();
-    bar = undefined;
+    live.clear();
+    barSize = undefined;
   };
   const onEvent = (event: DownloadEvent) => {
     switch (event.type) {
       case 'start': {
         const size = event.size === null ? 'unknown size' : formatBytes(event.size);
         const resumed = event.resumedBytes > 0 ? `, resuming at ${formatBytes(event.resumedBytes)}` : '';
-        stderr.write(
-          `ddm: ${event.output} (${size}, ${event.connections} ${event.connections === 1 ? 'worker' : 'workers'}${resumed})\n`,
+        writeLine(
+          `ddm: ${event.output} (${size}, ${event.connections} ${event.connections === 1 ? 'worker' : 'workers'}${resumed})`,
         );
         // Without a length there is no bar to fill; the start and done lines say enough.
-        if (tty && event.size !== null) bar = startBar(stderr, event.size);
+        if (tty && event.size !== null) {
+          barSize = event.size;
+          live.show(barLine({ ...EMPTY_BAR, fraction: 0 }, columns(stderr)));
+        }
         break;
       }
-      case 'progress':
-        bar?.update(event.doneBytes, {
-          done:
-            event.size === null
-              ? formatBytes(event.doneBytes)
-              : `${formatBytes(event.doneBytes)} / ${formatBytes(event.size)}`,
-          rate: formatRate(event.rateBps),
-          etaText: formatDuration(event.etaSec),
-          active: event.active,
-          peers: peerRates(event.sources),
-        });
+      case 'progress': {
+        if (barSize === undefined || barSize === null) break;
+        const now = Date.now();
+        if (now - lastDraw < PROGRESS_REDRAW_INTERVAL_MS) break;
+        lastDraw = now;
+        live.show(
+          barLine(
+            {
+              fraction: barSize > 0 ? event.doneBytes / barSize : 1,
+              done: `${formatBytes(event.doneBytes)} / ${formatBytes(barSize)}`,
+              rate: formatRate(event.rateBps),
+              eta: formatDuration(event.etaSec),
+              active: event.active,
+              peers: peerRates(event.sources),
+            },
+            columns(stderr),
+          ),
+        );
         break;
+      }
       case 'notice':
         writeLine(`ddm: ${event.message}`);
         break;
@@ -55,6 +70,7 @@ export function humanRenderer(
         writeLine(`ddm: peer ${event.label} ${event.status}${event.message ? `: ${event.message}` : ''}`);
         break;
       case 'done':
+        // The bar goes first, so the summary starts on its row, below every notice.
         stopBar();
         stderr.write(
           `ddm: done: ${event.output}, ${formatBytes(event.fetchedBytes)} in ${formatDuration(event.elapsedMs / 1000)} (${formatRate(event.rateBps)})\n`,
@@ -67,37 +83,23 @@ export function humanRenderer(
         break;
     }
   };
-  // A line printed while the bar is live would be overwritten: stop it, print, restart later.
+  // Notices go above a live bar, which is drawn again below them.
   const writeLine = (line: string) => {
-    if (bar) {
-      stderr.write(`\r\x1b[2K${line}\n`);
-    } else {
-      stderr.write(`${line}\n`);
-    }
+    if (barSize !== undefined) live.printAbove(line);
+    else stderr.write(`${line}\n`);
   };
   return { onEvent, stop: stopBar };
 }
 
-function startBar(stderr: NodeJS.WriteStream, size: number): cliProgress.SingleBar {
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: stderr,
-      format: ' {bar} {percentage}% | {done} | {rate} | ETA {etaText} | {active} conns{peers}',
-      barsize: 30,
-      hideCursor: true,
-      clearOnComplete: true,
-      fps: 5,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(size, 0, { done: '0 B', rate: '--', etaText: '--', active: 0, peers: '' });
-  return bar;
+const EMPTY_BAR = { done: '0 B', rate: '--', eta: '--', active: 0, peers: [] };
+
+function columns(stream: NodeJS.WriteStream): number {
+  return stream.columns > 0 ? stream.columns : DEFAULT_TERMINAL_COLUMNS;
 }
 
-function peerRates(sources: readonly WorkerStats[]): string {
-  const peers = sources.filter((s) => s.kind === 'peer');
-  if (peers.length === 0) return '';
-  return ` | ${sources.map((s) => `${s.label} ${s.dropped ? 'dropped' : formatRate(s.rateBps)}`).join(', ')}`;
+function peerRates(sources: readonly WorkerStats[]): string[] {
+  if (!sources.some((s) => s.kind === 'peer')) return [];
+  return sources.map((s) => `${s.label} ${s.dropped ? 'dropped' : formatRate(s.rateBps)}`);
 }
 
 function summary(sources: readonly WorkerStats[], total: number): string {
