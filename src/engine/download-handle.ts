@@ -209,7 +209,9 @@ export class DownloadHandle {
       ...this.request.options,
       connections: this.#options.connections,
       overwrite: (this.request.options.overwrite ?? false) && !this.#started,
-      dispatcher: this.environment.dispatcher,
+      // The shared pool judges origins by the system CAs; a download with its own origin trust
+      // (--ca-certificate, --insecure) gets a pool of its own, built and closed by its run.
+      ...(hasOwnOriginTrust(this.request.options) ? {} : { dispatcher: this.environment.dispatcher }),
       onEvent,
       ...(swarm ? { swarm } : {}),
       hooks: {
@@ -314,4 +316,8 @@ function sourceStatus(stats: WorkerStats): SourceStatus {
     failures: stats.failures,
     ...(stats.lastError === undefined ? {} : { lastError: stats.lastError }),
   };
+}
+
+function hasOwnOriginTrust(options: Pick<DownloadOptions, 'originTls'>): boolean {
+  return options.originTls?.caFile !== undefined || options.originTls?.insecure === true;
 }

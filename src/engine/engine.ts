@@ -303,8 +303,9 @@ function withLatePeers(
 
 function placeIn(request: DownloadRequest, dir: string): DownloadRequest {
   const { output, dir: own } = request.options;
+  // A relative output is a name inside the request's folder (ddm get --dir D -o NAME), else the engine's.
   if (output !== undefined)
-    return { ...request, options: { ...request.options, output: resolvePath(output) } };
+    return { ...request, options: { ...request.options, output: resolvePath(own ?? dir, output) } };
   return { ...request, options: { ...request.options, dir: resolvePath(dir, own ?? '.') } };
 }
 
