@@ -181,7 +181,7 @@ function run(command: string, args: string[]): Launch {
 }
 
 /** A port that was free a moment ago: bound on 0 by the kernel's choice, then released. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -135,7 +135,7 @@ describe('ddm get with several downloads', () => {
         assert.match(result.stderr, /\[USAGE\].*bad\.txt:2: "colour" is not an option/);
         const tooMany = await runCli(['get', '--connections', '65', origin.url, '--dir', dir]);
         assert.equal(tooMany.code, 2);
-        assert.match(tooMany.stderr, /--connections must be at most 64/);
+        assert.match(tooMany.stderr, /--connections: must be a positive integer up to 64/);
         assert.equal(origin.requests, 0);
       });
     } finally {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   DDM_BIN,
   type RunningCli,
@@ -14,6 +14,7 @@ import {
   testData,
   withTempDir,
 } from '../helpers/cli.js';
+import { freePort } from '../helpers/real-servers.js';
 import { TEST_SECRET } from '../helpers/swarm.js';
 import { startTestOrigin } from '../helpers/test-origin.js';
 import { eventually, within } from '../helpers/wait.js';
@@ -137,9 +138,19 @@ describe("the README's one-machine swarm", () => {
 });
 
 describe('ddm peer logs', () => {
-  const unreachableTracker = 'http://127.0.0.1:9';
-  const args = ['peer', '--listen', '127.0.0.1:0', '--no-announce', '--tracker', unreachableTracker];
-  const readable = /ddm peer: warning: cannot reach tracker at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/;
+  // A port nothing listens on (free a moment ago), and not one of the deny-listed ports, which a
+  // peer refuses to dial at all.
+  let args: string[] = [];
+  let readable = /unset/;
+  let jsonWarning = /unset/;
+  before(async () => {
+    const port = await freePort();
+    args = ['peer', '--listen', '127.0.0.1:0', '--no-announce', '--tracker', `http://127.0.0.1:${port}`];
+    readable = new RegExp(
+      `ddm peer: warning: cannot reach tracker at http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`,
+    );
+    jsonWarning = new RegExp(`\\{"level":40,.*"msg":"cannot reach tracker at http://127\\.0\\.0\\.1:${port}`);
+  });
 
   test('on a terminal, ddm peer logs readable lines, not JSON', async () => {
     // util-linux `script` gives the command a pseudo-terminal. Killing `script` does not reach
@@ -170,7 +181,7 @@ describe('ddm peer logs', () => {
   test('--log-format text gives readable lines where JSON is the default; json keeps JSON', async () => {
     for (const [format, expected] of [
       ['text', readable],
-      ['json', /\{"level":40,.*"msg":"cannot reach tracker at http:\/\/127\.0\.0\.1:9/],
+      ['json', jsonWarning],
     ] as const) {
       const peer = startCli([...args, '--log-format', format], { DDM_SECRET: TEST_SECRET });
       try {
