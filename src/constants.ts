@@ -298,5 +298,9 @@ export const DAEMON_SECRET_BYTES = 32;
 /** File names in the state directory ($XDG_STATE_HOME/ddm). */
 export const SESSION_FILE_NAME = 'session.json';
 export const DAEMON_SECRET_FILE_NAME = 'daemon-secret';
-/** A peer missing from this many polls in a row has left (one missed poll may be a lost answer). */
-export const PEER_DIRECTORY_GONE_AFTER_POLLS = 2;
+/**
+ * A peer absent from every answer for this long has left. Only polls in which every tracker and
+ * `--peer` answered count: an unreachable tracker says nothing about its peers. Two heartbeat
+ * intervals, because a restarted tracker is empty until its peers' next heartbeat.
+ */
+export const PEER_DIRECTORY_GONE_AFTER_MS = 2 * HEARTBEAT_INTERVAL_MS + PEER_DIRECTORY_POLL_MS;

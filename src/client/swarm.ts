@@ -76,6 +76,21 @@ export async function findPeers(
   key: SwarmKey,
   signal: AbortSignal,
 ): Promise<PeerTarget[]> {
+  return (await findPeersWithCoverage(options, key, signal)).peers;
+}
+
+/** What one look for peers found, and whether every tracker and `--peer` answered. */
+export interface PeerSurvey {
+  peers: PeerTarget[];
+  /** False when a tracker or a `--peer` URL could not be asked: its peers' absence means nothing. */
+  complete: boolean;
+}
+
+export async function findPeersWithCoverage(
+  options: SwarmOptions,
+  key: SwarmKey,
+  signal: AbortSignal,
+): Promise<PeerSurvey> {
   // A wrong secret stops everything: the browse must not keep its sockets open behind the error.
   const { controller, dispose } = childController(signal);
   try {
@@ -88,10 +103,11 @@ export async function findPeers(
       ...direct.flatMap((target) => (target ? [{ id: target.id, via: 'peer', value: target }] : [])),
       ...onLan.map((target) => ({ id: target.id, via: FOUND_ON_LAN, value: target })),
       ...fromTrackers.flatMap((targets, index) =>
-        targets.map((target) => ({ id: target.id, via: options.trackers[index]!, value: target })),
+        (targets ?? []).map((target) => ({ id: target.id, via: options.trackers[index]!, value: target })),
       ),
     ];
-    return mergeSightings(sightings).map((peer) => peer.value);
+    const complete = fromTrackers.every((targets) => targets !== undefined) && direct.every(Boolean);
+    return { peers: mergeSightings(sightings).map((peer) => peer.value), complete };
   } catch (error) {
     controller.abort(error);
     throw error;
@@ -138,7 +154,7 @@ async function listTracker(
   key: SwarmKey,
   options: SwarmOptions,
   signal: AbortSignal,
-): Promise<PeerTarget[]> {
+): Promise<PeerTarget[] | undefined> {
   let records: PeerRecord[];
   try {
     records = await new TrackerClient(url, key, withDispatcher(options)).list(signal);
@@ -147,7 +163,7 @@ async function listTracker(
     // certificate is not believed may be an impostor; an unreachable tracker is not fatal.
     if (stopsSwarmSetup(error)) throw error;
     options.onEvent({ type: 'notice', message: `tracker ${url} unavailable: ${(error as Error).message}` });
-    return [];
+    return undefined;
   }
   // A record is what some member registered, port included: only a peer that answers a signed
   // /v1/info under the listed id is used, and nothing else is sent to it before that.

@@ -9,7 +9,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { DownloadOptions } from '../client/download.js';
 import type { DownloadEvent } from '../client/events.js';
-import { discoverSwarm, findPeers, type Recruitment, type SwarmOptions } from '../client/swarm.js';
+import { discoverSwarm, findPeersWithCoverage, type Recruitment, type SwarmOptions } from '../client/swarm.js';
 import {
   DEFAULT_MAX_ACTIVE_DOWNLOADS,
   DEFAULT_MAX_TOTAL_CONNECTIONS,
@@ -237,7 +237,7 @@ class DownloadEngine implements Engine {
     let directory = this.#directories.get(name);
     if (!directory) {
       const key = deriveKey(swarm.secret);
-      directory = new PeerDirectory((signal) => findPeers(options, key, signal));
+      directory = new PeerDirectory((signal) => findPeersWithCoverage(options, key, signal));
       this.#directories.set(name, directory);
     }
     return directory;

@@ -4,7 +4,8 @@
  * of `findPeers`. Listeners hear when a peer appears and when one has left.
  */
 import type { PeerTarget } from '../client/peer-source.js';
-import { PEER_DIRECTORY_GONE_AFTER_POLLS, PEER_DIRECTORY_POLL_MS } from '../constants.js';
+import type { PeerSurvey } from '../client/swarm.js';
+import { PEER_DIRECTORY_GONE_AFTER_MS, PEER_DIRECTORY_POLL_MS } from '../constants.js';
 import { sleep } from '../util/abort.js';
 
 export interface DirectoryChange {
@@ -15,14 +16,16 @@ export interface DirectoryChange {
 type Listener = (change: DirectoryChange) => void;
 
 export class PeerDirectory {
-  readonly #known = new Map<string, { target: PeerTarget; missed: number }>();
+  /** `lastSeen`: when a poll last found the peer (ms since the epoch). */
+  readonly #known = new Map<string, { target: PeerTarget; lastSeen: number }>();
   readonly #listeners = new Set<Listener>();
   #polling: AbortController | undefined;
 
   constructor(
-    private readonly find: (signal: AbortSignal) => Promise<PeerTarget[]>,
+    private readonly find: (signal: AbortSignal) => Promise<PeerSurvey>,
     private readonly onProblem: (error: unknown) => void = () => {},
     private readonly intervalMs = PEER_DIRECTORY_POLL_MS,
+    private readonly goneAfterMs = PEER_DIRECTORY_GONE_AFTER_MS,
   ) {}
 
   /** Peers known now. */
@@ -59,26 +62,23 @@ export class PeerDirectory {
     }
   }
 
-  #update(found: readonly PeerTarget[]): void {
-    const seen = new Set<string>();
-    for (const target of found) {
-      seen.add(target.id);
+  #update(survey: PeerSurvey, now = Date.now()): void {
+    for (const target of survey.peers) {
       const entry = this.#known.get(target.id);
       if (entry) {
         entry.target = target;
-        entry.missed = 0;
+        entry.lastSeen = now;
         continue;
       }
-      this.#known.set(target.id, { target, missed: 0 });
+      this.#known.set(target.id, { target, lastSeen: now });
       this.#tell({ kind: 'appeared', target });
     }
+    // A poll in which some tracker or --peer could not be asked proves no one absent.
+    if (!survey.complete) return;
     for (const [id, entry] of this.#known) {
-      if (seen.has(id)) continue;
-      entry.missed += 1;
-      if (entry.missed >= PEER_DIRECTORY_GONE_AFTER_POLLS) {
-        this.#known.delete(id);
-        this.#tell({ kind: 'gone', target: entry.target });
-      }
+      if (now - entry.lastSeen < this.goneAfterMs) continue;
+      this.#known.delete(id);
+      this.#tell({ kind: 'gone', target: entry.target });
     }
   }
 
