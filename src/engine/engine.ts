@@ -9,7 +9,12 @@ import { resolve as resolvePath } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { DownloadOptions } from '../client/download.js';
 import type { DownloadEvent } from '../client/events.js';
-import { discoverSwarm, findPeersWithCoverage, type Recruitment, type SwarmOptions } from '../client/swarm.js';
+import {
+  discoverSwarm,
+  findPeersWithCoverage,
+  type Recruitment,
+  type SwarmOptions,
+} from '../client/swarm.js';
 import {
   DEFAULT_MAX_ACTIVE_DOWNLOADS,
   DEFAULT_MAX_TOTAL_CONNECTIONS,
