@@ -46,6 +46,14 @@ export const DEFAULT_USER_AGENT = `ddm/${DDM_VERSION}`;
 export const ORIGIN_KEEP_ALIVE_TIMEOUT_MS = 10_000;
 /** Bytes buffered ahead from one origin response body; larger means fewer, bigger chunks. */
 export const ORIGIN_BODY_HIGH_WATER_MARK_BYTES = 1 * MiB;
+/**
+ * What the probe's body may buffer while the output is being opened (an origin that ignores
+ * Range answers the probe with the whole file, which becomes the single stream). undici 7
+ * crashes the process (an assertion in its HTTP/1 parser, nodejs/undici#5360, fixed only in
+ * undici 8, which needs Node 22) when a connection-close server ends the socket while the parser
+ * is paused by backpressure; a file that fits here is never paused before ddm starts reading.
+ */
+export const PROBE_BODY_HIGH_WATER_MARK_BYTES = 16 * MiB;
 /** An error or redirect body smaller than this is read and dropped so its socket can be reused. */
 export const ORIGIN_DISCARD_BODY_MAX_BYTES = 64 * KiB;
 

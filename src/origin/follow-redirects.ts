@@ -85,7 +85,7 @@ async function send(
       signal,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
-      highWaterMark: ORIGIN_BODY_HIGH_WATER_MARK_BYTES,
+      highWaterMark: opts.bodyHighWaterMarkBytes ?? ORIGIN_BODY_HIGH_WATER_MARK_BYTES,
     });
     return { url, statusCode: response.statusCode, headers: response.headers, body: response.body };
   } catch (error) {

@@ -46,6 +46,8 @@ export interface OriginRequestOptions {
    * (`--compressed`). Without it such a body is refused with ENCODED_RESPONSE.
    */
   decodeContent?: boolean;
+  /** Bytes a response body buffers before it pushes back on the socket; default ORIGIN_BODY_HIGH_WATER_MARK_BYTES. */
+  bodyHighWaterMarkBytes?: number;
 }
 
 const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];

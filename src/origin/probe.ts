@@ -6,6 +6,7 @@
  * stream reads it instead of asking the origin a second time (a one-time link allows one GET).
  */
 import type { Validators } from '../client/range-source.js';
+import { PROBE_BODY_HIGH_WATER_MARK_BYTES } from '../constants.js';
 import { DdmError } from '../errors.js';
 import { parseContentRange } from './content-range.js';
 import { fileNameFor } from './filename.js';
@@ -40,7 +41,10 @@ export async function probe(
   opts: OriginRequestOptions,
   signal: AbortSignal,
 ): Promise<ProbeResult> {
-  const response = await getFollowingRedirects(url, { range: 'bytes=0-0' }, opts, signal);
+  // A 200 here becomes the single stream, unread until the output is open: room to buffer keeps
+  // undici's parser from pausing meanwhile (see PROBE_BODY_HIGH_WATER_MARK_BYTES).
+  const probeOptions = { ...opts, bodyHighWaterMarkBytes: PROBE_BODY_HIGH_WATER_MARK_BYTES };
+  const response = await getFollowingRedirects(url, { range: 'bytes=0-0' }, probeOptions, signal);
   let handedOver = false;
   try {
     const encodings = contentEncodings(response.headers);
