@@ -174,8 +174,10 @@ describe('a swarm over https', () => {
         ],
         env,
       );
-      assert.equal(result.code, EXIT.SWARM, result.stderr);
-      assert.match(result.stdout, /not trusted|does not match/);
+      // What the peer and the tracker logged, for a failure that is not the expected one.
+      const logs = `\npeer:\n${peer.stderr()}\ntracker:\n${tracker.stderr()}`;
+      assert.equal(result.code, EXIT.SWARM, `${result.stderr}${logs}`);
+      assert.match(result.stdout, /not trusted|does not match/, `${result.stdout}${logs}`);
     });
   });
 
