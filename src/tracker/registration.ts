@@ -66,6 +66,8 @@ async function beat(
   const registered = new Set<TrackerClient>();
   const refused = new Map<TrackerClient, Refusal>();
   while (!signal.aborted) {
+    // The pace known before this round, for a refusal's backoff; the sleep below re-reads it,
+    // since a first registration's answer says how often the tracker wants to hear from us.
     const intervalMs = heartbeatInterval(opts.intervalMs, asked);
     await Promise.all(
       clients.map(async (client) => {
@@ -92,7 +94,7 @@ async function beat(
         }
       }),
     );
-    await sleep(intervalMs, signal).catch(() => undefined);
+    await sleep(heartbeatInterval(opts.intervalMs, asked), signal).catch(() => undefined);
   }
 }
 

@@ -132,3 +132,36 @@ test('a tracker that refuses the secret is said so once, plainly, and asked less
     await registration.stop();
   }
 });
+
+test('a peer keeps the pace its tracker asks for from the first answer on, so it never drops off the list', async () => {
+  const heartbeatMs = 200;
+  const started = await startTracker(
+    { host: '127.0.0.1', port: 0, key, heartbeatMs },
+    AbortSignal.timeout(60_000),
+  );
+  cleanups.push(() => started.close());
+  const beats: number[] = [];
+  const controller = new AbortController();
+  const registration = startRegistration(
+    {
+      trackers: [started.url],
+      key,
+      info: { id: 'peer-paced-0001', name: 'paced', port: 7801, slots: 1, version: '0.1.0' },
+      onBeat: () => beats.push(Date.now()),
+    },
+    controller.signal,
+  );
+  try {
+    // Without a fixed interval the peer starts at the default 10 s; the tracker's first answer
+    // asks for 200 ms, and the very next beat must already follow it (the tracker forgets a peer
+    // after three missed beats plus 2 s, far sooner than 10 s).
+    await eventually(() => beats.length >= 4, 5_000, 'four beats at the pace the tracker asked');
+    assert.ok(
+      beats[3]! - beats[0]! < 3_000,
+      `beats came ${beats.map((t) => t - beats[0]!).join(', ')} ms in`,
+    );
+  } finally {
+    controller.abort();
+    await registration.stop();
+  }
+});
