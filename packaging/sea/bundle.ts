@@ -1,5 +1,5 @@
 /**
- * Bundles the built CLI (bin/ddm.js and dist/) with its dependencies into one CommonJS file,
+ * Bundles the built CLI (dist/, entered through packaging/sea/launcher.mjs) with its dependencies into one CommonJS file,
  * the form Node's single-executable applications run: their `require` loads built-in modules
  * only, so every dependency must be inside the file.
  */
@@ -24,7 +24,7 @@ function inlineVersion(version: string): Plugin {
 
 export async function bundle(): Promise<string> {
   const result = await build({
-    entryPoints: [join(ROOT, 'bin', 'ddm.js')],
+    entryPoints: [join(ROOT, 'packaging', 'sea', 'launcher.mjs')],
     outfile: BUNDLE_FILE,
     bundle: true,
     platform: 'node',

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -73,9 +74,18 @@ describe('the npm package', { timeout: INSTALL_TIMEOUT_MS + 4 * RUN_TIMEOUT_MS }
     ]) {
       assert.ok(files.includes(needed), `${needed} is missing from the tarball`);
     }
-    const unwanted = files.filter(
+    // The runtime dependencies travel inside the tarball (bundleDependencies), so it installs
+    // without a registry: node_modules/ holds exactly those, as their authors publish them.
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    for (const name of Object.keys(manifest.dependencies)) {
+      assert.ok(files.includes(`node_modules/${name}/package.json`), `${name} is not bundled`);
+    }
+    const ours = files.filter((path) => !path.startsWith('node_modules/'));
+    const unwanted = ours.filter(
       (path) =>
-        /^(test|bench|src|packaging|docs|\.ci|node_modules)\//.test(path) ||
+        /^(test|bench|src|packaging|docs|\.ci)\//.test(path) ||
         /\.(map|tsbuildinfo)$/.test(path) ||
         /(^|\/)[^/]*\.test\.[^/]+$/.test(path) ||
         /^(tsconfig|biome)/.test(path),
