@@ -1,4 +1,3 @@
-import { lstat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Validators } from '../client/range-source.js';
 import { DdmError } from '../errors.js';
@@ -8,7 +7,8 @@ import { type Checksum, hashFile } from './checksum.js';
 import { type ControlState, loadControl, saveControl } from './control-file.js';
 import { syncDirectory } from './durable-write.js';
 import { controlPath, partPath } from './file-names.js';
-import { errnoOf, throwIfAborted, toStorageError } from './fs-errors.js';
+import { throwIfAborted } from './fs-errors.js';
+import { lstatIfPresent, removeIfPresent } from './if-present.js';
 import { PartFile } from './part-file.js';
 import { PeerRanges } from './peer-ranges.js';
 import { PieceDigests } from './piece-digests.js';
@@ -340,19 +340,6 @@ function versionMismatch(previous: ControlState, options: DownloadStoreOptions):
 }
 
 async function lengthOf(path: string): Promise<number | undefined> {
-  try {
-    const stats = await lstat(path);
-    return stats.isFile() ? stats.size : undefined;
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw toStorageError(error, path);
-  }
-}
-
-async function removeIfPresent(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (error) {
-    if (errnoOf(error) !== 'ENOENT') throw toStorageError(error, path);
-  }
+  const stats = await lstatIfPresent(path);
+  return stats?.isFile() ? stats.size : undefined;
 }

@@ -1,7 +1,8 @@
 import { constants as fsConstants, type Stats } from 'node:fs';
-import { type FileHandle, lstat, open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { DdmError } from '../errors.js';
 import { errnoOf, throwIfAborted, toStorageError } from './fs-errors.js';
+import { lstatIfPresent } from './if-present.js';
 import { notRegularError } from './output-target.js';
 
 /**
@@ -18,7 +19,7 @@ export async function openOwnFile(
 ): Promise<FileHandle> {
   throwIfAborted(signal);
   // Checked before opening too: opening some devices (a tape, a terminal) already does something.
-  await refuseIfForeign(path, await lstatOrUndefined(path));
+  await refuseIfForeign(path, await lstatIfPresent(path));
   let handle: FileHandle;
   try {
     handle = await open(path, flags | fsConstants.O_NOFOLLOW, mode);
@@ -51,15 +52,6 @@ export async function readOwnFile(path: string, signal: AbortSignal): Promise<st
     throw toStorageError(error, path, signal);
   } finally {
     await handle.close().catch(() => {});
-  }
-}
-
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw toStorageError(error, path);
   }
 }
 

@@ -1,8 +1,7 @@
-import { lstat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { syncDirectory } from './durable-write.js';
 import { controlPath, partPath } from './file-names.js';
-import { errnoOf, toStorageError } from './fs-errors.js';
+import { lstatIfPresent, removeIfPresent } from './if-present.js';
 
 /**
  * A crash between link() and unlink() at the end of a download leaves the finished file and its
@@ -11,31 +10,11 @@ import { errnoOf, toStorageError } from './fs-errors.js';
  * control file go, the finished file stays as it is. True when that state was found and fixed.
  */
 export async function finishInterruptedPublish(outputPath: string): Promise<boolean> {
-  const [file, part] = await Promise.all([
-    statOrUndefined(outputPath),
-    statOrUndefined(partPath(outputPath)),
-  ]);
+  const [file, part] = await Promise.all([lstatIfPresent(outputPath), lstatIfPresent(partPath(outputPath))]);
   if (file === undefined || part === undefined || !file.isFile() || !part.isFile()) return false;
   if (file.dev !== part.dev || file.ino !== part.ino) return false;
   await removeIfPresent(partPath(outputPath));
   await removeIfPresent(controlPath(outputPath));
   await syncDirectory(dirname(outputPath));
   return true;
-}
-
-async function statOrUndefined(path: string) {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw toStorageError(error, path);
-  }
-}
-
-async function removeIfPresent(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (error) {
-    if (errnoOf(error) !== 'ENOENT') throw toStorageError(error, path);
-  }
 }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { DownloadEvent } from '../../client/events.js';
 import type { DownloadHandle } from '../../engine/download-handle.js';
 import { createEngine, type Engine } from '../../engine/engine.js';
+import { downloadRequestSchema } from '../../engine/request.js';
 import { DdmError, EXIT, isDdmError } from '../../errors.js';
 import { parseByteRate } from '../../util/byte-rate.js';
 import { loadNodeTrust, type NodeTrust } from '../../util/tls.js';
@@ -14,29 +15,8 @@ import { jsonLinesRenderer } from '../render/json-lines.js';
 import { withFlagNames } from '../request-flags.js';
 
 /** Resolved option values that are keys of a download request, passed on as they are. */
-const REQUEST_KEYS = [
-  'output',
-  'dir',
-  'connections',
-  'header',
-  'checksum',
-  'maxTries',
-  'timeout',
-  'overwrite',
-  'local',
-  'userAgent',
-  'maxSpeed',
-  'tracker',
-  'peer',
-  'discover',
-  'discoverTimeout',
-  'secret',
-  'name',
-  'createDirs',
-  'compressed',
-  'caCertificate',
-  'insecure',
-] as const;
+/** The flags that are options of a download request: every key of the one schema but the URL. */
+const REQUEST_KEYS = Object.keys(downloadRequestSchema.shape).filter((key) => key !== 'url');
 
 export async function runGetCommand(
   values: Record<string, unknown>,
