@@ -17,7 +17,8 @@ import {
   snapshotSession,
 } from '../engine/session-store.js';
 import { DdmError } from '../errors.js';
-import { apiHandler } from './http-api.js';
+import { type DaemonRoute, routeRequests } from './daemon-routes.js';
+import { API_PATH_PREFIX, apiHandler } from './http-api.js';
 import { ensureStateDir, loadOrCreateSecret } from './state-dir.js';
 
 export interface DaemonOptions {
@@ -63,9 +64,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   let port = options.port;
   const allowedHosts = () => hostsFor(options.host, port);
-  const server: Server = createServer(
-    apiHandler({ engine, secret, allowedHosts, finished: () => finished, changed: () => writer.changed() }),
-  );
+  const routes: DaemonRoute[] = [
+    {
+      name: 'api',
+      matches: (path) => path.startsWith(API_PATH_PREFIX),
+      handle: apiHandler({
+        engine,
+        secret,
+        allowedHosts,
+        finished: () => finished,
+        changed: () => writer.changed(),
+      }),
+    },
+  ];
+  const router = routeRequests(routes);
+  const server: Server = createServer(router.request);
+  server.on('upgrade', router.upgrade);
   try {
     port = await listen(server, options.host, options.port);
   } catch (error) {

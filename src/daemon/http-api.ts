@@ -30,6 +30,7 @@ export interface ApiDeps {
   changed: () => void;
 }
 
+export const API_PATH_PREFIX = '/api/v0/';
 const PREFIX = '/api/v0/downloads';
 
 const removeBody = z.strictObject({ keepFiles: z.boolean().optional() });
