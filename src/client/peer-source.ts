@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import type { SwarmKey } from '../protocol/auth.js';
 import { API, type FetchRequest } from '../protocol/messages.js';
 import type { ByteRange } from '../scheduler/types.js';
-import { signedStream } from '../util/signed-http.js';
+import { signedStream } from '../transport/client/signed-http.js';
 import type { RangeSource, Validators } from './range-source.js';
 
 export interface PeerTarget {

@@ -20,8 +20,8 @@ import {
   type PeerRecord,
 } from '../protocol/messages.js';
 import { TrackerClient } from '../tracker/tracker-client.js';
+import { signedJson } from '../transport/client/signed-http.js';
 import { childController } from '../util/abort.js';
-import { signedJson } from '../util/signed-http.js';
 import { clientIdFor, displayName } from './client-identity.js';
 import type { FileFacts } from './download.js';
 import type { DownloadEventListener } from './events.js';

@@ -8,7 +8,7 @@ import { DISCOVERY_IDENTIFY_TIMEOUT_MS, PROTOCOL_VERSION } from '../constants.js
 import { abortError, isDdmError } from '../errors.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import { API, PeerInfoResponse } from '../protocol/messages.js';
-import { signedJson } from '../util/signed-http.js';
+import { signedJson } from '../transport/client/signed-http.js';
 import type { LanAnnouncement } from './browser.js';
 
 export type DiscoveryVerdict =

@@ -9,8 +9,8 @@ import { DdmError } from '../errors.js';
 import type { OriginRequestOptions } from '../origin/http-client.js';
 import { openRange } from '../origin/range-request.js';
 import { FetchRequest } from '../protocol/messages.js';
-import { sendStreamHead } from '../util/signed-http.js';
-import type { SignedContext } from '../util/signed-server.js';
+import { sendStreamHead } from '../transport/client/signed-http.js';
+import type { SignedContext } from '../transport/server/signed-server.js';
 import type { ConsentDesk } from './consent.js';
 import type { SlotPool } from './slots.js';
 

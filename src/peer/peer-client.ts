@@ -9,7 +9,7 @@ import {
   OfferResponse,
   PeerInfoResponse,
 } from '../protocol/messages.js';
-import { signedJson, signedStream } from '../util/signed-http.js';
+import { signedJson, signedStream } from '../transport/client/signed-http.js';
 
 export interface PeerClientOptions {
   dispatcher?: Dispatcher;

@@ -32,9 +32,9 @@ import {
   RegisterRequest,
 } from '../protocol/messages.js';
 import { type Registration, startRegistration } from '../tracker/registration.js';
+import type { NodeTrust, ServerTls } from '../transport/client/node-trust.js';
+import { type SignedContext, startSignedServer } from '../transport/server/signed-server.js';
 import { RateLimiter } from '../util/rate-limiter.js';
-import { type SignedContext, startSignedServer } from '../util/signed-server.js';
-import type { NodeTrust, ServerTls } from '../util/tls.js';
 import { type AcceptMode, ConsentDesk } from './consent.js';
 import { type ConsentPrompt, createTtyPrompt } from './consent-prompt.js';
 import { handleFetch } from './fetch-handler.js';

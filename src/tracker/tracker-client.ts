@@ -10,7 +10,7 @@ import {
   type RegisterRequest,
   RegisterResponse,
 } from '../protocol/messages.js';
-import { signedJson } from '../util/signed-http.js';
+import { signedJson } from '../transport/client/signed-http.js';
 
 export interface TrackerClientOptions {
   dispatcher?: Dispatcher;

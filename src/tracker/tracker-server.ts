@@ -23,8 +23,8 @@ import {
   RegisterRequest,
   type RegisterResponse,
 } from '../protocol/messages.js';
-import { type SignedContext, startSignedServer } from '../util/signed-server.js';
-import type { ServerTls } from '../util/tls.js';
+import type { ServerTls } from '../transport/client/node-trust.js';
+import { type SignedContext, startSignedServer } from '../transport/server/signed-server.js';
 import { PeerRegistry, type UpsertResult } from './peer-registry.js';
 
 export interface TrackerOptions {

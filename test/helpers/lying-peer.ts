@@ -9,8 +9,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { PROTOCOL_VERSION } from '../../src/constants.js';
 import { deriveKey } from '../../src/protocol/auth.js';
 import { API, FetchRequest, type OfferResponse, type PeerInfoResponse } from '../../src/protocol/messages.js';
-import { sendStreamHead } from '../../src/util/signed-http.js';
-import { startSignedServer } from '../../src/util/signed-server.js';
+import { sendStreamHead } from '../../src/transport/client/signed-http.js';
+import { startSignedServer } from '../../src/transport/server/signed-server.js';
 
 /**
  * flip, shift: wrong bytes of the right length. truncate: half the bytes, then a reset. pad: more

@@ -16,7 +16,7 @@ import { deriveKey } from '../../src/protocol/auth.js';
 import { API, type PeerListResponse } from '../../src/protocol/messages.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
 import { startTracker } from '../../src/tracker/tracker-server.js';
-import { startSignedServer } from '../../src/util/signed-server.js';
+import { startSignedServer } from '../../src/transport/server/signed-server.js';
 import { rejectsWith } from '../helpers/assertions.js';
 import { startTestOrigin } from '../helpers/test-origin.js';
 import { drain } from '../helpers/wait.js';

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { parseFingerprint } from '../../src/util/tls.js';
+import { parseFingerprint } from '../../src/transport/client/node-trust.js';
 import { DDM_BIN } from '../helpers/cli.js';
 import { TEST_SECRET } from '../helpers/swarm.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls-certs.js';

@@ -18,7 +18,7 @@ import { isDdmError } from '../../src/errors.js';
 import { type Peer, startPeer } from '../../src/peer/peer-server.js';
 import { deriveKey } from '../../src/protocol/auth.js';
 import { API } from '../../src/protocol/messages.js';
-import { loadNodeTrust, loadServerTls, type NodeTrust } from '../../src/util/tls.js';
+import { loadNodeTrust, loadServerTls, type NodeTrust } from '../../src/transport/client/node-trust.js';
 import { sha256, sha256OfFile, testData, withTempDir } from '../helpers/cli.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls-certs.js';

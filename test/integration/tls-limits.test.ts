@@ -9,9 +9,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { connect, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { deriveKey } from '../../src/protocol/auth.js';
-import { signedJson } from '../../src/util/signed-http.js';
-import { type SignedServer, startSignedServer } from '../../src/util/signed-server.js';
-import { loadNodeTrust, loadServerTls, type NodeTrust } from '../../src/util/tls.js';
+import { loadNodeTrust, loadServerTls, type NodeTrust } from '../../src/transport/client/node-trust.js';
+import { signedJson } from '../../src/transport/client/signed-http.js';
+import { type SignedServer, startSignedServer } from '../../src/transport/server/signed-server.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls-certs.js';
 
 const key = deriveKey('tls limits secret');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { EXIT } from '../../src/errors.js';
-import { parseFingerprint } from '../../src/util/tls.js';
+import { parseFingerprint } from '../../src/transport/client/node-trust.js';
 import {
   type RunningCli,
   runCli,

@@ -13,14 +13,6 @@ import { z } from 'zod';
 import { DdmError } from '../../src/errors.js';
 import { deriveKey, RequestVerifier, type SwarmKey } from '../../src/protocol/auth.js';
 import {
-  readSignedRequest,
-  sendError,
-  sendJson,
-  sendStreamHead,
-  signedJson,
-  signedStream,
-} from '../../src/util/signed-http.js';
-import {
   createNodeServer,
   loadNodeTrust,
   loadServerTls,
@@ -28,7 +20,15 @@ import {
   nodeScheme,
   parseFingerprint,
   type ServerTls,
-} from '../../src/util/tls.js';
+} from '../../src/transport/client/node-trust.js';
+import {
+  readSignedRequest,
+  sendError,
+  sendJson,
+  sendStreamHead,
+  signedJson,
+  signedStream,
+} from '../../src/transport/client/signed-http.js';
 import { sha256 } from '../helpers/cli.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls-certs.js';
 

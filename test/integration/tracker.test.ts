@@ -7,7 +7,7 @@ import { API, type RegisterRequest, RegisterResponse } from '../../src/protocol/
 import { startRegistration } from '../../src/tracker/registration.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
 import { startTracker, type Tracker } from '../../src/tracker/tracker-server.js';
-import { signedJson } from '../../src/util/signed-http.js';
+import { signedJson } from '../../src/transport/client/signed-http.js';
 import { rejectsWith } from '../helpers/assertions.js';
 import { eventually } from '../helpers/wait.js';
 

@@ -12,8 +12,12 @@ import { z } from 'zod';
 import { ERROR_POLICY, isWireCode } from '../../src/error-policy.js';
 import { CODES, DdmError, type ErrorCode, EXIT, isDdmError } from '../../src/errors.js';
 import { deriveKey } from '../../src/protocol/auth.js';
-import { signedJson } from '../../src/util/signed-http.js';
-import { type Route, type SignedServer, startSignedServer } from '../../src/util/signed-server.js';
+import { signedJson } from '../../src/transport/client/signed-http.js';
+import {
+  type Route,
+  type SignedServer,
+  startSignedServer,
+} from '../../src/transport/server/signed-server.js';
 
 const ALL_CODES = Object.keys(CODES) as ErrorCode[];
 const UPSTREAM = 502;

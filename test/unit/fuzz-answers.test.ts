@@ -18,7 +18,7 @@ import { stopsSwarmSetup } from '../../src/error-policy.js';
 import { isDdmError } from '../../src/errors.js';
 import { deriveKey } from '../../src/protocol/auth.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
-import { type SignedServer, startSignedServer } from '../../src/util/signed-server.js';
+import { type SignedServer, startSignedServer } from '../../src/transport/server/signed-server.js';
 
 const SIGNED_RUNS = 1_000;
 const RAW_RUNS = 300;

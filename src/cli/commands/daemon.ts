@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { startDaemon } from '../../daemon/daemon.js';
 import { defaultStateDir } from '../../daemon/state-dir.js';
 import { EXIT } from '../../errors.js';
-import { loadNodeTrust, type NodeTrust } from '../../util/tls.js';
+import { loadNodeTrust, type NodeTrust } from '../../transport/client/node-trust.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { parseListen } from '../listen-address.js';

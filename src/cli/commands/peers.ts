@@ -6,7 +6,7 @@ import { DdmError, EXIT } from '../../errors.js';
 import { deriveKey, type SwarmKey } from '../../protocol/auth.js';
 import type { PeerRecord } from '../../protocol/messages.js';
 import { TrackerClient } from '../../tracker/tracker-client.js';
-import { loadNodeTrust, type NodeTrust } from '../../util/tls.js';
+import { loadNodeTrust, type NodeTrust } from '../../transport/client/node-trust.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { requireSecret } from '../require-secret.js';

@@ -20,13 +20,13 @@ import {
   SERVER_REQUEST_TIMEOUT_MS,
   SERVER_SOCKET_IDLE_TIMEOUT_MS,
   SERVER_TIMEOUT_CHECK_INTERVAL_MS,
-} from '../constants.js';
-import { policyFor } from '../error-policy.js';
-import { abortError, DdmError, type ErrorCode } from '../errors.js';
-import { ANY_NODE, type RequestTarget, RequestVerifier, type SwarmKey } from '../protocol/auth.js';
+} from '../../constants.js';
+import { policyFor } from '../../error-policy.js';
+import { abortError, DdmError, type ErrorCode } from '../../errors.js';
+import { ANY_NODE, type RequestTarget, RequestVerifier, type SwarmKey } from '../../protocol/auth.js';
+import { createNodeServer, nodeScheme, type ServerTls } from '../client/node-trust.js';
+import { readSignedRequest, sendError, sendJson } from '../client/signed-http.js';
 import { ConnectionLimiter } from './connection-limiter.js';
-import { readSignedRequest, sendError, sendJson } from './signed-http.js';
-import { createNodeServer, nodeScheme, type ServerTls } from './tls.js';
 
 export interface SignedContext {
   req: IncomingMessage;

@@ -12,10 +12,10 @@ import {
   DEFAULT_TIMEOUT_MS,
   MAX_JSON_BODY_BYTES,
   MAX_JSON_RESPONSE_BYTES,
-} from '../constants.js';
-import { isWireCode, policyFor } from '../error-policy.js';
-import { abortError, DdmError, type ErrorCode } from '../errors.js';
-import { effectivePort, isForbiddenPort } from '../peer/guard-port.js';
+} from '../../constants.js';
+import { isWireCode, policyFor } from '../../error-policy.js';
+import { abortError, DdmError, type ErrorCode } from '../../errors.js';
+import { effectivePort, isForbiddenPort } from '../../peer/guard-port.js';
 import {
   ANY_NODE,
   AUTH_HEADERS,
@@ -28,11 +28,11 @@ import {
   signRequest,
   signResponse,
   verifyResponse,
-} from '../protocol/auth.js';
-import { ErrorBody } from '../protocol/messages.js';
-import { childController } from './abort.js';
-import { streamChunks } from './stream-chunks.js';
-import { describeTlsFailure, plainToTlsHint } from './tls.js';
+} from '../../protocol/auth.js';
+import { ErrorBody } from '../../protocol/messages.js';
+import { childController } from '../../util/abort.js';
+import { streamChunks } from '../../util/stream-chunks.js';
+import { describeTlsFailure, plainToTlsHint } from './node-trust.js';
 
 /** A code on the wire: ours, or INTERNAL for a fault the server does not explain. */
 export type WireErrorCode = ErrorCode | 'INTERNAL';

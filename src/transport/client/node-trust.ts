@@ -14,8 +14,8 @@ import { createServer as createHttpServer, type Server, type ServerOptions } fro
 import { createServer as createHttpsServer } from 'node:https';
 import { TLSSocket } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import { SERVER_HEADERS_TIMEOUT_MS } from '../constants.js';
-import { abortError, DdmError, type ErrorCode } from '../errors.js';
+import { SERVER_HEADERS_TIMEOUT_MS } from '../../constants.js';
+import { abortError, DdmError, type ErrorCode } from '../../errors.js';
 
 /** The code of every refusal to believe a node's certificate. */
 const TLS_FAILURE_CODE: ErrorCode = 'TLS_FAILED';
