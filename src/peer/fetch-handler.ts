@@ -9,7 +9,7 @@ import { DdmError } from '../errors.js';
 import type { OriginRequestOptions } from '../origin/http-client.js';
 import { openRange } from '../origin/range-request.js';
 import { FetchRequest } from '../protocol/messages.js';
-import { sendStreamHead } from '../transport/client/signed-http.js';
+import { sendStreamHead } from '../transport/server/signed-answers.js';
 import type { SignedContext } from '../transport/server/signed-server.js';
 import type { ConsentDesk } from './consent.js';
 import type { SlotPool } from './slots.js';

@@ -32,7 +32,8 @@ import {
   RegisterRequest,
 } from '../protocol/messages.js';
 import { type Registration, startRegistration } from '../tracker/registration.js';
-import type { NodeTrust, ServerTls } from '../transport/client/node-trust.js';
+import type { NodeTrust } from '../transport/client/node-trust.js';
+import type { ServerTls } from '../transport/server/server-tls.js';
 import { type SignedContext, startSignedServer } from '../transport/server/signed-server.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { type AcceptMode, ConsentDesk } from './consent.js';

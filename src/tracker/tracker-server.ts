@@ -23,7 +23,7 @@ import {
   RegisterRequest,
   type RegisterResponse,
 } from '../protocol/messages.js';
-import type { ServerTls } from '../transport/client/node-trust.js';
+import type { ServerTls } from '../transport/server/server-tls.js';
 import { type SignedContext, startSignedServer } from '../transport/server/signed-server.js';
 import { PeerRegistry, type UpsertResult } from './peer-registry.js';
 

@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { PROTOCOL_VERSION } from '../../src/constants.js';
 import { deriveKey } from '../../src/protocol/auth.js';
 import { API, FetchRequest, type OfferResponse, type PeerInfoResponse } from '../../src/protocol/messages.js';
-import { sendStreamHead } from '../../src/transport/client/signed-http.js';
+import { sendStreamHead } from '../../src/transport/server/signed-answers.js';
 import { startSignedServer } from '../../src/transport/server/signed-server.js';
 
 /**

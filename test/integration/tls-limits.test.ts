@@ -9,8 +9,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { connect, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { deriveKey } from '../../src/protocol/auth.js';
-import { loadNodeTrust, loadServerTls, type NodeTrust } from '../../src/transport/client/node-trust.js';
+import { loadNodeTrust, type NodeTrust } from '../../src/transport/client/node-trust.js';
 import { signedJson } from '../../src/transport/client/signed-http.js';
+import { loadServerTls } from '../../src/transport/server/server-tls.js';
 import { type SignedServer, startSignedServer } from '../../src/transport/server/signed-server.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls-certs.js';
 

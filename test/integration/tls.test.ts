@@ -12,23 +12,20 @@ import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import { DdmError } from '../../src/errors.js';
 import { deriveKey, RequestVerifier, type SwarmKey } from '../../src/protocol/auth.js';
+import { loadNodeTrust, type NodeTrust, parseFingerprint } from '../../src/transport/client/node-trust.js';
+import { signedJson, signedStream } from '../../src/transport/client/signed-http.js';
 import {
   createNodeServer,
-  loadNodeTrust,
   loadServerTls,
-  type NodeTrust,
   nodeScheme,
-  parseFingerprint,
   type ServerTls,
-} from '../../src/transport/client/node-trust.js';
+} from '../../src/transport/server/server-tls.js';
 import {
   readSignedRequest,
   sendError,
   sendJson,
   sendStreamHead,
-  signedJson,
-  signedStream,
-} from '../../src/transport/client/signed-http.js';
+} from '../../src/transport/server/signed-answers.js';
 import { sha256 } from '../helpers/cli.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls-certs.js';
 

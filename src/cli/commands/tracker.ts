@@ -2,7 +2,7 @@ import { MIN_HEARTBEAT_INTERVAL_MS, trackerTtlMs } from '../../constants.js';
 import { DdmError, EXIT } from '../../errors.js';
 import { deriveKey } from '../../protocol/auth.js';
 import { startTracker } from '../../tracker/tracker-server.js';
-import { loadServerTls } from '../../transport/client/node-trust.js';
+import { loadServerTls } from '../../transport/server/server-tls.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { explainListenFailure, parseListen, printListening } from '../listen-address.js';

@@ -2,107 +2,20 @@
  * Optional TLS between swarm nodes. TLS hides URLs and bytes from others on the LAN; the HMAC
  * signatures on top still decide who belongs to the swarm, so TLS never replaces the secret.
  *
- * Server side: a PEM certificate and key turn a node's server into https.
- * Client side: a NodeTrust decides which https nodes to believe. A pinned SHA-256 fingerprint
+ * This is the client half: a NodeTrust decides which https nodes to believe (the server half is
+ * transport/server/server-tls.ts). A pinned SHA-256 fingerprint
  * replaces CA validation (a self-signed certificate needs no CA, and a pinned certificate is
  * believed whatever names or dates it carries); a CA file replaces the system's CAs. Pins and a
  * CA add up: a node is believed when either vouches for it. Without either, the system's CAs decide.
  */
-import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server, type ServerOptions } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { TLSSocket } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
-import { SERVER_HEADERS_TIMEOUT_MS } from '../../constants.js';
-import { abortError, DdmError, type ErrorCode } from '../../errors.js';
+import { DdmError, type ErrorCode } from '../../errors.js';
+import { firstCertificate, readOptionFile } from '../pem-files.js';
 
 /** The code of every refusal to believe a node's certificate. */
 const TLS_FAILURE_CODE: ErrorCode = 'TLS_FAILED';
-const MIN_TLS_VERSION = 'TLSv1.2';
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-// --- Server side ------------------------------------------------------------------------------
-
-export interface ServerTlsFiles {
-  certFile?: string | undefined;
-  keyFile?: string | undefined;
-}
-
-export interface ServerTls {
-  /** PEM: the node's certificate, optionally followed by intermediates. */
-  cert: Buffer;
-  key: Buffer;
-  /** SHA-256 fingerprint of the node's certificate as clients pin it: `AB:CD:...`. */
-  fingerprint: string;
-  /** Expiry as OpenSSL prints it; a pinned certificate is believed after it, a CA-checked one is not. */
-  validTo: string;
-}
-
-/**
- * Reads `--tls-cert` and `--tls-key`; undefined when neither is given. Throws a DdmError naming
- * the file when one is missing, unreadable, not PEM, encrypted, or not the other's pair.
- */
-export async function loadServerTls(
-  files: ServerTlsFiles,
-  signal: AbortSignal,
-): Promise<ServerTls | undefined> {
-  const { certFile, keyFile } = files;
-  if (certFile === undefined && keyFile === undefined) return undefined;
-  if (certFile === undefined || keyFile === undefined) {
-    throw new DdmError('USAGE', '--tls-cert and --tls-key go together: give both or neither');
-  }
-  const [cert, key] = await Promise.all([
-    readOptionFile('--tls-cert', certFile, signal),
-    readOptionFile('--tls-key', keyFile, signal),
-  ]);
-  const certificate = firstCertificate(
-    cert,
-    `--tls-cert ${certFile}`,
-    ' (are --tls-cert and --tls-key swapped?)',
-  );
-  const privateKey = parsePrivateKey(key, keyFile);
-  if (!certificate.checkPrivateKey(privateKey)) {
-    throw new DdmError(
-      'CONFIG_INVALID',
-      `--tls-key ${keyFile} is not the private key of the certificate in --tls-cert ${certFile}`,
-    );
-  }
-  return { cert, key, fingerprint: certificate.fingerprint256, validTo: certificate.validTo };
-}
-
-/** A plain http server, or https when `tls` is given; the same options apply to both. */
-export function createNodeServer(options: ServerOptions, tls: ServerTls | undefined): Server {
-  if (tls === undefined) return createHttpServer(options);
-  return createHttpsServer({
-    ...options,
-    cert: tls.cert,
-    key: tls.key,
-    minVersion: MIN_TLS_VERSION,
-    // The handshake comes before the request headers, so it gets no longer than they do.
-    handshakeTimeout: SERVER_HEADERS_TIMEOUT_MS,
-  });
-}
-
-/** The scheme of a node's URL. */
-export function nodeScheme(tls: ServerTls | undefined): 'http' | 'https' {
-  return tls === undefined ? 'http' : 'https';
-}
-
-function parsePrivateKey(pem: Buffer, file: string): KeyObject {
-  try {
-    return createPrivateKey(pem);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ERR_MISSING_PASSPHRASE'
-        ? 'it is encrypted; ddm needs an unencrypted key (openssl pkey -in KEY -out PLAIN.key)'
-        : 'it holds no PEM private key';
-    throw new DdmError('CONFIG_INVALID', `--tls-key ${file}: ${reason}`, { cause: error });
-  }
-}
-
-// --- Client side ------------------------------------------------------------------------------
 
 export interface NodeTrustOptions {
   /** `--tls-fingerprint`: SHA-256 certificate fingerprints, colon-separated or plain hex. */
@@ -304,24 +217,4 @@ export function plainToTlsHint(error: unknown, baseUrl: string): string {
   return dropped && baseUrl.startsWith('http:')
     ? ' (a node started with --tls-cert needs an https:// URL)'
     : '';
-}
-
-// --- Files ------------------------------------------------------------------------------------
-
-async function readOptionFile(flag: string, file: string, signal: AbortSignal): Promise<Buffer> {
-  try {
-    return await readFile(file, { signal });
-  } catch (error) {
-    if (signal.aborted) throw abortError(signal);
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new DdmError('USAGE', `cannot read ${flag} ${file}: ${code}`, { cause: error, details: { file } });
-  }
-}
-
-function firstCertificate(pem: Buffer, where: string, hint: string): X509Certificate {
-  try {
-    return new X509Certificate(pem);
-  } catch (error) {
-    throw new DdmError('CONFIG_INVALID', `${where} holds no PEM certificate${hint}`, { cause: error });
-  }
 }

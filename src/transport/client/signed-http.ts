@@ -1,18 +1,13 @@
 /**
- * HTTP between swarm nodes, signed both ways (see protocol/auth.ts). The client side signs its
+ * HTTP between swarm nodes, signed both ways (see protocol/auth.ts). This client half signs its
  * requests and believes only answers signed over its own nonce, so a stranger on the LAN can
- * neither use a node nor pose as one. The server side checks requests and signs its answers.
+ * neither use a node nor pose as one. The server half (transport/server/signed-answers.ts) checks
+ * requests and signs its answers.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { type Dispatcher, request, errors as undiciErrors } from 'undici';
 import type { ZodType } from 'zod';
-import {
-  CONTROL_REQUEST_TIMEOUT_MS,
-  DEFAULT_TIMEOUT_MS,
-  MAX_JSON_BODY_BYTES,
-  MAX_JSON_RESPONSE_BYTES,
-} from '../../constants.js';
+import { CONTROL_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MAX_JSON_RESPONSE_BYTES } from '../../constants.js';
 import { isWireCode, policyFor } from '../../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../../errors.js';
 import { effectivePort, isForbiddenPort } from '../../peer/guard-port.js';
@@ -20,13 +15,9 @@ import {
   ANY_NODE,
   AUTH_HEADERS,
   bodyDigest,
-  describeAuthFailure,
-  type RequestTarget,
-  type RequestVerifier,
   STREAM_BODY,
   type SwarmKey,
   signRequest,
-  signResponse,
   verifyResponse,
 } from '../../protocol/auth.js';
 import { ErrorBody } from '../../protocol/messages.js';
@@ -34,12 +25,7 @@ import { childController } from '../../util/abort.js';
 import { streamChunks } from '../../util/stream-chunks.js';
 import { describeTlsFailure, plainToTlsHint } from './node-trust.js';
 
-/** A code on the wire: ours, or INTERNAL for a fault the server does not explain. */
-export type WireErrorCode = ErrorCode | 'INTERNAL';
-
 export type NodeRole = 'tracker' | 'peer';
-
-// --- Client side ------------------------------------------------------------------------------
 
 interface SignedCall {
   baseUrl: string;
@@ -347,122 +333,4 @@ function asCallError(error: unknown, call: SignedCall, inner: AbortSignal, who: 
   const reason = error instanceof Error ? error.message : String(error);
   const hint = plainToTlsHint(error, call.baseUrl);
   return new DdmError('NETWORK', `cannot reach ${who}: ${reason}${hint}`, { cause: error, retryable: true });
-}
-
-// --- Server side ------------------------------------------------------------------------------
-
-export type SignedRequest =
-  | { ok: true; body: Buffer; nonce: string; target: RequestTarget }
-  | { ok: false; status: 401 | 413; code: WireErrorCode; message: string };
-
-/**
- * Reads a request body (at most `maxBytes`) and checks its signature. A failure is returned,
- * not thrown, because the caller must answer it unsigned.
- */
-export async function readSignedRequest(
-  req: IncomingMessage,
-  verifier: RequestVerifier,
-  maxBytes = MAX_JSON_BODY_BYTES,
-): Promise<SignedRequest> {
-  const body = await readRequestBody(req, maxBytes);
-  if (body === undefined) {
-    return {
-      ok: false,
-      status: 413,
-      code: 'PROTOCOL',
-      message: `request body larger than ${maxBytes} bytes`,
-    };
-  }
-  const verdict = verifier.verify(req.method ?? 'GET', req.url ?? '/', req.headers, body);
-  if (!verdict.ok)
-    return { ok: false, status: 401, code: 'AUTH_FAILED', message: describeAuthFailure(verdict.reason) };
-  return { ok: true, body, nonce: verdict.nonce, target: verdict.target };
-}
-
-/** Resolves to the whole body, or undefined once it exceeds `maxBytes` (reading then stops). */
-function readRequestBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (outcome: () => void) => {
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-      outcome();
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size <= maxBytes) {
-        chunks.push(chunk);
-        return;
-      }
-      req.pause();
-      finish(() => resolve(undefined));
-    };
-    const onEnd = () => finish(() => resolve(Buffer.concat(chunks, size)));
-    const onError = (error: Error) => finish(() => reject(error));
-    const onClose = () =>
-      finish(() =>
-        reject(new DdmError('NETWORK', 'client closed the connection before sending its request')),
-      );
-    req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
-  });
-}
-
-/** Answers JSON, signed over the request's nonce when the request was authenticated. */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  value: unknown,
-  key?: SwarmKey,
-  nonce?: string,
-): void {
-  const text = JSON.stringify(value);
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  };
-  if (key !== undefined && nonce !== undefined) {
-    headers[AUTH_HEADERS.signature] = signResponse(key, status, nonce, bodyDigest(text));
-  }
-  res.writeHead(status, headers).end(text);
-}
-
-export function sendError(
-  res: ServerResponse,
-  status: number,
-  code: WireErrorCode,
-  message: string,
-  key?: SwarmKey,
-  nonce?: string,
-  details?: Record<string, string | number | boolean | null>,
-): void {
-  const text = message.slice(0, MAX_WIRE_TEXT_CHARS);
-  const error =
-    details === undefined ? { code, message: text } : { code, message: text, details: fitDetails(details) };
-  sendJson(res, status, { error }, key, nonce);
-}
-
-/** The wire's ErrorBody bounds every text; a longer one would make the whole error unreadable. */
-const MAX_WIRE_TEXT_CHARS = 1_024;
-const MAX_WIRE_DETAIL_NAME_CHARS = 64;
-
-function fitDetails(details: Record<string, string | number | boolean | null>): typeof details {
-  const fitted: typeof details = {};
-  for (const [name, value] of Object.entries(details)) {
-    if (name.length > MAX_WIRE_DETAIL_NAME_CHARS) continue;
-    fitted[name] = typeof value === 'string' ? value.slice(0, MAX_WIRE_TEXT_CHARS) : value;
-  }
-  return fitted;
-}
-
-/** Starts a signed 200 byte-stream answer of exactly `length` bytes. */
-export function sendStreamHead(res: ServerResponse, length: number, key: SwarmKey, nonce: string): void {
-  res.writeHead(200, {
-    'content-type': 'application/octet-stream',
-    'content-length': length,
-    'cache-control': 'no-store',
-    [AUTH_HEADERS.signature]: signResponse(key, 200, nonce, STREAM_BODY),
-  });
 }

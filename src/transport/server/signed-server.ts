@@ -24,9 +24,9 @@ import {
 import { policyFor } from '../../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../../errors.js';
 import { ANY_NODE, type RequestTarget, RequestVerifier, type SwarmKey } from '../../protocol/auth.js';
-import { createNodeServer, nodeScheme, type ServerTls } from '../client/node-trust.js';
-import { readSignedRequest, sendError, sendJson } from '../client/signed-http.js';
 import { ConnectionLimiter } from './connection-limiter.js';
+import { createNodeServer, nodeScheme, type ServerTls } from './server-tls.js';
+import { readSignedRequest, sendError, sendJson } from './signed-answers.js';
 
 export interface SignedContext {
   req: IncomingMessage;
@@ -67,7 +67,7 @@ export interface SignedServerOptions {
    * silent wait of a route (an operator's consent, an origin's first byte).
    */
   socketIdleTimeoutMs?: number;
-  /** Serve https with this certificate (util/tls.ts `loadServerTls`); plain http without. */
+  /** Serve https with this certificate (`loadServerTls`); plain http without. */
   tls?: ServerTls;
   /**
    * This node's id: requests must name it (or ANY_NODE on `anyNodeRoutes`). A node without an id
