@@ -1,12 +1,15 @@
 import type { Dispatcher } from 'undici';
 import type { SwarmKey } from '../protocol/auth.js';
-import { API, type FetchRequest } from '../protocol/messages.js';
+import type { FetchRequest } from '../protocol/messages.js';
 import type { ByteRange } from '../scheduler/types.js';
-import { signedStream } from '../transport/client/signed-http.js';
+import { PeerClient } from '../transport/client/peer-client.js';
 import type { RangeSource, Validators } from './range-source.js';
 
 export interface PeerTarget {
-  /** As the peer proved it in a signed GET /v1/info; every later request is bound to it. */
+  /**
+   * As the peer proved it in a signed GET /v1/info (PeerClient.info, which also checked that it
+   * speaks our protocol version); every later request is bound to it.
+   */
   id: string;
   name: string;
   /** Base URL of the peer, e.g. http://192.168.1.20:7801 */
@@ -18,22 +21,27 @@ export class PeerRangeSource implements RangeSource {
   readonly id: string;
   readonly label: string;
   readonly kind = 'peer' as const;
+  private readonly client: PeerClient;
 
   constructor(
-    private readonly peer: PeerTarget,
+    readonly peer: PeerTarget,
     private readonly request: {
       clientId: string;
       url: string;
       validators: Validators;
       headers: Record<string, string>;
     },
-    private readonly key: SwarmKey,
-    private readonly timeoutMs: number,
+    key: SwarmKey,
+    timeoutMs: number,
     /** Carries the TLS trust for https peers. */
-    private readonly dispatcher?: Dispatcher,
+    dispatcher?: Dispatcher,
   ) {
     this.id = `peer:${peer.id}`;
     this.label = peer.name;
+    this.client = PeerClient.forProvenPeer(peer, key, {
+      streamTimeoutMs: timeoutMs,
+      ...(dispatcher ? { dispatcher } : {}),
+    });
   }
 
   open(range: ByteRange, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
@@ -45,18 +53,7 @@ export class PeerRangeSource implements RangeSource {
       validators: withoutUndefined(this.request.validators),
       ...(Object.keys(this.request.headers).length > 0 ? { headers: this.request.headers } : {}),
     };
-    return signedStream({
-      baseUrl: this.peer.url,
-      key: this.key,
-      signal,
-      path: API.fetch,
-      body,
-      expectedBytes: range.end - range.start,
-      timeoutMs: this.timeoutMs,
-      role: 'peer',
-      node: this.peer.id,
-      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
-    });
+    return this.client.fetch(body, signal);
   }
 }
 

@@ -3,7 +3,7 @@
  * consent, and hand every accepting peer's slots to the engine as one more range source.
  */
 import type { Dispatcher } from 'undici';
-import { DEFAULT_PEER_SLOTS, DEFAULT_TIMEOUT_MS, OFFER_REQUEST_TIMEOUT_MS } from '../constants.js';
+import { DEFAULT_PEER_SLOTS, DEFAULT_TIMEOUT_MS } from '../constants.js';
 import { peerUrl, relayedInClear } from '../discovery/authenticate.js';
 import type { BrowseLan } from '../discovery/browser.js';
 import { discoverOnLan } from '../discovery/lan-discovery.js';
@@ -12,15 +12,9 @@ import { FOUND_ON_LAN, mergeSightings, type Sighting } from '../discovery/peer-m
 import { stopsSwarmSetup } from '../error-policy.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { deriveKey, type SwarmKey } from '../protocol/auth.js';
-import {
-  API,
-  type OfferRequest,
-  OfferResponse,
-  PeerInfoResponse,
-  type PeerRecord,
-} from '../protocol/messages.js';
+import type { OfferRequest, PeerRecord } from '../protocol/messages.js';
 import { TrackerClient } from '../tracker/tracker-client.js';
-import { signedJson } from '../transport/client/signed-http.js';
+import { PeerClient } from '../transport/client/peer-client.js';
 import { childController } from '../util/abort.js';
 import { clientIdFor, displayName } from './client-identity.js';
 import type { FileFacts } from './download.js';
@@ -210,17 +204,11 @@ async function identifyPeer(
 ): Promise<PeerTarget | undefined> {
   const baseUrl = url.replace(/\/+$/, '');
   try {
-    const info = await signedJson({
-      baseUrl,
-      method: 'GET',
-      path: API.info,
-      key,
-      schema: PeerInfoResponse,
-      signal,
-      role: 'peer',
-      ...(listed ? { node: listed.id } : {}),
+    const client = new PeerClient(baseUrl, key, {
+      ...(listed ? { peerId: listed.id } : {}),
       ...withDispatcher(options),
     });
+    const info = await client.info(signal);
     if (relayedInClear(info, baseUrl)) {
       throw new DdmError(
         'TLS_FAILED',
@@ -295,20 +283,8 @@ async function askConsent(
 ): Promise<number> {
   const source = `peer:${target.id}`;
   try {
-    const answer = await signedJson({
-      baseUrl: target.url,
-      method: 'POST',
-      path: API.offer,
-      body: offer,
-      key,
-      schema: OfferResponse,
-      signal,
-      role: 'peer',
-      node: target.id,
-      // The operator may be asked on their terminal; give them the prompt's time plus transit.
-      timeoutMs: OFFER_REQUEST_TIMEOUT_MS,
-      ...withDispatcher(options),
-    });
+    // The operator may be asked on their terminal: the offer gets the prompt's time plus transit.
+    const answer = await PeerClient.forProvenPeer(target, key, withDispatcher(options)).offer(offer, signal);
     options.onEvent({ type: 'peer', source, label: target.name, status: 'accepted' });
     return answer.slots;
   } catch (error) {

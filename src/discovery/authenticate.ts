@@ -1,14 +1,14 @@
 /**
  * A discovered peer is used only once it proves it is a member of our swarm: a signed
- * GET /v1/info whose answer is signed over our nonce (util/signed-http.ts). An announcement can
- * claim any id and name; only the authenticated answer is believed.
+ * GET /v1/info whose answer is signed over our nonce (transport/client/peer-client.ts). An
+ * announcement can claim any id and name; only the authenticated answer is believed.
  */
 import type { Dispatcher } from 'undici';
 import { DISCOVERY_IDENTIFY_TIMEOUT_MS, PROTOCOL_VERSION } from '../constants.js';
 import { abortError, isDdmError } from '../errors.js';
 import type { SwarmKey } from '../protocol/auth.js';
-import { API, PeerInfoResponse } from '../protocol/messages.js';
-import { signedJson } from '../transport/client/signed-http.js';
+import type { PeerInfoResponse } from '../protocol/messages.js';
+import { isProtocolMismatch, PeerClient } from '../transport/client/peer-client.js';
 import type { LanAnnouncement } from './browser.js';
 
 export type DiscoveryVerdict =
@@ -19,7 +19,7 @@ export interface AuthenticateOptions {
   key: SwarmKey;
   /** Per address tried. */
   timeoutMs?: number;
-  /** Carries the TLS trust for peers that announce https (util/tls.ts `loadNodeTrust`). */
+  /** Carries the TLS trust for peers that announce https (transport/client/node-trust.ts `loadNodeTrust`). */
   dispatcher?: Dispatcher;
 }
 
@@ -57,26 +57,20 @@ export async function authenticateAnnouncement(
     lastUrl = url;
     const who = `"${announcement.name}" at ${url}, found on the LAN,`;
     try {
-      const info = await signedJson({
-        baseUrl: url,
-        method: 'GET',
-        path: API.info,
-        key: options.key,
-        schema: PeerInfoResponse,
-        signal,
-        role: 'peer',
+      const info = await new PeerClient(url, options.key, {
         timeoutMs: options.timeoutMs ?? DISCOVERY_IDENTIFY_TIMEOUT_MS,
         ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-      });
-      if (info.protocol !== PROTOCOL_VERSION) {
-        return rejected(url, `${who} speaks swarm protocol ${info.protocol}, this ddm ${PROTOCOL_VERSION}`);
-      }
+      }).info(signal);
       if (relayedInClear(info, url)) {
         return rejected(url, `${who} serves https but answered over plain http: something relays it`);
       }
       return { kind: 'member', announcement, url, address, info };
     } catch (error) {
       if (signal.aborted) throw abortError(signal);
+      if (isProtocolMismatch(error)) {
+        const theirs = error.details.peerProtocol;
+        return rejected(url, `${who} speaks swarm protocol ${theirs}, this ddm ${PROTOCOL_VERSION}`);
+      }
       if (isDdmError(error, 'AUTH_FAILED')) {
         return rejected(url, `${who} is not a member of this swarm (it does not share our secret)`);
       }

@@ -19,11 +19,11 @@ import {
   SERVER_REQUEST_TIMEOUT_MS,
 } from '../../src/constants.js';
 import { isDdmError } from '../../src/errors.js';
-import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, type PeerOptions, startPeer } from '../../src/peer/peer-server.js';
 import { SharedSlots } from '../../src/peer/slots.js';
 import { deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, ErrorBody, type FetchRequest, type OfferRequest } from '../../src/protocol/messages.js';
+import { PeerClient } from '../../src/transport/client/peer-client.js';
 import { rejectsWith } from '../helpers/assertions.js';
 import { sha256 } from '../helpers/cli.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';

@@ -8,10 +8,10 @@ import {
   consentQuestionText,
   createTtyPrompt,
 } from '../../src/peer/consent-prompt.js';
-import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, type PeerOptions, startPeer } from '../../src/peer/peer-server.js';
 import { deriveKey } from '../../src/protocol/auth.js';
 import type { OfferRequest } from '../../src/protocol/messages.js';
+import { PeerClient } from '../../src/transport/client/peer-client.js';
 import { rejectsWith } from '../helpers/assertions.js';
 
 const key = deriveKey('peer consent test secret');

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
 import { after, describe, test } from 'node:test';
 import { assertAllowedUrl, isPublicAddress, publicOnlyLookup } from '../../src/peer/origin-guard.js';
-import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, startPeer } from '../../src/peer/peer-server.js';
 import { deriveKey } from '../../src/protocol/auth.js';
+import { PeerClient } from '../../src/transport/client/peer-client.js';
 import { rejectsWith } from '../helpers/assertions.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 

@@ -14,9 +14,9 @@ import { readFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DdmError } from '../../src/errors.js';
-import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, startPeer } from '../../src/peer/peer-server.js';
 import { deriveKey } from '../../src/protocol/auth.js';
+import { PeerClient } from '../../src/transport/client/peer-client.js';
 
 const key = deriveKey('ssrf test secret');
 const CLIENT_ID = 'client-ssrf-0001';

@@ -11,12 +11,12 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { Pool } from 'undici';
-import { PeerClient } from '../../src/peer/peer-client.js';
 import { type Peer, startPeer } from '../../src/peer/peer-server.js';
 import { ANY_NODE, AUTH_HEADERS, deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, ErrorBody } from '../../src/protocol/messages.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
 import { startTracker, type Tracker } from '../../src/tracker/tracker-server.js';
+import { PeerClient } from '../../src/transport/client/peer-client.js';
 
 const SIGNED_RUNS = 1_500;
 const HEADER_RUNS = 500;
