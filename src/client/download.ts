@@ -1,8 +1,8 @@
 /**
  * One run of one download: `runDownload()` probes the origin, opens (or resumes) the output,
  * runs the segmented or single-stream transfer, and finalises the file. The engine
- * (src/engine/) runs every download through it; `download()` is the one-promise wrapper over
- * an engine. Progress comes out as DownloadEvents.
+ * (src/engine/) runs every download through it; `download()` (engine/one-shot-download.ts) is
+ * the one-promise wrapper over an engine. Progress comes out as DownloadEvents.
  */
 import type { Dispatcher } from 'undici';
 import {
@@ -16,7 +16,6 @@ import {
   SLOW_WORKER_FACTOR,
   STALL_TIMEOUT_MS,
 } from '../constants.js';
-import { addPrepared, createEngine } from '../engine/engine.js';
 import { DdmError } from '../errors.js';
 import { discardBody, type OriginResponse } from '../origin/follow-redirects.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../origin/http-client.js';
@@ -26,10 +25,11 @@ import { type ProbeResult, probe } from '../origin/probe.js';
 import { checkUserHeaders, headersFor } from '../origin/request-headers.js';
 import { withRetries } from '../origin/retry.js';
 import { choosePieceBytes, Scheduler } from '../scheduler/scheduler.js';
-import type { ByteRange } from '../scheduler/types.js';
 import type { Checksum } from '../storage/checksum.js';
 import { DownloadStore } from '../storage/download-store.js';
 import { type PreparedOutput, prepareOutput } from '../storage/prepare-output.js';
+import type { ByteRange } from '../types/byte-range.js';
+import type { FileFacts } from '../types/file-facts.js';
 import { childController } from '../util/abort.js';
 import type { DownloadEvent, DownloadEventListener, WorkerStats } from './events.js';
 import { readOriginSlice } from './origin-slice.js';
@@ -37,8 +37,9 @@ import { OriginRangeSource } from './origin-source.js';
 import { createVerifier, verifyWithAudit } from './peer-verification.js';
 import type { PeerVerifier } from './peer-verifier.js';
 import { ProgressRate } from './progress-rate.js';
+import type { SourcePlan } from './range-source.js';
 import { describeResumeCheck } from './resume-notices.js';
-import { SegmentedDownload, type SourcePlan } from './segmented-download.js';
+import { SegmentedDownload } from './segmented-download.js';
 import { runSingleStream } from './single-stream.js';
 import type { Recruitment } from './swarm.js';
 
@@ -95,16 +96,6 @@ export interface DownloadHooks {
   throttle?: (kind: 'local' | 'peer', bytes: number, signal: AbortSignal) => Promise<void>;
   /** Whether peers may deliver when they join (the helpers switch). */
   peersEnabled?: () => boolean;
-}
-
-/** What the engine learned about the file, shared with peers so they fetch the same version. */
-export interface FileFacts {
-  url: string;
-  finalUrl: string;
-  size: number;
-  fileName: string;
-  validators: ProbeResult['validators'];
-  headers: Record<string, string>;
 }
 
 export interface DownloadResult {
@@ -509,22 +500,4 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
     sources,
   });
   return { output: context.output, size, elapsedMs, sources };
-}
-
-/**
- * One download as one promise, on an engine of its own: for callers that want neither a queue
- * nor a handle. Aborting `signal` stops it after a checkpoint, so a later call resumes it.
- */
-export async function download(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
-  const engine = createEngine({
-    signal,
-    maxActive: 1,
-    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-  });
-  try {
-    return await addPrepared(engine, options).finished();
-  } finally {
-    await engine.close();
-  }
 }

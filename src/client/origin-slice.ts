@@ -1,8 +1,8 @@
 import type { OriginRequestOptions } from '../origin/http-client.js';
 import { openRange } from '../origin/range-request.js';
 import { withRetries } from '../origin/retry.js';
-import type { ByteRange } from '../scheduler/types.js';
-import type { Validators } from './range-source.js';
+import type { ByteRange } from '../types/byte-range.js';
+import type { Validators } from '../types/validators.js';
 
 /** Reads a (small) range straight from the origin into memory, with the usual retries. */
 export function readOriginSlice(

@@ -1,7 +1,8 @@
 import type { OriginRequestOptions } from '../origin/http-client.js';
 import { openRange } from '../origin/range-request.js';
-import type { ByteRange } from '../scheduler/types.js';
-import type { RangeSource, Validators } from './range-source.js';
+import type { ByteRange } from '../types/byte-range.js';
+import type { Validators } from '../types/validators.js';
+import type { RangeSource } from './range-source.js';
 
 /** The client's own connections to the origin: one source, as many slots as --connections. */
 export class OriginRangeSource implements RangeSource {

@@ -4,7 +4,7 @@
  * again, never the whole file; the local connections' bytes came from the origin already.
  */
 import { AUDIT_CHUNK_BYTES } from '../constants.js';
-import type { ByteRange } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
 import { firstDifference } from './peer-verifier.js';
 
 export interface AuditDeps {

@@ -1,9 +1,10 @@
 import type { Dispatcher } from 'undici';
 import type { SwarmKey } from '../protocol/auth.js';
 import type { FetchRequest } from '../protocol/messages.js';
-import type { ByteRange } from '../scheduler/types.js';
 import { PeerClient } from '../transport/client/peer-client.js';
-import type { RangeSource, Validators } from './range-source.js';
+import type { ByteRange } from '../types/byte-range.js';
+import type { Validators } from '../types/validators.js';
+import type { RangeSource } from './range-source.js';
 
 export interface PeerTarget {
   /**

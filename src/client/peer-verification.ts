@@ -6,9 +6,9 @@
 import { DdmError } from '../errors.js';
 import { RangeSet } from '../scheduler/range-set.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { ByteRange } from '../scheduler/types.js';
 import type { Checksum } from '../storage/checksum.js';
 import type { DownloadStore } from '../storage/download-store.js';
+import type { ByteRange } from '../types/byte-range.js';
 import type { DownloadEventListener } from './events.js';
 import { auditDeliveries } from './peer-audit.js';
 import { PeerVerifier } from './peer-verifier.js';

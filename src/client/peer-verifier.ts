@@ -9,7 +9,7 @@
  * (not per write) keeps the number of origin requests low when the client's own link is busy.
  */
 import { VERIFY_CONCURRENCY, VERIFY_SAMPLE_RATE, VERIFY_SLICE_BYTES } from '../constants.js';
-import type { ByteRange } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
 
 export interface VerifierOptions {
   /** Bytes now in the output file. */

@@ -1,12 +1,4 @@
-import type { ByteRange } from '../scheduler/types.js';
-
-/** What every range request (local or through a peer) must carry so all bytes come from one version. */
-export interface Validators {
-  /** Strong ETag, quotes included (weak ETags are never used for ranges). */
-  etag?: string | undefined;
-  /** Last-Modified exactly as the origin sent it. */
-  lastModified?: string | undefined;
-}
+import type { ByteRange } from '../types/byte-range.js';
 
 /**
  * Something that can deliver a byte range of the resource: a local connection to the origin
@@ -23,4 +15,10 @@ export interface RangeSource {
    * `end - start` bytes in order or throws a DdmError. Aborting `signal` ends it early.
    */
   open(range: ByteRange, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
+}
+
+/** A source and how many slot loops run on it. */
+export interface SourcePlan {
+  source: RangeSource;
+  slots: number;
 }

@@ -1,6 +1,7 @@
 /** What the user is told when a resume finds recorded progress that cannot be trusted. */
-import type { ByteRange } from '../scheduler/types.js';
+
 import type { OpenedStore } from '../storage/download-store.js';
+import type { ByteRange } from '../types/byte-range.js';
 import { formatBytes } from '../util/format.js';
 
 function bytesIn(ranges: readonly ByteRange[]): number {

@@ -13,20 +13,16 @@ import { policyFor } from '../error-policy.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { withRetries } from '../origin/retry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { Assignment, ByteRange } from '../scheduler/types.js';
+import type { Assignment } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
 import { childController, sleep } from '../util/abort.js';
 import { Notifier } from '../util/notifier.js';
 import type { DownloadEventListener, WorkerStats } from './events.js';
-import type { RangeSource } from './range-source.js';
+import type { RangeSource, SourcePlan } from './range-source.js';
 import { WriteBatch } from './write-batch.js';
 
 /** How long an idle slot waits before asking the scheduler again, in case rates changed. */
 const IDLE_RECHECK_MS = 250;
-
-export interface SourcePlan {
-  source: RangeSource;
-  slots: number;
-}
 
 export interface SegmentedDownloadOptions {
   maxTries: number;

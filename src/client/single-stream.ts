@@ -8,8 +8,8 @@ import type { OriginRequestOptions } from '../origin/http-client.js';
 import { withRetries } from '../origin/retry.js';
 import { openWhole, type WholeResponse, wholeFromResponse } from '../origin/whole-request.js';
 import type { DownloadStore } from '../storage/download-store.js';
+import type { Validators } from '../types/validators.js';
 import type { DownloadEventListener } from './events.js';
-import type { Validators } from './range-source.js';
 
 export interface SingleStreamOptions {
   url: string;

@@ -15,12 +15,12 @@ import { deriveKey, type SwarmKey } from '../protocol/auth.js';
 import type { OfferRequest, PeerRecord } from '../protocol/messages.js';
 import { TrackerClient } from '../tracker/tracker-client.js';
 import { PeerClient } from '../transport/client/peer-client.js';
+import type { FileFacts } from '../types/file-facts.js';
 import { childController } from '../util/abort.js';
 import { clientIdFor, displayName } from './client-identity.js';
-import type { FileFacts } from './download.js';
 import type { DownloadEventListener } from './events.js';
 import { PeerRangeSource, type PeerTarget } from './peer-source.js';
-import type { SourcePlan } from './segmented-download.js';
+import type { SourcePlan } from './range-source.js';
 
 export interface SwarmOptions {
   trackers: readonly string[];

@@ -3,7 +3,7 @@
  * on disk before this engine saw the download (resumed from a control file) belong to `earlier`.
  */
 import { RangeSet } from '../scheduler/range-set.js';
-import type { ByteRange } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
 
 export const EARLIER_SOURCE = 'earlier';
 

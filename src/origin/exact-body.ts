@@ -1,10 +1,13 @@
 /** A response body that yields exactly the bytes announced, and fails loudly otherwise. */
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
 import { abortError, DdmError, isDdmError } from '../errors.js';
 import { streamChunks } from '../util/stream-chunks.js';
-import type { ResponseBody } from './follow-redirects.js';
 import { describeUrl } from './origin-url.js';
 import { fromTransportError } from './transport-errors.js';
+
+/** The body of an origin's response, as undici hands it over. */
+export type ResponseBody = Dispatcher.ResponseData['body'];
 
 /** Ways undici reports a peer that closed before the body was complete. */
 const EARLY_CLOSE_CODES = new Set(['UND_ERR_SOCKET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);

@@ -2,10 +2,9 @@
  * One GET to an origin, following redirects by hand so that every hop is checked by
  * `beforeRequest` (the SSRF guard) and counted against `maxRedirects`.
  */
-import type { Dispatcher } from 'undici';
 import { ORIGIN_BODY_HIGH_WATER_MARK_BYTES, ORIGIN_DISCARD_BODY_MAX_BYTES } from '../constants.js';
 import { DdmError } from '../errors.js';
-import { socketReusable } from './exact-body.js';
+import { type ResponseBody, socketReusable } from './exact-body.js';
 import type { OriginRequestOptions } from './http-client.js';
 import { describeUrl, parseOriginUrl } from './origin-url.js';
 import { buildRequestHeaders } from './request-headers.js';
@@ -13,8 +12,6 @@ import { headerValue, type ResponseHeaders } from './response-headers.js';
 import { fromTransportError } from './transport-errors.js';
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-
-export type ResponseBody = Dispatcher.ResponseData['body'];
 
 export interface OriginResponse {
   /** Where the response came from, after redirects. */

@@ -5,9 +5,10 @@
  * and answers 200 with the whole file, that response is handed over still open, so the single
  * stream reads it instead of asking the origin a second time (a one-time link allows one GET).
  */
-import type { Validators } from '../client/range-source.js';
+
 import { PROBE_BODY_HIGH_WATER_MARK_BYTES } from '../constants.js';
 import { DdmError } from '../errors.js';
+import type { Validators } from '../types/validators.js';
 import { parseContentRange } from './content-range.js';
 import { fileNameFor } from './filename.js';
 import { discardBody, getFollowingRedirects, type OriginResponse } from './follow-redirects.js';

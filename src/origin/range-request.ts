@@ -2,9 +2,10 @@
  * One byte range of the resource from the origin, guarded so that every byte comes from the
  * version the probe saw: `If-Range` on the way out, Content-Range and ETag checks on the way in.
  */
-import type { Validators } from '../client/range-source.js';
+
 import { DdmError } from '../errors.js';
-import type { ByteRange } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
+import type { Validators } from '../types/validators.js';
 import { parseContentRange } from './content-range.js';
 import { exactBody, leadingBytes } from './exact-body.js';
 import { discardBody, getFollowingRedirects, type OriginResponse } from './follow-redirects.js';

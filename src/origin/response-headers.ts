@@ -1,6 +1,6 @@
 /** Reading the response headers that matter for ranged downloads. */
 import type { Dispatcher } from 'undici';
-import type { Validators } from '../client/range-source.js';
+import type { Validators } from '../types/validators.js';
 
 export type ResponseHeaders = Dispatcher.ResponseData['headers'];
 

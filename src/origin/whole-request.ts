@@ -1,8 +1,8 @@
 /** The single-stream fallback: the whole resource in one plain GET, for origins without usable ranges. */
 import { pipeline, Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { Validators } from '../client/range-source.js';
 import { abortError, DdmError, isDdmError } from '../errors.js';
+import type { Validators } from '../types/validators.js';
 import { exactBody } from './exact-body.js';
 import { discardBody, getFollowingRedirects, type OriginResponse } from './follow-redirects.js';
 import type { OriginRequestOptions } from './http-client.js';

@@ -1,4 +1,4 @@
-import type { ByteRange } from './types.js';
+import type { ByteRange } from '../types/byte-range.js';
 
 /**
  * A set of byte offsets kept as sorted, disjoint, non-touching half-open ranges.

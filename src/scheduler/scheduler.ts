@@ -5,9 +5,10 @@ import {
   PIECES_PER_WORKER,
   RATE_WINDOW_MS,
 } from '../constants.js';
+import type { ByteRange } from '../types/byte-range.js';
 import { RangeSet } from './range-set.js';
 import { RateMeter } from './rate-meter.js';
-import type { Assignment, ByteRange, Revocation, SchedulerOptions } from './types.js';
+import type { Assignment, Revocation, SchedulerOptions } from './types.js';
 
 interface Flight {
   readonly assignment: Assignment;

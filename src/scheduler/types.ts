@@ -1,8 +1,4 @@
-/** A half-open byte range [start, end). */
-export interface ByteRange {
-  start: number;
-  end: number;
-}
+import type { ByteRange } from '../types/byte-range.js';
 
 /**
  * One worker's current piece of work. The scheduler owns it and mutates it:

@@ -1,4 +1,4 @@
-import type { ByteRange } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
 
 /**
  * Sorts ranges and merges those that overlap or touch, dropping empty ones, so the control

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Validators } from '../client/range-source.js';
 import { CONTROL_FORMAT_VERSION, PIECE_DIGEST_ALGORITHM, PIECE_DIGEST_HEX_CHARS } from '../constants.js';
 import { DdmError } from '../errors.js';
-import type { ByteRange } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
+import type { Validators } from '../types/validators.js';
 import { mergeRanges } from './byte-ranges.js';
 import { replaceFileAtomically } from './durable-write.js';
 import { throwIfAborted } from './fs-errors.js';

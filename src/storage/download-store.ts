@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
-import type { Validators } from '../client/range-source.js';
 import { DdmError } from '../errors.js';
-import type { ByteRange } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
+import type { Validators } from '../types/validators.js';
 import { mergeRanges } from './byte-ranges.js';
 import { type Checksum, hashFile } from './checksum.js';
 import { type ControlState, loadControl, saveControl } from './control-file.js';

@@ -4,7 +4,7 @@
  * after a checksum mismatch every peer range is compared with the origin and repaired.
  */
 import { RangeSet } from '../scheduler/range-set.js';
-import type { ByteRange } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
 import { intersectRanges } from './byte-ranges.js';
 
 export class PeerRanges {

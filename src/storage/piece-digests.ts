@@ -12,7 +12,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { PIECE_DIGEST_ALGORITHM, PIECE_DIGEST_BYTES, PIECE_DIGEST_HEX_CHARS } from '../constants.js';
-import type { ByteRange } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
 import type { PieceDigest, PieceDigestRecord } from './control-file.js';
 import { throwIfAborted } from './fs-errors.js';
 

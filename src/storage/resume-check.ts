@@ -4,7 +4,7 @@
  * liar's. Both are taken out of `done`, so they are fetched again.
  */
 import { RangeSet } from '../scheduler/range-set.js';
-import type { ByteRange } from '../scheduler/types.js';
+import type { ByteRange } from '../types/byte-range.js';
 import { intersectRanges, mergeRanges } from './byte-ranges.js';
 import type { ControlState } from './control-file.js';
 import { PeerRanges } from './peer-ranges.js';

@@ -12,7 +12,7 @@ import { parseDownloadRequest } from '../../src/engine/request.js';
 import type { DownloadState } from '../../src/engine/types.js';
 import { isDdmError } from '../../src/errors.js';
 import { createOriginDispatcher } from '../../src/origin/http-client.js';
-import type { ByteRange } from '../../src/scheduler/types.js';
+import type { ByteRange } from '../../src/types/byte-range.js';
 import { sha256, sha256OfFile, testData, withTempDir } from '../helpers/cli.js';
 import { type RangeLogEntry, startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 import { eventually, within } from '../helpers/wait.js';

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { DdmError } from '../../src/errors.js';
-import type { ByteRange } from '../../src/scheduler/types.js';
 import { type ControlState, parseControl, serializeControl } from '../../src/storage/control-file.js';
+import type { ByteRange } from '../../src/types/byte-range.js';
 
 const RUNS = 10_000;
 const PATH = '/downloads/file.iso.ddm';

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Dispatcher } from 'undici';
-import type { Validators } from '../../src/client/range-source.js';
 import { isDdmError } from '../../src/errors.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../../src/origin/http-client.js';
 import { probe } from '../../src/origin/probe.js';
 import { openRange, openWhole } from '../../src/origin/range-request.js';
+import type { Validators } from '../../src/types/validators.js';
 import { sha256 } from '../helpers/cli.js';
 import { startTestOrigin, type TestOrigin, type TestOriginOptions } from '../helpers/test-origin.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { RangeSet } from '../../src/scheduler/range-set.js';
-import type { ByteRange } from '../../src/scheduler/types.js';
+import type { ByteRange } from '../../src/types/byte-range.js';
 
 type Operation = { kind: 'add' | 'subtract'; start: number; end: number };
 

@@ -8,7 +8,8 @@ import {
   STALL_TIMEOUT_MS,
 } from '../../src/constants.js';
 import { choosePieceBytes, Scheduler } from '../../src/scheduler/scheduler.js';
-import type { Assignment, ByteRange, Revocation, SchedulerOptions } from '../../src/scheduler/types.js';
+import type { Assignment, Revocation, SchedulerOptions } from '../../src/scheduler/types.js';
+import type { ByteRange } from '../../src/types/byte-range.js';
 
 const MiB = 1024 * 1024;
 const TICK_MS = 100;

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { ByteRange } from '../../src/scheduler/types.js';
 import { DownloadStore, type DownloadStoreOptions, partPath } from '../../src/storage/download-store.js';
+import type { ByteRange } from '../../src/types/byte-range.js';
 
 /** Set in the child process that this file spawns to play the download being killed. */
 const CHILD_OUTPUT_ENV = 'DDM_TEST_CRASH_OUTPUT';

@@ -4,7 +4,6 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Validators } from '../../src/client/range-source.js';
 import { isDdmError } from '../../src/errors.js';
 import { loadControl } from '../../src/storage/control-file.js';
 import {
@@ -15,6 +14,7 @@ import {
   partPath,
 } from '../../src/storage/download-store.js';
 import { PartFile } from '../../src/storage/part-file.js';
+import type { Validators } from '../../src/types/validators.js';
 import { sha256 } from '../helpers/cli.js';
 
 const signal = new AbortController().signal;
