@@ -1,10 +1,11 @@
 import type { Dispatcher } from 'undici';
+import { PEER_MAX_FAILURES } from '../constants.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import type { FetchRequest } from '../protocol/messages.js';
 import { PeerClient } from '../transport/client/peer-client.js';
 import type { ByteRange } from '../types/byte-range.js';
 import type { Validators } from '../types/validators.js';
-import type { RangeSource } from './range-source.js';
+import type { RangeSource, SourceFailurePolicy } from './range-source.js';
 
 export interface PeerTarget {
   /**
@@ -17,11 +18,24 @@ export interface PeerTarget {
   url: string;
 }
 
+/**
+ * A peer's failure hands the rest of its range back to the pool at once (no retry: the other
+ * sources fetch it); after PEER_MAX_FAILURES the peer is dropped for this download. A stalled
+ * range counts as a failure.
+ */
+export const PEER_SLOT_FAILURES: SourceFailurePolicy = {
+  retried: false,
+  endsDownload: false,
+  maxFailures: PEER_MAX_FAILURES,
+  stallIsFailure: true,
+};
+
 /** A peer that accepted to help: each slot fetches ranges from the origin and streams them to us. */
 export class PeerRangeSource implements RangeSource {
   readonly id: string;
   readonly label: string;
   readonly kind = 'peer' as const;
+  readonly failurePolicy = PEER_SLOT_FAILURES;
   private readonly client: PeerClient;
 
   constructor(

@@ -10,11 +10,28 @@ export interface RangeSource {
   /** Human name for progress output. */
   readonly label: string;
   readonly kind: 'local' | 'peer';
+  /** What a failure of this source costs; the segmented download reads it, never `kind`. */
+  readonly failurePolicy: SourceFailurePolicy;
   /**
    * Opens [start, end) and resolves once the bytes start flowing. The body yields exactly
    * `end - start` bytes in order or throws a DdmError. Aborting `signal` ends it early.
    */
   open(range: ByteRange, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
+}
+
+/**
+ * How a source's failures are handled. Each kind of source carries its own (origin-source.ts,
+ * peer-source.ts); what a given error code costs beyond that is src/error-policy.ts's table.
+ */
+export interface SourceFailurePolicy {
+  /** A failed range is tried again, with origin/retry.ts's backoff, up to the download's maxTries. */
+  readonly retried: boolean;
+  /** A failure (after its tries) stops the whole download, rather than only this source. */
+  readonly endsDownload: boolean;
+  /** Failures after which the source is dropped for this download (error-policy.ts may drop it sooner). */
+  readonly maxFailures: number;
+  /** A range revoked for stalling counts as a failure of the source (rather than ending quietly). */
+  readonly stallIsFailure: boolean;
 }
 
 /** A source and how many slot loops run on it. */

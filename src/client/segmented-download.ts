@@ -3,12 +3,7 @@
  * pulling work from the scheduler and writing bytes at their offsets as they arrive.
  */
 import { setMaxListeners } from 'node:events';
-import {
-  PEER_BUSY_BACKOFF_MS,
-  PEER_MAX_FAILURES,
-  WRITE_BATCH_MAX_AGE_MS,
-  WRITE_BUFFER_BYTES,
-} from '../constants.js';
+import { PEER_BUSY_BACKOFF_MS, WRITE_BATCH_MAX_AGE_MS, WRITE_BUFFER_BYTES } from '../constants.js';
 import { policyFor } from '../error-policy.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { withRetries } from '../origin/retry.js';
@@ -274,7 +269,7 @@ export class SegmentedDownload {
   private handleFailure(state: SourceState, error: unknown, stop: AbortController): void {
     if (stop.signal.aborted) return;
     const code = isDdmError(error) ? error.code : undefined;
-    if (state.kind === 'local' || code === undefined) {
+    if (state.rangeSource.failurePolicy.endsDownload || code === undefined) {
       // Our own connections failing after their retries, or a bug: the download cannot go on.
       this.fatal ??= error;
       stop.abort(error);
@@ -301,7 +296,7 @@ export class SegmentedDownload {
     // file changed, or was refused by the origin outright, cannot help with this download.
     const hopeless =
       policy === 'drop' || (policy === 'drop-unless-retryable' && !(isDdmError(error) && error.retryable));
-    if (state.failures >= PEER_MAX_FAILURES || hopeless) {
+    if (state.failures >= state.rangeSource.failurePolicy.maxFailures || hopeless) {
       if (!state.dropped) {
         state.dropped = true;
         this.options.onEvent({
@@ -326,7 +321,7 @@ export class SegmentedDownload {
     state.active += 1;
     try {
       const attempt = () => this.transfer(state, assignment, controller.signal);
-      if (state.kind === 'local') {
+      if (state.rangeSource.failurePolicy.retried) {
         await withRetries(attempt, {
           maxTries: this.options.maxTries,
           signal: controller.signal,
@@ -348,7 +343,7 @@ export class SegmentedDownload {
       if (isDdmError(error, 'DISK_FULL') || isDdmError(error, 'FS_ERROR')) throw error;
       // A revoked or shrunk-to-nothing assignment ends quietly; its remainder is already back in the pool.
       if (running.revoked && !signal.aborted) {
-        if (state.kind === 'peer')
+        if (state.rangeSource.failurePolicy.stallIsFailure)
           throw new DdmError('PEER_FAILED', `${state.label} stalled`, { retryable: true });
         return;
       }
