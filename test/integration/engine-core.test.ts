@@ -183,11 +183,10 @@ describe('SegmentedDownload in-process: write batching', () => {
         end = write.position + write.length;
       }
       assert.equal(end, data.length);
-      assert.equal(
-        writes.reduce((sum, write) => sum + write.chunks, 0),
-        counter.chunks,
-        'every chunk was written exactly once',
-      );
+      // A chunk that arrives after the scheduler split its range off is not written (another
+      // slot fetches those bytes), so at most every chunk is.
+      const writtenChunks = writes.reduce((sum, write) => sum + write.chunks, 0);
+      assert.ok(writtenChunks <= counter.chunks, `${writtenChunks} chunks written of ${counter.chunks}`);
     });
   });
 });
