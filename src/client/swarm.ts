@@ -32,7 +32,7 @@ export interface SwarmOptions {
   timeoutMs?: number;
   /** Also look for peers on the LAN (mDNS); absent: do not. */
   discovery?: SwarmDiscovery;
-  /** For every request to a tracker or peer: carries the TLS trust (util/tls.ts `loadNodeTrust`). */
+  /** For every request to a tracker or peer: carries the TLS trust (transport/client/node-trust.ts `loadNodeTrust`). */
   dispatcher?: Dispatcher;
 }
 

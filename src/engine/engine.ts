@@ -45,7 +45,7 @@ export interface EngineConfig extends Partial<EngineLimits> {
   dir?: string;
   /** The origin connection pool; the engine builds (and closes) one when absent. */
   dispatcher?: Dispatcher;
-  /** For requests to trackers and peers: carries the TLS trust (util/tls.ts `loadNodeTrust`). */
+  /** For requests to trackers and peers: carries the TLS trust (transport/client/node-trust.ts `loadNodeTrust`). */
   peerDispatcher?: Dispatcher;
   /** Connect and idle timeout of the origin pool. */
   timeoutMs?: number;

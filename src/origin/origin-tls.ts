@@ -1,7 +1,7 @@
 /**
  * Which https origins `ddm get` believes: the system's CAs by default, the CAs of
  * `--ca-certificate FILE` instead, or any certificate with `--insecure`. Swarm nodes have their
- * own trust (util/tls.ts): an origin is someone else's server, a node is one of ours.
+ * own trust (transport/client/node-trust.ts): an origin is someone else's server, a node is one of ours.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

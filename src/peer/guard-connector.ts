@@ -7,11 +7,11 @@
  */
 import type { LookupFunction, Socket } from 'node:net';
 import { buildConnector } from 'undici';
+import { effectivePort, isForbiddenPort } from '../util/http-ports.js';
 import { nonPublicRange } from './guard-address.js';
 import { forbiddenAddress, forbiddenName, forbiddenPort } from './guard-errors.js';
 import { literalAddress } from './guard-host.js';
 import { createPublicOnlyLookup } from './guard-lookup.js';
-import { effectivePort, isForbiddenPort } from './guard-port.js';
 
 export interface GuardedConnectorOptions {
   /** Connect timeout. */

@@ -9,11 +9,12 @@
  *
  * `createGuardedConnector` (guard-connector.ts) puts both at the socket for a dispatcher.
  */
+
+import { effectivePort, isForbiddenPort } from '../util/http-ports.js';
 import { nonPublicRange } from './guard-address.js';
 import { forbiddenAddress, forbiddenCredentials, forbiddenPort, forbiddenScheme } from './guard-errors.js';
 import { literalAddress, numericName } from './guard-host.js';
 import { createPublicOnlyLookup } from './guard-lookup.js';
-import { effectivePort, isForbiddenPort } from './guard-port.js';
 
 export { isPublicAddress, nonPublicRange } from './guard-address.js';
 export { createGuardedConnector, type GuardedConnectorOptions } from './guard-connector.js';

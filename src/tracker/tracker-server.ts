@@ -13,7 +13,6 @@ import {
   TRACKER_PRUNE_INTERVAL_MS,
 } from '../constants.js';
 import { DdmError } from '../errors.js';
-import { isForbiddenPort } from '../peer/guard-port.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import {
   API,
@@ -25,6 +24,7 @@ import {
 } from '../protocol/messages.js';
 import type { ServerTls } from '../transport/server/server-tls.js';
 import { type SignedContext, startSignedServer } from '../transport/server/signed-server.js';
+import { isForbiddenPort } from '../util/http-ports.js';
 import { PeerRegistry, type UpsertResult } from './peer-registry.js';
 
 export interface TrackerOptions {

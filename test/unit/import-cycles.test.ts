@@ -107,3 +107,23 @@ test('no import cycle between the modules under src/, type-only imports included
   });
   assert.deepEqual(cycles, [], `import cycles:\n${cycles.join('\n')}`);
 });
+
+/** The part a module belongs to: its top-level folder, with transport/'s two halves apart. */
+function partOf(file: string): string {
+  const [first, second] = relative(SRC, file).split('/');
+  if (second === undefined) return first!;
+  return first === 'transport' && !second.endsWith('.ts') ? `transport/${second}` : first!;
+}
+
+test('no cycle between the parts under src/ (folders), so each can be read with only the ones below it', () => {
+  const modules = new Map(sourceFiles(SRC).map((file) => [file, importsOf(file)]));
+  const parts = new Map<string, string[]>();
+  for (const [file, imports] of modules) {
+    const from = partOf(file);
+    const to = imports.map(partOf).filter((part) => part !== from);
+    parts.set(from, [...new Set([...(parts.get(from) ?? []), ...to])]);
+  }
+  assert.ok(parts.has('transport/client') && parts.has('transport/server'), [...parts.keys()].join(' '));
+  const cycles = cyclicComponents(parts).map((component) => loopThrough(component, parts).join(' -> '));
+  assert.deepEqual(cycles, [], `cycles between parts:\n${cycles.join('\n')}`);
+});

@@ -10,7 +10,6 @@ import type { ZodType } from 'zod';
 import { CONTROL_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MAX_JSON_RESPONSE_BYTES } from '../../constants.js';
 import { isWireCode, policyFor } from '../../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../../errors.js';
-import { effectivePort, isForbiddenPort } from '../../peer/guard-port.js';
 import {
   ANY_NODE,
   AUTH_HEADERS,
@@ -22,6 +21,7 @@ import {
 } from '../../protocol/auth.js';
 import { ErrorBody } from '../../protocol/messages.js';
 import { childController } from '../../util/abort.js';
+import { effectivePort, isForbiddenPort } from '../../util/http-ports.js';
 import { streamChunks } from '../../util/stream-chunks.js';
 import { describeTlsFailure, plainToTlsHint } from './node-trust.js';
 
@@ -33,7 +33,7 @@ interface SignedCall {
   signal: AbortSignal;
   /** For JSON: the whole exchange. For streams: time to the response head and between body chunks. */
   timeoutMs?: number;
-  /** Carries the TLS trust for https nodes (see util/tls.ts `loadNodeTrust`); plain http passes through. */
+  /** Carries the TLS trust for https nodes (see node-trust.ts `loadNodeTrust`); plain http passes through. */
   dispatcher?: Dispatcher;
   /** Names the other side in error messages. */
   role?: NodeRole;
