@@ -68,7 +68,7 @@ describe('piece digests of written bytes', () => {
     assert.deepEqual(digests.record().digests[0]!.hex, hexOf(bytes));
   });
 
-  it('read back only what two workers wrote into one piece beyond the first one s hash', async () => {
+  it('read back only the bytes past the first running hash when two workers filled one piece', async () => {
     const bytes = Buffer.from('0123456789');
     const disk = diskOf(bytes);
     const digests = new PieceDigests(10);
