@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [single|swarm|memory] [--size S] [--runs N] [--quick]`: see BENCHMARKS.md.
+ * `npm run bench -- [single|swarm|memory|rss|ratelimit|peer-relay] [--size S] [--runs N] [--quick]`: see BENCHMARKS.md.
  * Every process started here is killed on the way out, on Ctrl-C and on SIGTERM, and the work
  * dir is removed.
  */
@@ -8,6 +8,7 @@ import { BenchError, isBenchError } from './lib/bench-error.js';
 import { killAllNow } from './lib/processes.js';
 import { removeAllWorkspacesNow } from './lib/workspace.js';
 import { runMemory } from './scenarios/memory.js';
+import { runPeerRelay } from './scenarios/peer-relay.js';
 import { runRateLimit } from './scenarios/ratelimit.js';
 import { runSingle } from './scenarios/single.js';
 import { runSwarm } from './scenarios/swarm.js';
@@ -21,6 +22,7 @@ const SCENARIO_RUNNERS: Record<Scenario, (options: BenchOptions, signal: AbortSi
   swarm: runSwarm,
   memory: runMemory,
   ratelimit: runRateLimit,
+  'peer-relay': runPeerRelay,
 };
 
 function exitCodeOf(error: unknown): number {

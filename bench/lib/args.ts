@@ -1,9 +1,11 @@
-/** Command-line options of `npm run bench -- [single|swarm|memory|ratelimit] [--size S] [--runs N] [--quick] [--memory]`. */
+/** Command-line options of `npm run bench -- [single|swarm|memory|rss|ratelimit|peer-relay] [--size S] [--runs N] [--quick] [--memory]`. */
 import { parseArgs } from 'node:util';
 import { BenchError } from './bench-error.js';
 import { GiB, MiB, parseSize } from './data-file.js';
 
-export const SCENARIOS = ['single', 'swarm', 'memory', 'ratelimit'] as const;
+export const SCENARIOS = ['single', 'swarm', 'memory', 'ratelimit', 'peer-relay'] as const;
+/** Other names a scenario answers to. */
+const ALIASES: Readonly<Record<string, Scenario>> = { rss: 'memory' };
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -23,12 +25,13 @@ export const MEMORY_SMALL_BYTES = 64 * MiB;
 const MEMORY_LARGE_BYTES = 4 * GiB;
 const QUICK_MEMORY_LARGE_BYTES = GiB;
 
-export const USAGE = `usage: npm run bench -- [single|swarm|memory|ratelimit] [--size 64M|1G|4G] [--runs N] [--quick] [--memory]
+export const USAGE = `usage: npm run bench -- [single|swarm|memory|rss|ratelimit|peer-relay] [--size 64M|1G|4G] [--runs N] [--quick] [--memory]
 
   single    (default) ddm get, aria2c -x4 and curl from a local nginx, alternating
   swarm     ddm get through a tracker and 4 local peers (--no-local) against aria2c -x4
-  memory    peak RSS of ddm get on 64 MiB and on 4 GiB (same as --memory)
+  memory    peak RSS of ddm get on 64 MiB and on 4 GiB (same as --memory; also named rss)
   ratelimit speed limits (per download, global) held over 10 s against a local origin
+  peer-relay one ddm peer relays the file to a --no-local client: its CPU and peak RSS against curl
   --size    download size (default 1G; in memory mode the large size, default 4G)
   --runs    runs per tool (default ${DEFAULT_RUNS})
   --quick   smoke run: 64M and ${QUICK_RUNS} runs (memory mode: 64M against 1G) unless --size/--runs say otherwise`;
@@ -44,7 +47,8 @@ function parseRuns(text: string): number {
 function parseScenario(positionals: readonly string[], memoryFlag: boolean): Scenario {
   if (positionals.length > 1)
     throw new BenchError('USAGE', `one scenario at most, got: ${positionals.join(' ')}`);
-  const named = positionals[0] ?? (memoryFlag ? 'memory' : 'single');
+  const given = positionals[0] ?? (memoryFlag ? 'memory' : 'single');
+  const named = ALIASES[given] ?? given;
   const scenario = SCENARIOS.find((candidate) => candidate === named);
   if (scenario === undefined) throw new BenchError('USAGE', `unknown scenario "${named}"\n${USAGE}`);
   if (memoryFlag && scenario !== 'memory')

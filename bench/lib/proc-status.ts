@@ -30,3 +30,21 @@ export async function resetPeakRss(pid: number): Promise<boolean> {
     () => false,
   );
 }
+
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on every Linux build we know of). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system) a long-running process has used so far, from /proc/PID/stat. */
+export async function readCpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const userTicks = Number(fields[11]);
+    const systemTicks = Number(fields[12]);
+    if (!Number.isFinite(userTicks) || !Number.isFinite(systemTicks)) return undefined;
+    return (userTicks + systemTicks) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}

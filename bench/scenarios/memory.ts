@@ -11,6 +11,7 @@ import { measureOnce, roundName, runRounds, type SourceFile } from '../lib/measu
 import { describeRun, printTable, RESULT_COLUMNS, resultRow } from '../lib/results.js';
 import { progress, withSession } from '../lib/session.js';
 import { median } from '../lib/stats.js';
+import { printTargets } from '../lib/targets.js';
 
 /** Large-file peak RSS may exceed small-file peak RSS by at most this factor. */
 const FLATNESS_TARGET_RATIO = 1.1;
@@ -54,6 +55,22 @@ export async function runMemory(options: BenchOptions, signal: AbortSignal): Pro
       `\npeak RSS ${formatSize(options.sizeBytes)} / ${formatSize(MEMORY_SMALL_BYTES)} = ${ratio.toFixed(3)} ` +
         `(${(large! / 1024).toFixed(1)} / ${(small! / 1024).toFixed(1)} MiB; target <= ${FLATNESS_TARGET_RATIO}): ${verdict}\n`,
     );
+    printTargets([
+      {
+        what: `ddm get ${formatSize(MEMORY_SMALL_BYTES)} peak RSS`,
+        value: small! / 1024,
+        limit: 64,
+        kind: 'max',
+        unit: ' MiB',
+      },
+      {
+        what: `ddm get ${formatSize(options.sizeBytes)} peak RSS`,
+        value: large! / 1024,
+        limit: 64,
+        kind: 'max',
+        unit: ' MiB',
+      },
+    ]);
     return verdict === 'PASS' ? 0 : 1;
   });
 }

@@ -9,6 +9,8 @@ import { probeDdm } from '../lib/ddm-cli.js';
 import { measureOnce, roundName, runRounds } from '../lib/measure.js';
 import { describeRun, pendingRow, printTable, RESULT_COLUMNS, resultRow } from '../lib/results.js';
 import { progress, withSession } from '../lib/session.js';
+import { median } from '../lib/stats.js';
+import { printTargets } from '../lib/targets.js';
 
 export async function runSingle(options: BenchOptions, signal: AbortSignal): Promise<number> {
   const readiness = await probeDdm([{ command: 'get', options: DDM_GET_OPTIONS }]);
@@ -41,6 +43,25 @@ export async function runSingle(options: BenchOptions, signal: AbortSignal): Pro
       rows,
     );
     if (!readiness.ready) process.stdout.write(`\nddm pending: ${readiness.reason}\n`);
+    else {
+      const medianOf = (contender: Contender, pick: 'cpuSeconds' | 'wallSeconds') =>
+        median(results.get(contender)!.map((run) => run[pick]));
+      const curlTool = contenders[contenders.length - 1]!;
+      printTargets([
+        {
+          what: `${ddm.label} CPU / curl CPU`,
+          value: medianOf(ddm, 'cpuSeconds') / medianOf(curlTool, 'cpuSeconds'),
+          limit: 1.3,
+          kind: 'max',
+        },
+        {
+          what: `${ddm.label} wall / curl wall`,
+          value: medianOf(ddm, 'wallSeconds') / medianOf(curlTool, 'wallSeconds'),
+          limit: 1.2,
+          kind: 'max',
+        },
+      ]);
+    }
     return 0;
   });
 }

@@ -15,6 +15,7 @@ import { progress, withSession } from '../lib/session.js';
 import { maximum, median } from '../lib/stats.js';
 import { SWARM_USAGES, type SwarmPeer, startSwarm } from '../lib/swarm.js';
 import type { Column, Row } from '../lib/table.js';
+import { printTargets } from '../lib/targets.js';
 
 const PEER_COUNT = 4;
 
@@ -89,6 +90,16 @@ export async function runSwarm(options: BenchOptions, signal: AbortSignal): Prom
         PEER_COLUMNS,
         peerRows(swarm.peers, idle, peerPeaks),
       );
+      const wall = (contender: (typeof contenders)[number]) =>
+        median(results.get(contender)!.map((run) => run.wallSeconds));
+      printTargets([
+        {
+          what: `${ddm.label} speed / aria2c -x4 speed`,
+          value: wall(contenders[1]!) / wall(ddm),
+          limit: 1.0,
+          kind: 'min',
+        },
+      ]);
       return 0;
     } finally {
       await swarm.stop();

@@ -1,4 +1,5 @@
 /** A response body that yields exactly the bytes announced, and fails loudly otherwise. */
+import type { Writable } from 'node:stream';
 import { setImmediate as nextLoopTurn } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { abortError, DdmError, isDdmError } from '../errors.js';
@@ -73,6 +74,103 @@ export async function* leadingBytes(
   }
   if (received < wanted) throw shortBody(received, wanted, url);
 }
+
+/**
+ * Writes exactly `wanted` bytes of `body` to `out` and ends it, with the checks of `exactBody`
+ * (or of `leadingBytes` when the body `runsLonger`). Chunks go on as the socket delivered them,
+ * from the body's events: no async iterator, no promise per chunk, no re-chunking. `out`'s
+ * backpressure pauses the body. Rejects (the body destroyed, `out` left to the caller) when
+ * either side fails or `out` closes early.
+ */
+export function relayBody(
+  body: ResponseBody,
+  out: Writable,
+  range: { wanted: number; runsLonger: boolean; url: URL },
+  signal: AbortSignal,
+): Promise<void> {
+  const { wanted, runsLonger, url } = range;
+  return new Promise<void>((resolve, reject) => {
+    let received = 0;
+    let settled = false;
+    const detachBody = () => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onBodyError);
+      body.off('close', onBodyClose);
+      // Destroying may emit an error nobody would hear otherwise.
+      body.on('error', ignore);
+    };
+    const settle = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      detachBody();
+      out.off('drain', onDrain);
+      out.off('close', onOutClose);
+      out.off('error', onOutError);
+      if (error === undefined) resolve();
+      else {
+        body.destroy();
+        reject(error);
+      }
+    };
+    const endOut = () => {
+      out.off('close', onOutClose);
+      out.end((error?: Error | null) => settle(error ?? undefined));
+    };
+    const onData = (chunk: Buffer) => {
+      let part: Buffer = chunk;
+      if (received + chunk.byteLength > wanted) {
+        if (!runsLonger) {
+          settle(
+            new DdmError(
+              'BAD_RESPONSE',
+              `origin sent more than the ${wanted} bytes announced by ${describeUrl(url)}`,
+              { details: { url: describeUrl(url), expected: wanted }, retryable: true },
+            ),
+          );
+          return;
+        }
+        part = chunk.subarray(0, wanted - received);
+      }
+      received += part.byteLength;
+      const more = out.write(part);
+      if (runsLonger && received >= wanted) {
+        // The rest was not asked for: cut the origin off (its socket cannot be reused anyway).
+        detachBody();
+        body.destroy();
+        endOut();
+        return;
+      }
+      if (!more) body.pause();
+    };
+    const onDrain = () => body.resume();
+    const onEnd = () => {
+      if (received < wanted) {
+        settle(shortBody(received, wanted, url));
+        return;
+      }
+      // As in exactBody: report the end one loop turn later, so the socket is free for reuse.
+      socketReusable().then(endOut, endOut);
+    };
+    const onBodyError = (error: unknown) => settle(bodyError(error, received, wanted, url, signal));
+    const onBodyClose = () => {
+      if (received < wanted) settle(bodyError(signal.reason, received, wanted, url, signal));
+    };
+    const onOutError = (error: unknown) => settle(error);
+    const onOutClose = () =>
+      settle(new DdmError('PEER_FAILED', 'the client went away before the range was sent'));
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onBodyError);
+    body.on('close', onBodyClose);
+    out.on('drain', onDrain);
+    out.on('close', onOutClose);
+    out.on('error', onOutError);
+    if (signal.aborted) settle(abortError(signal));
+  });
+}
+
+function ignore(): void {}
 
 function bodyError(
   error: unknown,

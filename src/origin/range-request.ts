@@ -39,6 +39,30 @@ export async function openRange(
   signal: AbortSignal,
   expect: RangeExpectation = {},
 ): Promise<AsyncIterable<Uint8Array>> {
+  const opened = await openRangeBody(url, range, validators, opts, signal, expect);
+  if (opened.runsLonger) return leadingBytes(opened.body, opened.wanted, opened.url, signal);
+  return exactBody(opened.body, opened.wanted, opened.url, signal);
+}
+
+/** A checked range response whose body the caller reads (e.g. relays) itself, `wanted` bytes of it. */
+export interface OpenedRange {
+  body: OriginResponse['body'];
+  wanted: number;
+  /** The body goes on past the range (busybox httpd): only its first `wanted` bytes are the range's. */
+  runsLonger: boolean;
+  /** Where the response came from, after redirects. */
+  url: URL;
+}
+
+/** As `openRange`, but hands over the raw body: see `relayBody` for reading it with the same checks. */
+export async function openRangeBody(
+  url: string,
+  range: ByteRange,
+  validators: Validators,
+  opts: OriginRequestOptions,
+  signal: AbortSignal,
+  expect: RangeExpectation = {},
+): Promise<OpenedRange> {
   assertValidRange(range);
   const control: Record<string, string> = { range: `bytes=${range.start}-${range.end - 1}` };
   const ifRange = ifRangeValue(validators);
@@ -52,8 +76,7 @@ export async function openRange(
     throw error;
   }
   const wanted = range.end - range.start;
-  if (announcedBytes > wanted) return leadingBytes(response.body, wanted, response.url, signal);
-  return exactBody(response.body, wanted, response.url, signal);
+  return { body: response.body, wanted, runsLonger: announcedBytes > wanted, url: response.url };
 }
 
 /** Checks a range response; returns how many body bytes it announces (at least the range's). */

@@ -6,8 +6,9 @@ import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { DdmError } from '../errors.js';
+import { exactBody, leadingBytes, relayBody } from '../origin/exact-body.js';
 import type { OriginRequestOptions } from '../origin/http-client.js';
-import { openRange } from '../origin/range-request.js';
+import { type OpenedRange, openRangeBody } from '../origin/range-request.js';
 import { FetchRequest } from '../protocol/messages.js';
 import { sendStreamHead } from '../transport/server/signed-answers.js';
 import type { SignedContext } from '../transport/server/signed-server.js';
@@ -44,14 +45,15 @@ export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<
     const range = { start: request.start, end: request.end };
     const options: OriginRequestOptions = { ...deps.origin, headers: request.headers ?? {} };
     // Until the origin has answered, a failure is still a clean JSON error for the client.
-    const body = await openRange(request.url, range, request.validators, options, ctx.signal);
+    const opened = await openRangeBody(request.url, range, request.validators, options, ctx.signal);
     sendStreamHead(ctx.res, range.end - range.start, ctx.key, ctx.nonce);
     const throttle = deps.throttle;
     const watch = watchClientReads(ctx.res, deps.clientStallTimeoutMs);
     try {
+      // Without a limit the origin's chunks go straight to the client's socket (the hot path).
       const served = throttle
         ? pipeline(
-            body,
+            iterateExact(opened, ctx.signal),
             async function* (source: AsyncIterable<Uint8Array>) {
               for await (const chunk of source) {
                 await throttle(chunk.byteLength, ctx.signal);
@@ -60,8 +62,10 @@ export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<
             },
             ctx.res,
           )
-        : pipeline(body, ctx.res);
+        : relayBody(opened.body, ctx.res, opened, ctx.signal);
       await served.catch((error: unknown) => {
+        // A range cut short must show as a broken stream to the client, never as a quiet pause.
+        ctx.res.destroy();
         if (!ctx.signal.aborted)
           deps.log?.warn({ err: error, url: request.url, range }, 'range stream broke off');
         throw error;
@@ -73,6 +77,13 @@ export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<
     release();
     consent();
   }
+}
+
+/** The opened range as `openRange` would yield it: exactly its bytes, or an error. */
+function iterateExact(opened: OpenedRange, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  return opened.runsLonger
+    ? leadingBytes(opened.body, opened.wanted, opened.url, signal)
+    : exactBody(opened.body, opened.wanted, opened.url, signal);
 }
 
 /** How often a stream checks that its client still reads, as a share of the stall timeout. */

@@ -11,7 +11,7 @@ import { throwIfAborted } from './fs-errors.js';
 import { lstatIfPresent, removeIfPresent } from './if-present.js';
 import { PartFile } from './part-file.js';
 import { PeerRanges } from './peer-ranges.js';
-import { PieceDigests } from './piece-digests.js';
+import { type DigestSnapshot, PieceDigests } from './piece-digests.js';
 import { exists, fileExistsError, publishFile } from './publish-file.js';
 import { checkResumed, type ResumeCheck } from './resume-check.js';
 
@@ -71,6 +71,8 @@ interface StartPlan {
 
 interface PendingCheckpoint {
   done: readonly ByteRange[];
+  /** The running piece hashes when `done` was taken: bytes written later are not in `done`. */
+  snapshot: DigestSnapshot | undefined;
   signal: AbortSignal;
   promise: Promise<void>;
 }
@@ -176,6 +178,7 @@ export class DownloadStore {
     this.assertInside(position, data.byteLength);
     this.digests.invalidate(position, position + data.byteLength);
     await this.part.write(data, position);
+    if (!this.sink) this.digests.wrote([data], position);
   }
 
   /** Writes consecutive chunks at `position` in one vectored write. */
@@ -184,6 +187,7 @@ export class DownloadStore {
     this.assertInside(position, length);
     this.digests.invalidate(position, position + length);
     await this.part.writeChunks(chunks, position);
+    if (!this.sink) this.digests.wrote(chunks, position);
   }
 
   private assertInside(position: number, length: number): void {
@@ -219,26 +223,48 @@ export class DownloadStore {
     if (this.sink) return Promise.resolve(); // nothing kept, nothing to resume
     const pending = this.pendingCheckpoint;
     if (pending !== undefined) {
+      if (pending.snapshot !== undefined) this.digests.release(pending.snapshot);
       pending.done = done;
+      pending.snapshot = this.digests.snapshot();
       pending.signal = signal;
       return pending.promise;
     }
-    const next: PendingCheckpoint = { done, signal, promise: Promise.resolve() };
+    const next: PendingCheckpoint = {
+      done,
+      snapshot: this.digests.snapshot(),
+      signal,
+      promise: Promise.resolve(),
+    };
     next.promise = this.checkpointsSettled.then(() => {
       this.pendingCheckpoint = undefined;
-      return this.saveCheckpoint(next.done, next.signal);
+      return this.saveCheckpoint(next.done, next.signal, next.snapshot);
     });
     this.pendingCheckpoint = next;
     this.checkpointsSettled = next.promise.catch(() => {});
     return next.promise;
   }
 
-  private async saveCheckpoint(done: readonly ByteRange[], signal: AbortSignal): Promise<void> {
-    throwIfAborted(signal);
-    await this.part.datasync();
-    // Read back after the sync, so each digest describes bytes that are on disk.
+  private async saveCheckpoint(
+    done: readonly ByteRange[],
+    signal: AbortSignal,
+    snapshot: DigestSnapshot | undefined,
+  ): Promise<void> {
+    try {
+      throwIfAborted(signal);
+      await this.part.datasync();
+    } catch (error) {
+      if (snapshot !== undefined) this.digests.release(snapshot);
+      throw error;
+    }
+    // After the sync: each digest describes bytes written before it (the snapshot's running
+    // hashes) or read back from what is on disk.
     const merged = mergeRanges(done);
-    await this.digests.update(merged, (position, length) => this.part.read(position, length), signal);
+    await this.digests.update(
+      merged,
+      (position, length) => this.part.read(position, length),
+      signal,
+      snapshot,
+    );
     const state: ControlState = {
       ...this.state,
       done: merged,

@@ -4,11 +4,14 @@
  * one. Each digest covers the part of one aligned piece that is done, so every done byte is
  * covered and damage costs at most one piece to fetch again.
  *
- * Digests are computed at checkpoints by reading the synced bytes back (off the byte path), and
- * a piece whose done part has not changed since the last checkpoint is not hashed again; a span
- * that grew at its end is extended from the hash state kept since the last checkpoint, so each
- * byte is hashed once however slowly its piece fills. They
- * detect damage on disk, not lies: a peer's bytes are hashed as it sent them.
+ * Bytes are hashed once, as their write completes (`wrote`): reading 1 GiB back at checkpoints
+ * cost a second pass over every byte, a 4 MiB buffer per piece and the page-cache copy, about
+ * twice the hash itself. A checkpoint takes a `snapshot` of those running hashes when it is asked
+ * for, so the digests it records cover only bytes written before its `fdatasync`. Where no running
+ * hash fits a done span (a piece filled by two workers, a resumed piece), the synced bytes are read
+ * back as before; a span that grew at its end is extended from the hash state kept since the last
+ * checkpoint, and a piece whose done part has not changed is not hashed again. They detect damage
+ * on disk, not lies: a peer's bytes are hashed as it sent them.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { PIECE_DIGEST_ALGORITHM, PIECE_DIGEST_BYTES, PIECE_DIGEST_HEX_CHARS } from '../constants.js';
@@ -30,6 +33,18 @@ function finish(hash: Hash): string {
 /** A digest, and (in memory only) the hash state to extend it if its span grows at the end. */
 interface Held extends PieceDigest {
   live?: Hash;
+}
+
+/** A running hash of the bytes written at [start, end), all inside one piece. */
+interface Feed {
+  start: number;
+  end: number;
+  hash: Hash;
+}
+
+/** The running hashes as they were when a checkpoint was asked for; see `PieceDigests.snapshot`. */
+export interface DigestSnapshot {
+  readonly feeds: Feed[];
 }
 
 /** Splits ranges at piece boundaries: the spans one digest each covers. */
@@ -54,6 +69,10 @@ export class PieceDigests {
    * Only writes into the span count: the rest of its piece is still being filled by design.
    */
   private hashing: { span: ByteRange; stale: boolean } | undefined;
+  /** By piece index: hashes of written bytes, grown by each write that lands at their end. */
+  private readonly feeds = new Map<number, Feed[]>();
+  /** Snapshots taken and not yet used: a rewrite must reach them too. */
+  private readonly snapshots = new Set<DigestSnapshot>();
 
   constructor(
     readonly pieceBytes: number = PIECE_DIGEST_BYTES,
@@ -75,7 +94,18 @@ export class PieceDigests {
     const last = this.pieceOf(end - 1);
     const hashing = this.hashing;
     if (hashing !== undefined && hashing.span.start < end && start < hashing.span.end) hashing.stale = true;
+    const apart = (range: ByteRange) => range.end <= start || end <= range.start;
+    for (const snapshot of this.snapshots) {
+      const kept = snapshot.feeds.filter(apart);
+      snapshot.feeds.splice(0, snapshot.feeds.length, ...kept);
+    }
     for (let piece = first; piece <= last; piece++) {
+      const feeds = this.feeds.get(piece);
+      if (feeds !== undefined) {
+        const kept = feeds.filter(apart);
+        if (kept.length === 0) this.feeds.delete(piece);
+        else this.feeds.set(piece, kept);
+      }
       const digests = this.byPiece.get(piece);
       if (digests === undefined) continue;
       const kept = digests.filter((digest) => digest.end <= start || end <= digest.start);
@@ -84,8 +114,87 @@ export class PieceDigests {
     }
   }
 
-  /** Brings the digests in line with `done`: spans unchanged since their digest keep it. */
-  async update(done: readonly ByteRange[], read: ReadBytes, signal: AbortSignal): Promise<void> {
+  /**
+   * `chunks` were written at `position` (the write completed): their bytes extend the running
+   * hash that ends there, or start one. Call `invalidate` for the range before writing it.
+   */
+  wrote(chunks: readonly Uint8Array[], position: number): void {
+    let offset = position;
+    for (const chunk of chunks) {
+      let from = 0;
+      while (from < chunk.byteLength) {
+        const at = offset + from;
+        const piece = this.pieceOf(at);
+        const upTo = Math.min(chunk.byteLength, (piece + 1) * this.pieceBytes - offset);
+        const feed = this.feedAt(piece, at);
+        feed.hash.update(from === 0 && upTo === chunk.byteLength ? chunk : chunk.subarray(from, upTo));
+        feed.end = offset + upTo;
+        from = upTo;
+      }
+      offset += chunk.byteLength;
+    }
+  }
+
+  /** The running hash of `piece` that ends at `at`, or a new one starting there. */
+  private feedAt(piece: number, at: number): Feed {
+    const feeds = this.feeds.get(piece) ?? [];
+    const running = feeds.find((feed) => feed.end === at);
+    if (running !== undefined) return running;
+    // A digest kept since the last checkpoint may end right here: go on from its hash state.
+    const held = this.byPiece.get(piece)?.find((digest) => digest.end === at && digest.live !== undefined);
+    const feed: Feed = held
+      ? { start: held.start, end: at, hash: held.live!.copy() }
+      : { start: at, end: at, hash: createHash(PIECE_DIGEST_ALGORITHM) };
+    feeds.push(feed);
+    this.feeds.set(piece, feeds);
+    return feed;
+  }
+
+  /**
+   * Copies of the running hashes as they are now: take it when the done ranges of a checkpoint
+   * are taken, hand it to `update` after the sync. Bytes written later are not in it.
+   */
+  snapshot(): DigestSnapshot {
+    const feeds: Feed[] = [];
+    for (const pieceFeeds of this.feeds.values()) {
+      for (const feed of pieceFeeds) {
+        if (feed.end > feed.start) feeds.push({ start: feed.start, end: feed.end, hash: feed.hash.copy() });
+      }
+    }
+    const snapshot = { feeds };
+    this.snapshots.add(snapshot);
+    return snapshot;
+  }
+
+  /** A snapshot that will not be used (`update` releases the one it is given). */
+  release(snapshot: DigestSnapshot): void {
+    this.snapshots.delete(snapshot);
+  }
+
+  /**
+   * Brings the digests in line with `done`: spans unchanged since their digest keep it; spans a
+   * snapshot's running hash covers exactly are not read back.
+   */
+  async update(
+    done: readonly ByteRange[],
+    read: ReadBytes,
+    signal: AbortSignal,
+    snapshot?: DigestSnapshot,
+  ): Promise<void> {
+    try {
+      await this.updateFrom(done, read, signal, snapshot?.feeds ?? []);
+    } finally {
+      if (snapshot !== undefined) this.release(snapshot);
+      this.dropFinishedFeeds();
+    }
+  }
+
+  private async updateFrom(
+    done: readonly ByteRange[],
+    read: ReadBytes,
+    signal: AbortSignal,
+    feeds: readonly Feed[],
+  ): Promise<void> {
     const spans = pieceSpans(done, this.pieceBytes);
     const wanted = new Map<number, ByteRange[]>();
     for (const span of spans) {
@@ -108,7 +217,7 @@ export class PieceDigests {
       const hashing = { span, stale: false };
       this.hashing = hashing;
       try {
-        const held = await this.hashSpan(span, known, read);
+        const held = await this.hashSpan(span, this.bestStart(span, known, feeds), read);
         if (!hashing.stale) this.put(held);
         else this.invalidate(span.start, span.end);
       } finally {
@@ -117,12 +226,24 @@ export class PieceDigests {
     }
   }
 
-  /** Hashes `span`, extending `known` (same start, shorter) when its hash state is at hand. */
-  private async hashSpan(span: ByteRange, known: Held | undefined, read: ReadBytes): Promise<Held> {
-    const extend = known?.live !== undefined;
-    const from = extend ? known!.end : span.start;
-    const hash = extend ? known!.live! : createHash(PIECE_DIGEST_ALGORITHM);
-    hash.update(await read(from, span.end - from));
+  /** The longest hash state at hand that covers a prefix of `span`: a snapshot's or the kept digest's. */
+  private bestStart(span: ByteRange, known: Held | undefined, feeds: readonly Feed[]): Feed | undefined {
+    let best: Feed | undefined =
+      known?.live !== undefined && known.end <= span.end
+        ? { start: known.start, end: known.end, hash: known.live }
+        : undefined;
+    for (const feed of feeds) {
+      if (feed.start !== span.start || feed.end > span.end) continue;
+      if (best === undefined || feed.end > best.end) best = feed;
+    }
+    return best;
+  }
+
+  /** Hashes `span`, extending `from` (same start, not longer) and reading the rest back. */
+  private async hashSpan(span: ByteRange, start: Feed | undefined, read: ReadBytes): Promise<Held> {
+    const from = start?.end ?? span.start;
+    const hash = start?.hash ?? createHash(PIECE_DIGEST_ALGORITHM);
+    if (from < span.end) hash.update(await read(from, span.end - from));
     const held: Held = { start: span.start, end: span.end, hex: finish(hash) };
     // A span that reached its piece's end grows no more: its hash state is not worth keeping.
     if (span.end % this.pieceBytes !== 0) held.live = hash;
@@ -141,6 +262,25 @@ export class PieceDigests {
       this.invalidate(digest.start, digest.end);
     }
     return damaged;
+  }
+
+  /** Running hashes that can grow no more (their piece's end is reached) and whose bytes have their digest. */
+  private dropFinishedFeeds(): void {
+    const atPieceEnd = (range: ByteRange) => range.end % this.pieceBytes === 0;
+    for (const [piece, feeds] of this.feeds) {
+      const digests = this.byPiece.get(piece) ?? [];
+      const kept = feeds.filter(
+        (feed) =>
+          !digests.some(
+            (digest) =>
+              digest.start <= feed.start &&
+              digest.end >= feed.end &&
+              (atPieceEnd(feed) || atPieceEnd(digest)),
+          ),
+      );
+      if (kept.length === 0) this.feeds.delete(piece);
+      else this.feeds.set(piece, kept);
+    }
   }
 
   record(): PieceDigestRecord {
