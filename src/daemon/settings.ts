@@ -278,11 +278,7 @@ function fingerprintOf(text: string): string {
 /** Settings that are each valid but cannot hold together. */
 function checkCoherent(settings: DaemonSettings): void {
   if (settings.helper.enabled && !settings.swarmSecretSet) {
-    throw settingError(
-      'helper.enabled',
-      'needs the swarm secret: set swarmSecret (or start the daemon with --secret)',
-      'NO_SECRET',
-    );
+    throw settingError('helper.enabled', 'needs the swarm secret: set swarmSecret first', 'NO_SECRET');
   }
 }
 
