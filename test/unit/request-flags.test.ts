@@ -10,7 +10,10 @@ import { DdmError } from '../../src/errors.js';
 describe('option keys to flags', () => {
   test('quoted keys become flags, negated ones by their false value', () => {
     assert.equal(flagsInText('`insecure`: not checked'), '--insecure: not checked');
-    assert.equal(flagsInText('run again with `overwrite` to replace it'), 'run again with --overwrite to replace it');
+    assert.equal(
+      flagsInText('run again with `overwrite` to replace it'),
+      'run again with --overwrite to replace it',
+    );
     assert.equal(flagsInText('and `local=false` was given'), 'and --no-local was given');
   });
 
