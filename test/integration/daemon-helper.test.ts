@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Daemon, startDaemon } from '../../src/daemon/daemon.js';
 import type { HelperRoleEvent } from '../../src/daemon/helper-role.js';
 import { runCli, sha256, sha256OfFile, startCli, testData, withTempDir } from '../helpers/cli.js';
-import { TEST_SECRET } from '../helpers/swarm.js';
+import { startTracker, stopAll, TEST_SECRET } from '../helpers/swarm.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 import { eventually, within } from '../helpers/wait.js';
 
@@ -231,5 +231,39 @@ describe('ddm daemon --helper', () => {
         await within(daemon.exited, 30_000, 'daemon stops');
       }
     });
+  });
+
+  test('trackers set while the helper runs: it registers with them, and a client that asks the tracker gets bytes from it', async () => {
+    const tracker = await startTracker(['--heartbeat', '1']);
+    try {
+      await withTempDir(async (root) => {
+        const daemon = await helperDaemon(root, 'auto');
+        try {
+          await daemon.settings.change({ trackers: [tracker.url] });
+          const output = join(root, 'via-tracker.bin');
+          const result = await runCli(
+            [
+              'get',
+              origin.url,
+              '-o',
+              output,
+              '--tracker',
+              tracker.url,
+              '--secret',
+              TEST_SECRET,
+              '--no-local',
+            ],
+            {},
+          );
+          assert.equal(result.code, 0, result.stderr);
+          assert.equal(await sha256OfFile(output), sha256(data));
+          assert.equal(daemon.helper.status().bytesContributed, data.length);
+        } finally {
+          await daemon.close();
+        }
+      });
+    } finally {
+      await stopAll([tracker]);
+    }
   });
 });
