@@ -7,6 +7,7 @@ import type { PeerTarget } from '../client/peer-source.js';
 import type { PeerSurvey } from '../client/swarm.js';
 import { PEER_DIRECTORY_GONE_AFTER_MS, PEER_DIRECTORY_POLL_MS } from '../constants.js';
 import { sleep } from '../util/abort.js';
+import type { KnownPeer } from './types.js';
 
 export interface DirectoryChange {
   kind: 'appeared' | 'gone';
@@ -14,6 +15,41 @@ export interface DirectoryChange {
 }
 
 type Listener = (change: DirectoryChange) => void;
+
+/** Every peer the directories know, one entry per id (the freshest sighting wins). */
+export function knownPeers(
+  directories: readonly PeerDirectory[],
+  notes: ReadonlyMap<string, PeerNote> = new Map(),
+): KnownPeer[] {
+  const byId = new Map<string, KnownPeer>();
+  for (const directory of directories) {
+    for (const peer of directory.known()) {
+      const known = byId.get(peer.id);
+      const foundBy = [...new Set([...(known?.foundBy ?? []), ...peer.foundBy])];
+      const freshest = !known || known.lastSeen < peer.lastSeen ? peer : known;
+      byId.set(peer.id, { ...freshest, foundBy });
+    }
+  }
+  return [...byId.values()]
+    .map((peer) => {
+      const note = notes.get(peer.id);
+      if (!note) return peer;
+      return { ...peer, trust: note.trust, ...(note.lastError ? { lastError: note.lastError } : {}) };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** What downloads learned of a peer: whether it refused, and its last error. */
+export interface PeerNote {
+  trust: KnownPeer['trust'];
+  lastError?: string;
+}
+
+/** How a sighting's `via` (tracker URL, "peer", "mdns") is shown. */
+function foundByOf(via: readonly string[] | undefined): KnownPeer['foundBy'] {
+  const kinds = (via ?? []).map((way) => (way === 'peer' ? 'static' : way === 'mdns' ? 'lan' : 'tracker'));
+  return [...new Set(kinds)];
+}
 
 export class PeerDirectory {
   /** `lastSeen`: when a poll last found the peer (ms since the epoch). */
@@ -31,6 +67,28 @@ export class PeerDirectory {
   /** Peers known now. */
   current(): PeerTarget[] {
     return [...this.#known.values()].map((entry) => entry.target);
+  }
+
+  /** Whether anyone listens (so what it knows is kept fresh). */
+  get watched(): boolean {
+    return this.#listeners.size > 0;
+  }
+
+  /** Peers known now, as `engine.swarm()` shows them; nothing while nobody listens (it may be stale). */
+  known(): KnownPeer[] {
+    if (!this.watched) return [];
+    return [...this.#known.values()].map(({ target, lastSeen }) => ({
+      id: target.id,
+      name: target.name,
+      url: target.url,
+      foundBy: foundByOf(target.foundBy),
+      slots: target.slots ?? null,
+      freeSlots: target.freeSlots ?? null,
+      version: target.version ?? null,
+      lastSeen,
+      // Only peers that proved they hold the swarm's secret get here.
+      trust: 'trusted',
+    }));
   }
 
   /** Hears of every peer known now (as appeared) and of every change; polls while anyone listens. */
