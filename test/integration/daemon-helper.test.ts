@@ -137,7 +137,8 @@ describe('ddm daemon --helper', () => {
 
   test('ask mode: a request nobody answers counts as no when it expires', async () => {
     await withTempDir(async (root) => {
-      // Slow enough that the client still runs when the question expires, and hears the refusal.
+      // Slow enough that the client still runs when the question expires, and hears the refusal:
+      // the pace is per response, so one connection (-c 1) takes ~8 s against a 4 s question.
       const slow = await startTestOrigin({ data, rateBytesPerSec: 256 * 1024 });
       const daemon = await helperDaemon(root, 'ask');
       const settled: string[] = [];
@@ -156,6 +157,8 @@ describe('ddm daemon --helper', () => {
           '--secret',
           TEST_SECRET,
           '--json',
+          '-c',
+          '1',
         ]);
         await eventually(() => daemon.helper.pendingRequests().length === 1, 30_000, 'the question waits');
         const result = await within(client.exited, 60_000, 'the client finishes');
