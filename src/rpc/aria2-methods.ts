@@ -103,8 +103,10 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
       return handle.id;
     },
     'aria2.addTorrent': unsupported('BitTorrent'),
+    // BitTorrent's peers: a running ddm download has none (its helpers are in ddm.getSources).
     'aria2.getPeers': (params) => {
-      book.find(params.string(0));
+      const { status } = book.find(params.string(0));
+      if (status.state !== 'active') throw methodError(`No peer data is available for GID#${status.id}`);
       return [];
     },
     'aria2.addMetalink': unsupported('Metalink'),
@@ -136,7 +138,13 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
       return engine.moveInQueue(handle.id, base + pos);
     },
     'aria2.tellStatus': (params) => aria2Status(book.find(params.string(0)), params.optionalKeys(1)),
-    'aria2.getUris': (params) => aria2Uris(book.find(params.string(0)).status),
+    'aria2.getUris': (params) => {
+      const { status } = book.find(params.string(0));
+      if (['complete', 'error', 'removed'].includes(status.state)) {
+        throw methodError(`No URI data is available for GID#${status.id}`);
+      }
+      return aria2Uris(status);
+    },
     'aria2.getFiles': (params) => aria2Files(book.find(params.string(0))),
     'aria2.getServers': (params) => {
       const { status } = book.find(params.string(0));
