@@ -332,3 +332,11 @@ export const RPC_MAX_STOPPED_KEPT = 1_000;
  * intervals, because a restarted tracker is empty until its peers' next heartbeat.
  */
 export const PEER_DIRECTORY_GONE_AFTER_MS = 2 * HEARTBEAT_INTERVAL_MS + PEER_DIRECTORY_POLL_MS;
+/** The swarm secret the daemon's settings set (write-only there), mode 0600 in the state directory. */
+export const SWARM_SECRET_FILE_NAME = 'swarm-secret';
+/** Random bytes of a swarm secret made by `settings.generateSwarmSecret()` (hex-encoded). */
+export const GENERATED_SWARM_SECRET_BYTES = 24;
+/** Client names the helper role keeps (from offers) to label the fetches it serves. */
+export const HELPER_CLIENT_NAMES_REMEMBERED = 1_024;
+/** The helper role's per-client speed is smoothed over about this long. */
+export const HELPER_RATE_WINDOW_MS = 3_000;

@@ -131,12 +131,12 @@ export class DownloadBook {
   #earlier(): DownloadView[] {
     return (this.deps.finished ?? []).map((saved) => {
       const status = finishedStatus(saved);
-      return { status, request: saved.request, dir: dirOf(status, saved.request, this.deps.dir) };
+      return { status, request: saved.request, dir: dirOf(status, saved.request, this.deps.dir()) };
     });
   }
 
   #viewOf(status: DownloadView['status'], request: Record<string, unknown>): DownloadView {
-    return { status, request, dir: dirOf(status, request, this.deps.dir) };
+    return { status, request, dir: dirOf(status, request, this.deps.dir()) };
   }
 
   #markStopped(gid: string, view: DownloadView | undefined): void {

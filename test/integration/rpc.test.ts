@@ -239,7 +239,20 @@ describe('JSON-RPC driven by the aria2 npm client', () => {
     );
     const all = (await ddm('ddm.tellAll')) as { id: string }[];
     assert.ok(gids.every((gid) => all.some((d) => d.id === gid)));
-    await assert.rejects(ddm('ddm.getSettings'), /settings/);
+    const settings = (await ddm('ddm.getSettings')) as { dir: string; maxActive: number };
+    assert.equal(settings.dir, root);
+    const changed = (await ddm('ddm.changeSettings', { maxActive: 4 })) as { maxActive: number };
+    assert.equal(changed.maxActive, 4);
+    assert.equal(
+      ((await aria2.call('getGlobalOption')) as Record<string, string>)['max-concurrent-downloads'],
+      '4',
+    );
+    await assert.rejects(ddm('ddm.changeSettings', { maxActive: 'many' }), /maxActive/);
+    assert.equal(((await ddm('ddm.getHelperRole')) as { enabled: boolean }).enabled, false);
+    assert.deepEqual(await ddm('ddm.getHelpRequests'), []);
+    await assert.rejects(ddm('ddm.answerHelpRequest', '0123456789abcdef', 'yes'), /\(1\)/);
+    await assert.rejects(ddm('ddm.answerHelpRequest', '0123456789abcdef', 'perhaps'), /yes, no or always/);
+    assert.deepEqual(await ddm('ddm.getSwarm'), []);
 
     const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}/jsonrpc`);
     await within(new Promise((resolve) => ws.once('open', resolve)), 10_000, 'websocket open');
