@@ -250,4 +250,29 @@ describe('ddm daemon', () => {
       await origin.close();
     }
   });
+  test('DDM_RPC_SECRET sets the RPC token (no secret file is made); aria2.shutdown stops the daemon with exit 0', async () => {
+    await withTempDir(async (root) => {
+      const stateHome = join(root, 'state');
+      const secret = 'from-the-environment-0123456789';
+      const cli = startCli(['daemon', '--listen', '127.0.0.1:0', '--dir', root], {
+        XDG_STATE_HOME: stateHome,
+        DDM_RPC_SECRET: secret,
+      });
+      try {
+        const match = await cli.waitFor(/listening on (http:\/\/[0-9.:]+)/);
+        await cli.waitFor(/RPC secret from --rpc-secret/);
+        const daemon = { cli, url: match[1]!, secret };
+        assert.equal(
+          ((await rpc(daemon, 'aria2.getVersion')) as { version: string }).version.length > 0,
+          true,
+        );
+        await assert.rejects(stat(join(stateHome, 'ddm', 'daemon-secret')), /ENOENT/);
+        assert.equal(await rpc(daemon, 'aria2.shutdown'), 'OK');
+        const exit = await within(cli.exited, 30_000, 'daemon stops after aria2.shutdown');
+        assert.equal(exit.code, 0, exit.stderr);
+      } finally {
+        if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+      }
+    });
+  });
 });
