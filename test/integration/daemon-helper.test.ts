@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Daemon, startDaemon } from '../../src/daemon/daemon.js';
 import type { HelperRoleEvent } from '../../src/daemon/helper-role.js';
 import { runCli, sha256, sha256OfFile, startCli, testData, withTempDir } from '../helpers/cli.js';
-import { TEST_SECRET } from '../helpers/swarm.js';
+import { startTracker, stopAll, TEST_SECRET } from '../helpers/swarm.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 import { eventually, within } from '../helpers/wait.js';
 
@@ -194,5 +194,77 @@ describe('ddm daemon --helper', () => {
         await daemon.close();
       }
     });
+  });
+
+  test('`ddm daemon --helper` as a process: its flags make the role, and a client in another process uses it', async () => {
+    await withTempDir(async (root) => {
+      const daemon = startCli(
+        [
+          'daemon',
+          '--listen',
+          '127.0.0.1:0',
+          '--helper',
+          '--accept',
+          'auto',
+          '--slots',
+          '3',
+          '--allow-private',
+          '--no-discover',
+          '--secret',
+          TEST_SECRET,
+          '--dir',
+          root,
+        ],
+        { XDG_STATE_HOME: join(root, 'state') },
+      );
+      try {
+        const url = (await daemon.waitFor(/listening on (http:\/\/[0-9.:]+)/))[1]!;
+        await daemon.waitFor(/helping as .* at http:\/\/.* \(accept auto, 3 slots\)/);
+        const output = join(root, 'via-cli-helper.bin');
+        const result = await runCli(
+          ['get', origin.url, '-o', output, '--peer', url, '--secret', TEST_SECRET, '--no-local'],
+          {},
+        );
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(await sha256OfFile(output), sha256(data));
+      } finally {
+        daemon.child.kill('SIGTERM');
+        await within(daemon.exited, 30_000, 'daemon stops');
+      }
+    });
+  });
+
+  test('trackers set while the helper runs: it registers with them, and a client that asks the tracker gets bytes from it', async () => {
+    const tracker = await startTracker(['--heartbeat', '1']);
+    try {
+      await withTempDir(async (root) => {
+        const daemon = await helperDaemon(root, 'auto');
+        try {
+          await daemon.settings.change({ trackers: [tracker.url] });
+          const output = join(root, 'via-tracker.bin');
+          const result = await runCli(
+            [
+              'get',
+              origin.url,
+              '-o',
+              output,
+              '--tracker',
+              tracker.url,
+              '--secret',
+              TEST_SECRET,
+              '--no-local',
+            ],
+            {},
+          );
+          assert.equal(result.code, 0, result.stderr);
+          assert.equal(await sha256OfFile(output), sha256(data));
+          assert.equal(daemon.helper.status().bytesContributed, data.length);
+        } finally {
+          await daemon.close();
+        }
+      });
+    } finally {
+      await stopAll([tracker]);
+    }
   });
 });
