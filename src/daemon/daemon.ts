@@ -1,5 +1,5 @@
 /**
- * `ddm daemon`: one long-lived engine, its queue kept in the session file, and a loopback API.
+ * `ddm daemon`: one long-lived engine, its queue kept in the session file, and aria2's JSON-RPC (src/rpc/) on loopback.
  * On start the session is restored: every download that was waiting or active runs again and
  * resumes from its control file; paused ones stay paused; finished ones are listed.
  */
@@ -19,12 +19,12 @@ import {
   snapshotSession,
 } from '../engine/session-store.js';
 import { DdmError } from '../errors.js';
+import { createRpcRoute } from '../rpc/rpc-route.js';
 import { loadNodeTrust, type NodeTrust } from '../transport/client/node-trust.js';
 import { newNodeId } from '../util/node-id.js';
 import { type DaemonRoute, routeRequests } from './daemon-routes.js';
 import { DaemonHelperRole, type HelperRole } from './helper-role.js';
 import { HelperService } from './helper-service.js';
-import { API_PATH_PREFIX, apiHandler } from './http-api.js';
 import {
   type DaemonSettings,
   DaemonSettingsStore,
@@ -64,6 +64,10 @@ export interface DaemonOptions {
   log?: Logger;
   /** Lines about the helper role (where it is announced, tracker trouble). */
   report?: (line: string) => void;
+  /** The RPC secret (--rpc-secret); absent: the one in the state directory, made on first start. */
+  rpcSecret?: string;
+  /** Browser origins besides the daemon's own that may call the RPC (--rpc-allow-origin). */
+  rpcAllowOrigins?: string[];
 }
 
 export interface Daemon {
@@ -75,13 +79,19 @@ export interface Daemon {
   readonly settings: SettingsStore;
   /** Exists even when the role is off. */
   readonly helper: HelperRole;
+  /** Where the RPC secret is kept; undefined when it was given (--rpc-secret). */
+  readonly secretPath: string | undefined;
+  /** Settles when a client asked the daemon to stop (aria2.shutdown). */
+  readonly stopRequested: Promise<void>;
   /** Checkpoints every active download, saves the session, stops serving. */
   close(): Promise<void>;
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   await ensureStateDir(options.stateDir);
-  const secret = await loadOrCreateSecret(join(options.stateDir, DAEMON_SECRET_FILE_NAME));
+  const secretPath =
+    options.rpcSecret === undefined ? join(options.stateDir, DAEMON_SECRET_FILE_NAME) : undefined;
+  const secret = options.rpcSecret ?? (await loadOrCreateSecret(secretPath!));
   const sessionPath = join(options.stateDir, SESSION_FILE_NAME);
   const session = await loadSession(sessionPath);
   const engine = createEngine({
@@ -160,24 +170,32 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   writer.changed();
 
   const allowedHosts = () => hostsFor(options.host, port);
-  const routes: DaemonRoute[] = [
-    {
-      name: 'api',
-      matches: (path) => path.startsWith(API_PATH_PREFIX),
-      handle: apiHandler({
-        engine,
-        secret,
-        allowedHosts,
-        finished: () => finished,
-        changed: () => writer.changed(),
-      }),
+  let requestStop!: () => void;
+  const stopRequested = new Promise<void>((resolve) => {
+    requestStop = resolve;
+  });
+  const rpc = createRpcRoute({
+    engine,
+    secret,
+    allowedHosts,
+    allowOrigins: options.rpcAllowOrigins ?? [],
+    dir: () => settings.get().dir,
+    settings,
+    helper: role,
+    finished,
+    changed: () => writer.changed(),
+    saveSession: async () => {
+      writer.changed();
+      await writer.flush();
     },
-    helperService.route,
-  ];
+    shutdown: () => requestStop(),
+  });
+  const routes: DaemonRoute[] = [rpc, helperService.route];
   const router = routeRequests(routes);
   const server: Server = createServer(router.request);
   server.on('upgrade', router.upgrade);
   const closeAll = async () => {
+    rpc.close();
     await helperService.close();
     await engine.close();
     await trusts.close();
@@ -202,8 +220,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     sessionPath,
     settings,
     helper: role,
+    secretPath,
+    stopRequested,
     close: () => {
       closing ??= (async () => {
+        rpc.close();
         await helperService.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

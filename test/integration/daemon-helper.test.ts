@@ -70,10 +70,11 @@ describe('ddm daemon --helper', () => {
           data.length,
           'every byte came through the helper',
         );
-        const api = await fetch(`${daemon.url}/api/v0/downloads`, {
-          headers: { authorization: `Bearer ${daemon.secret}` },
+        const rpc = await fetch(`${daemon.url}/jsonrpc`, {
+          method: 'POST',
+          body: JSON.stringify({ id: 1, method: 'aria2.getVersion', params: [`token:${daemon.secret}`] }),
         });
-        assert.equal(api.status, 200, 'the API answers on the same port');
+        assert.equal(rpc.status, 200, 'the JSON-RPC answers on the same port');
       } finally {
         await daemon.close();
       }

@@ -29,15 +29,22 @@ export async function runDaemonCommand(
       allowPrivate: values.allowPrivate === true,
       helperName: ((values.name as string | undefined) ?? hostname()).slice(0, 64),
       report: (line) => context.stderr.write(`ddm daemon: ${line}\n`),
+      ...rpcOptions(values),
     });
     context.stderr.write(`ddm daemon: listening on ${daemon.url} (session ${daemon.sessionPath})\n`);
+    context.stderr.write(
+      `ddm daemon: JSON-RPC at ${daemon.url}/jsonrpc (ws://${daemon.url.slice(7)}/jsonrpc)\n`,
+    );
+    context.stderr.write(
+      `ddm daemon: RPC secret ${daemon.secretPath ? `in ${daemon.secretPath}` : 'from --rpc-secret'}\n`,
+    );
     const helper = daemon.helper.status();
     if (helper.enabled) {
       context.stderr.write(
         `ddm daemon: helping as ${helper.name} at ${helper.url} (accept ${helper.accept}, ${helper.slots} slots)\n`,
       );
     }
-    await waitForStop(context.signal);
+    await Promise.race([waitForStop(context.signal), daemon.stopRequested]);
     context.stderr.write('ddm daemon: stopping (checkpointing active downloads)\n');
     await daemon.close();
     context.stderr.write('ddm daemon: stopped\n');
@@ -45,6 +52,20 @@ export async function runDaemonCommand(
   } catch (error) {
     return printError(error, context.stderr, values.verbose === true);
   }
+}
+
+function rpcOptions(values: Record<string, unknown>): { rpcSecret?: string; rpcAllowOrigins: string[] } {
+  const secret = values.rpcSecret as string | undefined;
+  if (secret !== undefined && secret.length < 16) {
+    throw new DdmError(
+      'USAGE',
+      '--rpc-secret must be at least 16 characters; `ddm secret` prints a good one',
+    );
+  }
+  return {
+    ...(secret === undefined ? {} : { rpcSecret: secret }),
+    rpcAllowOrigins: (values.rpcAllowOrigin as string[] | undefined) ?? [],
+  };
 }
 
 /** The flags given: each wins over its saved setting for this run. */
