@@ -5,16 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { DaemonRoute } from '../types/daemon-route.js';
 
-export interface DaemonRoute {
-  /** A short name for logs and errors. */
-  readonly name: string;
-  /** Whether this route serves `pathname` (no query string). The first route that claims it wins. */
-  matches(pathname: string): boolean;
-  handle(req: IncomingMessage, res: ServerResponse): void;
-  /** An HTTP upgrade (WebSocket) on one of this route's paths; absent: the upgrade is refused. */
-  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-}
+export type { DaemonRoute };
 
 /** Dispatches requests and upgrades to the first route that claims the path; 404 otherwise. */
 export function routeRequests(routes: readonly DaemonRoute[]): {

@@ -68,6 +68,8 @@ export interface DaemonOptions {
   rpcSecret?: string;
   /** Browser origins besides the daemon's own that may call the RPC (--rpc-allow-origin). */
   rpcAllowOrigins?: string[];
+  /** The `ddm get` command line for a request (`ddm.getCommandLine`); the CLI hands in its own. */
+  commandLine?: (request: Record<string, unknown>) => string;
 }
 
 export interface Daemon {
@@ -179,6 +181,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     secret,
     allowedHosts,
     allowOrigins: options.rpcAllowOrigins ?? [],
+    ...(options.commandLine ? { commandLine: options.commandLine } : {}),
     dir: () => settings.get().dir,
     settings,
     helper: role,

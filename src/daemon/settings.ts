@@ -20,50 +20,10 @@ import {
 import { DdmError } from '../errors.js';
 import { replaceFileAtomically } from '../storage/durable-write.js';
 import { parseFingerprint } from '../transport/client/node-trust.js';
+import type { DaemonSettings, SettingsChange, SettingsStore } from '../types/daemon-settings.js';
 import type { HelperRoleSettings } from './helper-role.js';
 
-export interface DaemonSettings {
-  /** Download folder. */
-  dir: string;
-  /** Downloads at once. */
-  maxActive: number;
-  /** Default connections per download. */
-  connections: number;
-  /** Connections in total. */
-  maxConnections: number;
-  /** Default per-download bytes/s, 0 = none. */
-  maxSpeed: number;
-  /** Global bytes/s, 0 = none. */
-  maxOverallSpeed: number;
-  trackers: string[];
-  /** Static --peer URLs. */
-  peers: string[];
-  lanDiscovery: boolean;
-  /** The secret itself is write-only. */
-  swarmSecretSet: boolean;
-  /** E.g. 'ab12…' (first 4 chars) or ''. */
-  swarmSecretHint: string;
-  tlsFingerprints: string[];
-  helper: HelperRoleSettings;
-}
-
-export interface SettingsChange
-  extends Partial<Omit<DaemonSettings, 'swarmSecretSet' | 'swarmSecretHint' | 'helper'>> {
-  /** Set ('' clears). */
-  swarmSecret?: string;
-  helper?: Partial<HelperRoleSettings>;
-}
-
-export interface SettingsStore {
-  get(): DaemonSettings;
-  /** Validates (zod; a DdmError USAGE naming the key on bad input), applies live, persists in the
-   *  session file, resolves with the new settings. */
-  change(changes: SettingsChange): Promise<DaemonSettings>;
-  /** A fresh random swarm secret, stored as if set by change({swarmSecret}); returned ONCE. */
-  generateSwarmSecret(): Promise<string>;
-  on(listener: (settings: DaemonSettings) => void): () => void;
-}
-
+export type { DaemonSettings, SettingsChange, SettingsStore };
 /** What the session file keeps: the settings without the secret. */
 export type SavedSettings = Omit<DaemonSettings, 'swarmSecretSet' | 'swarmSecretHint'>;
 

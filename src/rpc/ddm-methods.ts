@@ -3,10 +3,9 @@
  * download, its piece map, the swarm, this machine's helper role. Numbers are JSON numbers.
  */
 import { basename } from 'node:path';
-import { GET_OPTIONS, type OptionSpec } from '../cli/option-specs.js';
 import { RPC_PROGRESS_DEFAULT_INTERVAL_MS, RPC_PROGRESS_MIN_INTERVAL_MS } from '../constants.js';
 import { EARLIER_SOURCE } from '../engine/piece-map.js';
-import { downloadRequestSchema, parseDownloadRequest } from '../engine/request.js';
+import { parseDownloadRequest } from '../engine/request.js';
 import type { DownloadStatus } from '../engine/types.js';
 import { isDdmError } from '../errors.js';
 import { addToEngine, type Method, type MethodEnvironment } from './aria2-methods.js';
@@ -38,7 +37,11 @@ export function ddmMethods({ deps, book }: MethodEnvironment): Record<string, Me
     'ddm.getSources': (params) => book.find(params.string(0)).status.sources,
     'ddm.getPieceMap': (params) => pieceMap(book.find(params.string(0)).status),
     'ddm.getEvents': (params) => book.events(params.string(0)),
-    'ddm.getCommandLine': (params) => commandLine(book.find(params.string(0)).request),
+    'ddm.getCommandLine': (params) => {
+      const request = book.find(params.string(0)).request;
+      if (!deps.commandLine) throw methodError('this daemon was started without the command-line vocabulary');
+      return deps.commandLine(request);
+    },
     'ddm.add': (params) => {
       const { urls, ...keys } = params.struct(0);
       if (!Array.isArray(urls) || urls.length === 0 || !urls.every((url) => typeof url === 'string')) {
@@ -130,33 +133,4 @@ function pieceMap(status: DownloadStatus) {
     pieces: status.pieces.map(({ start, end, source }) => ({ start, end, source })),
     sources,
   };
-}
-
-/** `ddm get` with the flags for every key that is not its default; the secret is never shown. */
-export function commandLine(request: Record<string, unknown>): string {
-  const defaults = downloadRequestSchema.parse({ url: String(request.url ?? '') }) as Record<string, unknown>;
-  const words = ['ddm', 'get', quote(String(request.url ?? ''))];
-  for (const spec of GET_OPTIONS) {
-    const value = request[spec.key];
-    if (value === undefined || spec.key === 'secret' || sameValue(value, defaults[spec.key])) continue;
-    words.push(...flagWords(spec, value));
-  }
-  if (request.secret !== undefined) words.unshift('DDM_SECRET=…');
-  return words.join(' ');
-}
-
-function flagWords(spec: OptionSpec, value: unknown): string[] {
-  const flag = spec.flags.split(/[ ,]+/).find((word) => word.startsWith('--')) ?? `--${spec.key}`;
-  if (spec.kind === 'bool')
-    return value === !spec.negated ? [flag] : spec.negated ? [] : [`--no-${flag.slice(2)}`];
-  if (Array.isArray(value)) return value.flatMap((item) => [flag, quote(String(item))]);
-  return [flag, quote(String(value))];
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function quote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }

@@ -4,10 +4,10 @@
  * that need them with a clear error.
  */
 import type { IncomingMessage } from 'node:http';
-import type { HelperRole } from '../daemon/helper-role.js';
-import type { SettingsStore } from '../daemon/settings.js';
 import type { Engine } from '../engine/engine.js';
 import type { FinishedDownload } from '../engine/session-store.js';
+import type { SettingsStore } from '../types/daemon-settings.js';
+import type { HelperRole } from '../types/helper-role.js';
 
 export type RpcSettingsStore = SettingsStore;
 export type RpcHelperRole = HelperRole;
@@ -35,6 +35,8 @@ export interface RpcDeps {
   saveSession?: () => Promise<void>;
   /** aria2.shutdown: the daemon stops (after the answer is sent). */
   shutdown?: () => void;
+  /** The `ddm get` command line for a request (the CLI's vocabulary, handed in by `ddm daemon`). */
+  commandLine?: (request: Record<string, unknown>) => string;
   /** The download folder of downloads that name none (aria2's global `dir`); settings may change it. */
   dir: () => string;
 }

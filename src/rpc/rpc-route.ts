@@ -2,7 +2,7 @@
  * The daemon's /jsonrpc route: aria2's JSON-RPC and ddm's own methods over HTTP and WebSocket,
  * with aria2's notifications and ddm's pushed to the authorised WebSocket sessions.
  */
-import type { DaemonRoute } from '../daemon/daemon-routes.js';
+import type { DaemonRoute } from '../types/daemon-route.js';
 import { aria2Methods } from './aria2-methods.js';
 import { ddmMethods } from './ddm-methods.js';
 import type { RpcDeps } from './deps.js';

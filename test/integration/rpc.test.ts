@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Aria2 from 'aria2';
 import { WebSocket } from 'ws';
+import { commandLineFor } from '../../src/cli/command-line.js';
 import { type Daemon, startDaemon } from '../../src/daemon/daemon.js';
 import { sha256, sha256OfFile, testData } from '../helpers/cli.js';
 import { call } from '../helpers/rpc.js';
@@ -46,6 +47,7 @@ describe('JSON-RPC driven by the aria2 npm client', () => {
     missing = await startTestOrigin({ data, status: 404 });
     second = await startTestOrigin({ data });
     daemon = await startDaemon({
+      commandLine: commandLineFor,
       host: '127.0.0.1',
       port: 0,
       dir: root,

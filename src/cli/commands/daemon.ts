@@ -5,6 +5,7 @@ import type { SettingsOverrides } from '../../daemon/settings.js';
 import { defaultStateDir } from '../../daemon/state-dir.js';
 import { DdmError, EXIT } from '../../errors.js';
 import { parseByteRate } from '../../util/byte-rate.js';
+import { commandLineFor } from '../command-line.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { parseListen } from '../listen-address.js';
@@ -54,7 +55,11 @@ export async function runDaemonCommand(
   }
 }
 
-function rpcOptions(values: Record<string, unknown>): { rpcSecret?: string; rpcAllowOrigins: string[] } {
+function rpcOptions(values: Record<string, unknown>): {
+  rpcSecret?: string;
+  rpcAllowOrigins: string[];
+  commandLine: (request: Record<string, unknown>) => string;
+} {
   const secret = values.rpcSecret as string | undefined;
   if (secret !== undefined && secret.length < 16) {
     throw new DdmError(
@@ -65,6 +70,7 @@ function rpcOptions(values: Record<string, unknown>): { rpcSecret?: string; rpcA
   return {
     ...(secret === undefined ? {} : { rpcSecret: secret }),
     rpcAllowOrigins: (values.rpcAllowOrigin as string[] | undefined) ?? [],
+    commandLine: commandLineFor,
   };
 }
 
