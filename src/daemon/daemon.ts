@@ -17,6 +17,8 @@ import {
   snapshotSession,
 } from '../engine/session-store.js';
 import { DdmError } from '../errors.js';
+import { createUiRoute } from '../gui/ui-route.js';
+import { createUiSessions } from '../gui/ui-sessions.js';
 import { type DaemonRoute, routeRequests } from './daemon-routes.js';
 import { API_PATH_PREFIX, apiHandler } from './http-api.js';
 import { ensureStateDir, loadOrCreateSecret } from './state-dir.js';
@@ -39,6 +41,8 @@ export interface Daemon {
   readonly secret: string;
   readonly engine: Engine;
   readonly sessionPath: string;
+  /** The web UI's address with a fresh one-time sign-in token: it opens the UI signed in, once. */
+  uiLoginUrl(): string;
   /** Checkpoints every active download, saves the session, stops serving. */
   close(): Promise<void>;
 }
@@ -64,6 +68,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   let port = options.port;
   const allowedHosts = () => hostsFor(options.host, port);
+  const uiSessions = createUiSessions({ secret, port: () => port });
   const routes: DaemonRoute[] = [
     {
       name: 'api',
@@ -76,6 +81,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         changed: () => writer.changed(),
       }),
     },
+    createUiRoute({ sessions: uiSessions, allowedHosts }),
   ];
   const router = routeRequests(routes);
   const server: Server = createServer(router.request);
@@ -94,6 +100,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     secret,
     engine,
     sessionPath,
+    uiLoginUrl: () => `${browserUrl(options.host, port)}/?login=${uiSessions.issueLoginToken()}`,
     close: () => {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -123,6 +130,13 @@ function restore(engine: Engine, session: Session | undefined, finished: Finishe
     }
     engine.add(saved.request, { id: saved.id, paused: saved.state === 'paused' });
   }
+}
+
+/** An address a browser on this machine can open: a wildcard listen address is reached on loopback. */
+function browserUrl(host: string, port: number): string {
+  if (host === '0.0.0.0') return `http://127.0.0.1:${port}`;
+  if (host === '::') return `http://[::1]:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Host header values that name this daemon: its own address, or localhost, with its port. */

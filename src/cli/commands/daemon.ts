@@ -29,6 +29,7 @@ export async function runDaemonCommand(
       peerDispatcher: trust.dispatcher,
     });
     context.stderr.write(`ddm daemon: listening on ${daemon.url} (session ${daemon.sessionPath})\n`);
+    context.stderr.write(`ddm daemon: web UI at ${daemon.uiLoginUrl()}\n`);
     await waitForStop(context.signal);
     context.stderr.write('ddm daemon: stopping (checkpointing active downloads)\n');
     await daemon.close();
