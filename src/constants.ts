@@ -306,6 +306,26 @@ export const DAEMON_SECRET_BYTES = 32;
 /** File names in the state directory ($XDG_STATE_HOME/ddm). */
 export const SESSION_FILE_NAME = 'session.json';
 export const DAEMON_SECRET_FILE_NAME = 'daemon-secret';
+
+// --- JSON-RPC (aria2's, served by the daemon at /jsonrpc) -------------------------------------
+/** The largest JSON-RPC request, over HTTP or in one WebSocket message: aria2's limit. */
+export const RPC_MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+/** A wrong or missing token is answered after this long, as aria2 does, to slow down guessing. */
+export const RPC_AUTH_FAILURE_DELAY_MS = 1_000;
+/**
+ * A WebSocket session with this much unsent data is dropped: a client that never reads must not
+ * make the daemon hold its answers and notifications without bound.
+ */
+export const RPC_WS_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** `ddm.subscribe`: progress notifications at most this often, and by default this often. */
+export const RPC_PROGRESS_MIN_INTERVAL_MS = 200;
+export const RPC_PROGRESS_DEFAULT_INTERVAL_MS = 1_000;
+/** `ddm.getEvents` keeps this many events per download. */
+export const RPC_EVENTS_KEPT = 200;
+/** The piece length aria2's status object reports (its default, 1 MiB): ddm has no pieces of its own. */
+export const RPC_PIECE_LENGTH_BYTES = 1024 * 1024;
+/** Downloads removed through the RPC that aria2.tellStopped still lists, oldest forgotten first. */
+export const RPC_MAX_STOPPED_KEPT = 1_000;
 /**
  * A peer absent from every answer for this long has left. Only polls in which every tracker and
  * `--peer` answered count: an unreachable tracker says nothing about its peers. Two heartbeat

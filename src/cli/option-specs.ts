@@ -411,8 +411,21 @@ export const DAEMON_OPTIONS: readonly OptionSpec[] = [
   {
     key: 'stateDir',
     flags: '--state-dir <dir>',
-    description: 'session and API secret (default: $XDG_STATE_HOME/ddm, ~/.local/state/ddm)',
+    description: 'session and RPC secret (default: $XDG_STATE_HOME/ddm, ~/.local/state/ddm)',
     kind: 'string',
+  },
+  {
+    key: 'rpcSecret',
+    flags: '--rpc-secret <secret>',
+    description: "the JSON-RPC's token:SECRET (default: the one in the state directory, made on first start)",
+    kind: 'string',
+  },
+  {
+    key: 'rpcAllowOrigin',
+    flags: '--rpc-allow-origin <origin>',
+    description: 'let web pages of this origin (e.g. http://ariang.example:8080) call the RPC (repeatable)',
+    kind: 'list',
+    defaultValue: [],
   },
   ...CLIENT_TLS_OPTIONS,
 ];

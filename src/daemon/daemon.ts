@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { DAEMON_SECRET_FILE_NAME, SESSION_FILE_NAME } from '../constants.js';
 import { createEngine, type Engine } from '../engine/engine.js';
@@ -19,6 +19,7 @@ import {
 import { DdmError } from '../errors.js';
 import { createUiRoute } from '../gui/ui-route.js';
 import { createUiSessions } from '../gui/ui-sessions.js';
+import { createRpcRoute } from '../rpc/rpc-route.js';
 import { type DaemonRoute, routeRequests } from './daemon-routes.js';
 import { API_PATH_PREFIX, apiHandler } from './http-api.js';
 import { ensureStateDir, loadOrCreateSecret } from './state-dir.js';
@@ -33,6 +34,10 @@ export interface DaemonOptions {
   stateDir: string;
   /** For requests to trackers and peers (TLS trust). */
   peerDispatcher?: Dispatcher;
+  /** The RPC secret (--rpc-secret); absent: the one in the state directory, made on first start. */
+  rpcSecret?: string;
+  /** Browser origins besides the daemon's own that may call the RPC (--rpc-allow-origin). */
+  rpcAllowOrigins?: string[];
 }
 
 export interface Daemon {
@@ -43,13 +48,19 @@ export interface Daemon {
   readonly sessionPath: string;
   /** The web UI's address with a fresh one-time sign-in token: it opens the UI signed in, once. */
   uiLoginUrl(): string;
+  /** Where the secret is kept; undefined when it was given (--rpc-secret). */
+  readonly secretPath: string | undefined;
+  /** Settles when a client asked the daemon to stop (aria2.shutdown). */
+  readonly stopRequested: Promise<void>;
   /** Checkpoints every active download, saves the session, stops serving. */
   close(): Promise<void>;
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   await ensureStateDir(options.stateDir);
-  const secret = await loadOrCreateSecret(join(options.stateDir, DAEMON_SECRET_FILE_NAME));
+  const secretPath =
+    options.rpcSecret === undefined ? join(options.stateDir, DAEMON_SECRET_FILE_NAME) : undefined;
+  const secret = options.rpcSecret ?? (await loadOrCreateSecret(secretPath!));
   const sessionPath = join(options.stateDir, SESSION_FILE_NAME);
   const session = await loadSession(sessionPath);
   const engine = createEngine({
@@ -69,7 +80,27 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let port = options.port;
   const allowedHosts = () => hostsFor(options.host, port);
   const uiSessions = createUiSessions({ secret, port: () => port });
+  let requestStop!: () => void;
+  const stopRequested = new Promise<void>((resolve) => {
+    requestStop = resolve;
+  });
+  const rpc = createRpcRoute({
+    engine,
+    secret,
+    allowedHosts,
+    allowOrigins: options.rpcAllowOrigins ?? [],
+    dir: resolve(options.dir),
+    finished,
+    changed: () => writer.changed(),
+    saveSession: async () => {
+      writer.changed();
+      await writer.flush();
+    },
+    shutdown: () => requestStop(),
+    authorizeRequest: uiSessions.authorizeRequest,
+  });
   const routes: DaemonRoute[] = [
+    rpc,
     {
       name: 'api',
       matches: (path) => path.startsWith(API_PATH_PREFIX),
@@ -89,6 +120,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   try {
     port = await listen(server, options.host, options.port);
   } catch (error) {
+    rpc.close();
     await engine.close();
     throw error;
   }
@@ -101,8 +133,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     engine,
     sessionPath,
     uiLoginUrl: () => `${browserUrl(options.host, port)}/?login=${uiSessions.issueLoginToken()}`,
+    secretPath,
+    stopRequested,
     close: () => {
       closing ??= (async () => {
+        rpc.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -70,6 +70,11 @@ export interface Engine {
   list(): DownloadHandle[];
   limits(): EngineLimits;
   setLimits(changes: Partial<EngineLimits>): void;
+  /**
+   * Moves a waiting or paused download to `index` (clamped) of the queue of waiting and paused
+   * downloads, which start oldest first; answers its new index. USAGE when it is not queued.
+   */
+  moveInQueue(id: string, index: number): number;
   /** Every event of every download. */
   on(listener: (event: EngineEvent) => void): () => void;
   /** Settles when no download is active or waiting. */
@@ -151,6 +156,20 @@ class DownloadEngine implements Engine {
     Object.assign(this.#limits, checkLimits({ ...this.#limits, ...changes }));
     this.#globalLimiter.setRate(this.#limits.maxSpeed);
     this.#pump();
+  }
+
+  moveInQueue(id: string, index: number): number {
+    const handle = this.#handles.get(id);
+    const queued = (h: DownloadHandle) => h.state === 'waiting' || h.state === 'paused';
+    if (!handle || !queued(handle)) throw new DdmError('USAGE', `download ${id} is not in the queue`);
+    const queue = this.list().filter((other) => other !== handle && queued(other));
+    const at = Math.max(0, Math.min(index, queue.length));
+    queue.splice(at, 0, handle);
+    const others = this.list().filter((other) => !queue.includes(other));
+    this.#handles.clear();
+    for (const moved of [...others, ...queue]) this.#handles.set(moved.id, moved);
+    this.#pump();
+    return at;
   }
 
   on(listener: (event: EngineEvent) => void): () => void {

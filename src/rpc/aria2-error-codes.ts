@@ -1,0 +1,69 @@
+/**
+ * aria2's exit-status numbers (its manual, "EXIT STATUS") for ddm's error codes: the `errorCode`
+ * of aria2.tellStatus. One row per ddm code, so a new code cannot be added without choosing its
+ * number (test/unit/rpc-error-codes.test.ts checks that every code has one).
+ */
+import type { ErrorCode } from '../errors.js';
+
+/** aria2's numbers that ddm uses, by their meaning in aria2's manual. */
+const ARIA2 = {
+  UNKNOWN: 1,
+  TIMEOUT: 2,
+  RESOURCE_NOT_FOUND: 3,
+  NETWORK: 6,
+  UNFINISHED: 7,
+  CANNOT_RESUME: 8,
+  DISK_FULL: 9,
+  DUPLICATE_DOWNLOAD: 11,
+  FILE_EXISTS: 13,
+  FILE_IO: 17,
+  BAD_HTTP_RESPONSE: 22,
+  TOO_MANY_REDIRECTS: 23,
+  AUTH_FAILED: 24,
+  BAD_OPTION: 28,
+  SERVER_BUSY: 29,
+  CHECKSUM: 32,
+} as const;
+
+export const ARIA2_ERROR_CODES = {
+  USAGE: ARIA2.BAD_OPTION,
+  CONFIG_INVALID: ARIA2.BAD_OPTION,
+  URL_INVALID: ARIA2.BAD_OPTION,
+  // A 404 is most HTTP failures; aria2 itself says 3 for it and 22 for the rest.
+  HTTP_STATUS: ARIA2.RESOURCE_NOT_FOUND,
+  TOO_MANY_REDIRECTS: ARIA2.TOO_MANY_REDIRECTS,
+  ORIGIN_CHANGED: ARIA2.CANNOT_RESUME,
+  BAD_RESPONSE: ARIA2.BAD_HTTP_RESPONSE,
+  RETRY_AFTER_TOO_LONG: ARIA2.SERVER_BUSY,
+  ENCODED_RESPONSE: ARIA2.BAD_HTTP_RESPONSE,
+  ORIGIN_TLS: ARIA2.NETWORK,
+  NETWORK: ARIA2.NETWORK,
+  TIMEOUT: ARIA2.TIMEOUT,
+  TRIES_EXHAUSTED: ARIA2.NETWORK,
+  FILE_EXISTS: ARIA2.FILE_EXISTS,
+  OUTPUT_LOCKED: ARIA2.DUPLICATE_DOWNLOAD,
+  DISK_FULL: ARIA2.DISK_FULL,
+  FS_ERROR: ARIA2.FILE_IO,
+  CONTROL_CORRUPT: ARIA2.FILE_IO,
+  CONTROL_FOREIGN: ARIA2.FILE_IO,
+  CHECKSUM_MISMATCH: ARIA2.CHECKSUM,
+  AUTH_FAILED: ARIA2.AUTH_FAILED,
+  TLS_FAILED: ARIA2.NETWORK,
+  NO_SECRET: ARIA2.BAD_OPTION,
+  PEER_REFUSED: ARIA2.UNKNOWN,
+  PEER_BUSY: ARIA2.SERVER_BUSY,
+  PEER_FAILED: ARIA2.UNKNOWN,
+  PEER_ID_TAKEN: ARIA2.UNKNOWN,
+  TRACKER_FULL: ARIA2.SERVER_BUSY,
+  NO_WORKERS: ARIA2.UNKNOWN,
+  FORBIDDEN_DESTINATION: ARIA2.RESOURCE_NOT_FOUND,
+  PROTOCOL: ARIA2.UNKNOWN,
+  ABORTED: ARIA2.UNFINISHED,
+} as const satisfies Record<ErrorCode, number>;
+
+/** aria2's number for a download removed by the user (aria2's error_code::REMOVED). */
+export const ARIA2_REMOVED_CODE = 31;
+
+export function aria2ErrorCode(code: ErrorCode): number {
+  return ARIA2_ERROR_CODES[code];
+}

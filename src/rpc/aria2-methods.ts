@@ -1,0 +1,300 @@
+/**
+ * aria2's methods over ddm's engine. Shapes and words as aria2's manual and aria2c itself give
+ * them (test/integration/rpc-conformance.test.ts compares the two); every value is a string.
+ */
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_CONNECTIONS, DEFAULT_MAX_TRIES, DEFAULT_TIMEOUT_MS } from '../constants.js';
+import { isDdmError } from '../errors.js';
+import { DDM_VERSION } from '../version.js';
+import {
+  asStruct,
+  liveChangesFromOptions,
+  optionError,
+  optionsOfRequest,
+  requestFromOptions,
+} from './aria2-options.js';
+import { aria2Files, aria2Status, aria2Uris } from './aria2-status.js';
+import type { RpcDeps } from './deps.js';
+import type { DownloadBook } from './download-book.js';
+import type { DownloadView } from './download-view.js';
+import type { Params } from './params.js';
+import { methodError } from './rpc-error.js';
+
+export type Method = (params: Params, call: CallContext) => unknown;
+
+/** Who calls: a WebSocket session has one (ddm.subscribe needs it). */
+export interface CallContext {
+  session?: { subscribe(intervalMs: number): void; unsubscribe(): void };
+}
+
+export interface MethodEnvironment {
+  deps: RpcDeps;
+  book: DownloadBook;
+}
+
+const OK = 'OK';
+
+export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, Method> {
+  const engine = deps.engine;
+  const sessionId = randomBytes(20).toString('hex');
+  const handleOf = (gid: string) => {
+    const view = book.find(gid);
+    return { view, handle: engine.get(view.status.id) };
+  };
+  const changed = () => deps.changed?.();
+  const tellWindow = (views: DownloadView[], params: Params) => {
+    const offset = params.int(0);
+    const num = params.int(1);
+    const keys = params.optionalKeys(2);
+    return window(views, offset, num).map((view) => aria2Status(view, keys));
+  };
+  const pause = async (params: Params) => {
+    const { view, handle } = handleOf(params.string(0));
+    if (!handle || (handle.state !== 'active' && handle.state !== 'waiting')) {
+      throw methodError(`GID#${view.status.id} cannot be paused now`);
+    }
+    await handle.pause();
+    return view.status.id;
+  };
+  const pauseAll = async () => {
+    await Promise.all(
+      engine
+        .list()
+        .filter((handle) => handle.state === 'active' || handle.state === 'waiting')
+        .map((handle) => handle.pause()),
+    );
+    return OK;
+  };
+  const remove = async (params: Params) => {
+    const { view, handle } = handleOf(params.string(0));
+    if (!handle || !['active', 'waiting', 'paused'].includes(handle.state)) {
+      throw methodError(`Active Download not found for GID#${view.status.id}`);
+    }
+    // As aria2: the partial file and its control file stay, so the download can be added again.
+    await handle.remove({ keepFiles: true });
+    changed();
+    return view.status.id;
+  };
+  const shutdown = () => {
+    if (!deps.shutdown) throw methodError('This daemon cannot be shut down over RPC.');
+    setImmediate(deps.shutdown);
+    return OK;
+  };
+  const unsupported = (what: string) => () => {
+    throw methodError(`ddm downloads over HTTP(S) only: ${what} is not supported.`);
+  };
+
+  return {
+    'aria2.addUri': (params) => {
+      const uris = params.array(0);
+      if (uris.length === 0 || !uris.every((uri) => typeof uri === 'string')) {
+        throw methodError('The parameter at 0 has wrong type.');
+      }
+      if (uris.length > 1) {
+        throw methodError(
+          'ddm has no mirrors yet: give one URI per aria2.addUri (several URIs are mirrors of one file in aria2).',
+        );
+      }
+      const { request, paused } = requestFromOptions(params.optionalStruct(1));
+      const position = params.optionalInt(2);
+      const handle = addToEngine(deps, { url: uris[0], ...request }, paused);
+      if (position !== undefined) engine.moveInQueue(handle.id, position);
+      changed();
+      return handle.id;
+    },
+    'aria2.addTorrent': unsupported('BitTorrent'),
+    'aria2.getPeers': (params) => {
+      book.find(params.string(0));
+      return [];
+    },
+    'aria2.addMetalink': unsupported('Metalink'),
+    'aria2.remove': remove,
+    'aria2.pause': pause,
+    'aria2.forcePause': pause,
+    'aria2.pauseAll': pauseAll,
+    'aria2.forcePauseAll': pauseAll,
+    'aria2.unpause': (params) => {
+      const { view, handle } = handleOf(params.string(0));
+      if (handle?.state !== 'paused') throw methodError(`GID#${view.status.id} cannot be unpaused now`);
+      handle.resume();
+      return view.status.id;
+    },
+    'aria2.unpauseAll': () => {
+      for (const handle of engine.list()) handle.resume();
+      return OK;
+    },
+    'aria2.forceRemove': remove,
+    'aria2.changePosition': (params) => {
+      const { view, handle } = handleOf(params.string(0));
+      const pos = params.int(1);
+      const how = params.string(2);
+      const queue = book.waiting().map((waiting) => waiting.status.id);
+      const current = queue.indexOf(view.status.id);
+      if (!handle || current < 0) throw methodError(`GID#${view.status.id} is not in the waiting queue`);
+      const base = { POS_SET: 0, POS_CUR: current, POS_END: queue.length - 1 }[how];
+      if (base === undefined) throw methodError(`Illegal argument: how must be POS_SET, POS_CUR or POS_END`);
+      return engine.moveInQueue(handle.id, base + pos);
+    },
+    'aria2.tellStatus': (params) => aria2Status(book.find(params.string(0)), params.optionalKeys(1)),
+    'aria2.getUris': (params) => aria2Uris(book.find(params.string(0)).status),
+    'aria2.getFiles': (params) => aria2Files(book.find(params.string(0))),
+    'aria2.getServers': (params) => {
+      const { status } = book.find(params.string(0));
+      if (status.state !== 'active') throw methodError(`No active download for GID#${status.id}`);
+      const downloadSpeed = String(Math.round(status.speedBps));
+      return [{ index: '1', servers: [{ uri: status.url, currentUri: status.url, downloadSpeed }] }];
+    },
+    'aria2.tellActive': (params) => book.active().map((view) => aria2Status(view, params.optionalKeys(0))),
+    'aria2.tellWaiting': (params) => tellWindow(book.waiting(), params),
+    'aria2.tellStopped': (params) => tellWindow(book.stopped(), params),
+    'aria2.getOption': (params) => {
+      const view = book.find(params.string(0));
+      return optionsOfRequest(
+        {
+          ...view.request,
+          connections: view.status.options.connections,
+          maxSpeed: view.status.options.maxSpeed,
+        },
+        view.dir,
+      );
+    },
+    'aria2.changeUri': (params) => {
+      const { view } = handleOf(params.string(0));
+      const fileIndex = params.int(1);
+      const del = params.array(2);
+      const add = params.array(3);
+      if (fileIndex !== 1) throw methodError(`fileIndex is out of range: GID#${view.status.id} has one file`);
+      if (del.length > 0 || add.length > 0) {
+        throw methodError('ddm has no mirrors yet: a download has exactly the one URI it was added with.');
+      }
+      return [0, 0];
+    },
+    'aria2.changeOption': (params) => {
+      const { view, handle } = handleOf(params.string(0));
+      const changes = liveChangesFromOptions(params.struct(1));
+      if (!handle) throw methodError(`GID#${view.status.id} is over: its options cannot change`);
+      try {
+        handle.setOptions(changes);
+      } catch (error) {
+        throw isDdmError(error) ? methodError(error.message) : error;
+      }
+      changed();
+      return OK;
+    },
+    'aria2.getGlobalOption': () => {
+      const limits = engine.limits();
+      return {
+        dir: deps.dir,
+        'max-concurrent-downloads': String(limits.maxActive),
+        'max-overall-download-limit': String(limits.maxSpeed),
+        split: String(DEFAULT_CONNECTIONS),
+        'max-connection-per-server': String(DEFAULT_CONNECTIONS),
+        'max-download-limit': '0',
+        'max-tries': String(DEFAULT_MAX_TRIES),
+        timeout: String(DEFAULT_TIMEOUT_MS / 1000),
+      };
+    },
+    'aria2.changeGlobalOption': async (params) => changeGlobalOption(deps, params.struct(0)),
+    'aria2.purgeDownloadResult': async () => {
+      for (const view of book.stopped()) await book.forget(view);
+      return OK;
+    },
+    'aria2.removeDownloadResult': async (params) => {
+      const view = book.find(params.string(0));
+      if (!['complete', 'error', 'removed'].includes(view.status.state)) {
+        throw methodError(`Could not remove download result of GID#${view.status.id}`);
+      }
+      await book.forget(view);
+      return OK;
+    },
+    'aria2.getVersion': () => ({ enabledFeatures: ['HTTPS', 'Message Digest'], version: DDM_VERSION }),
+    'aria2.getSessionInfo': () => ({ sessionId }),
+    'aria2.shutdown': shutdown,
+    'aria2.forceShutdown': shutdown,
+    'aria2.getGlobalStat': () => {
+      const active = book.active();
+      const speed = active.reduce((sum, view) => sum + view.status.speedBps, 0);
+      const stopped = book.stopped().length;
+      return {
+        downloadSpeed: String(Math.round(speed)),
+        numActive: String(active.length),
+        numStopped: String(stopped),
+        numStoppedTotal: String(stopped),
+        numWaiting: String(book.waiting().length),
+        uploadSpeed: '0',
+      };
+    },
+    'aria2.saveSession': async () => {
+      if (!deps.saveSession) throw methodError('Filename is not given.');
+      await deps.saveSession();
+      return OK;
+    },
+  };
+}
+
+/** Adds to the engine; a bad request key fails the call with the reason (which names the key). */
+export function addToEngine(deps: RpcDeps, request: Record<string, unknown>, paused = false) {
+  try {
+    return deps.engine.add(request, { paused });
+  } catch (error) {
+    if (isDdmError(error)) throw methodError(error.message);
+    throw error;
+  }
+}
+
+/** aria2's rule: offset from the front, or from the back (counting down) when negative. */
+export function window<T>(items: readonly T[], offset: number, num: number): T[] {
+  if (num <= 0) return [];
+  if (offset >= 0) return items.slice(offset, offset + num);
+  const start = items.length + offset;
+  const picked: T[] = [];
+  for (let index = start; index >= 0 && picked.length < num; index -= 1) {
+    if (index < items.length) picked.push(items[index]!);
+  }
+  return picked;
+}
+
+const GLOBAL_OPTIONS: Record<string, { setting: string; parse: (value: unknown) => number }> = {
+  'max-concurrent-downloads': { setting: 'maxActive', parse: (value) => wholeNumber(value, 1) },
+  'max-overall-download-limit': {
+    setting: 'maxOverallSpeed',
+    parse: (value) => {
+      const { request } = requestFromOptions({ 'max-download-limit': value });
+      return request.maxSpeed as number;
+    },
+  },
+};
+
+async function changeGlobalOption(deps: RpcDeps, options: Record<string, unknown>): Promise<string> {
+  const settings: Record<string, number> = {};
+  for (const [name, value] of Object.entries(asStruct(options))) {
+    const row = GLOBAL_OPTIONS[name];
+    if (!row) continue;
+    try {
+      settings[row.setting] = row.parse(value);
+    } catch {
+      throw optionError(name, 'bad value');
+    }
+  }
+  if (Object.keys(settings).length === 0) return OK;
+  try {
+    if (deps.settings) {
+      await deps.settings.change(settings);
+    } else {
+      deps.engine.setLimits({
+        ...(settings.maxActive === undefined ? {} : { maxActive: settings.maxActive }),
+        ...(settings.maxOverallSpeed === undefined ? {} : { maxSpeed: settings.maxOverallSpeed }),
+      });
+    }
+  } catch (error) {
+    throw isDdmError(error) ? methodError(error.message) : error;
+  }
+  deps.changed?.();
+  return OK;
+}
+
+function wholeNumber(value: unknown, min: number): number {
+  const number = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isSafeInteger(number) || number < min) throw new Error('bad');
+  return number;
+}

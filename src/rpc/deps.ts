@@ -1,0 +1,49 @@
+/**
+ * What the RPC needs from the daemon. The settings store and the helper role are the daemon's
+ * (CONTRACT §1); until the daemon has them the route runs without, and the `ddm.*` methods that
+ * need them answer a clear error. The types here are the structural subset the RPC uses.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Engine } from '../engine/engine.js';
+import type { FinishedDownload } from '../engine/session-store.js';
+
+export interface RpcSettingsStore {
+  get(): unknown;
+  change(changes: Record<string, unknown>): Promise<unknown>;
+  generateSwarmSecret(): Promise<string>;
+  on(listener: (settings: unknown) => void): () => void;
+}
+
+export interface RpcHelperRole {
+  status(): unknown;
+  pendingRequests(): unknown[];
+  answer(id: string, answer: 'yes' | 'no' | 'always'): void;
+  on(listener: (event: { type: string } & Record<string, unknown>) => void): () => void;
+}
+
+/** The engine, with the swarm view branch daemon-helper adds (CONTRACT §2) when present. */
+export type RpcEngine = Engine & { swarm?: () => unknown[] };
+
+export interface RpcDeps {
+  engine: RpcEngine;
+  /** The daemon's secret: `token:SECRET` authorises a call. */
+  secret: string;
+  /** Host header values this daemon answers to (host:port, lower case). */
+  allowedHosts: () => ReadonlySet<string>;
+  /** Origins (scheme://host:port) besides the daemon's own that browsers may call from. */
+  allowOrigins: readonly string[];
+  /** The UI's session check: true authorises calls on that request or WebSocket without a token. */
+  authorizeRequest?: (req: IncomingMessage) => boolean;
+  settings?: RpcSettingsStore;
+  helper?: RpcHelperRole;
+  /** Downloads over in an earlier life of the daemon; purging results empties it. */
+  finished?: FinishedDownload[];
+  /** The queue or an option changed: save the session. */
+  changed?: () => void;
+  /** Writes the session file now. */
+  saveSession?: () => Promise<void>;
+  /** aria2.shutdown: the daemon stops (after the answer is sent). */
+  shutdown?: () => void;
+  /** The download folder of downloads that name none (aria2's global `dir`). */
+  dir: string;
+}
