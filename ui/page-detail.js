@@ -153,13 +153,13 @@ function SourcesTable({ sources, colors, total }) {
           (source) => html`<tr key=${source.id}>
             <td data-label="Source">
               <span class="swatch" style=${`background: ${colors.get(source.id) ?? 'gray'}`} aria-hidden="true"></span>
-              ${source.label}
+              ${sourceLabel(source)}
             </td>
             <td data-label="State">
               <${StateBadge} state=${source.state} />
               ${source.reason || source.lastError ? html`<div class="muted small">${source.reason ?? source.lastError}</div>` : null}
             </td>
-            <td data-label="Rate" class="num">${formatSpeed(source.rateBps)}</td>
+            <td data-label="Rate" class="num">${source.state === 'active' ? formatSpeed(source.rateBps) : '—'}</td>
             <td data-label="Bytes" class="num">${formatBytes(source.bytes)}</td>
             <td data-label="Share" class="num">${total ? `${Math.round(((source.bytes ?? 0) / total) * 100)} %` : '—'}</td>
           </tr>`,

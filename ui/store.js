@@ -39,8 +39,10 @@ export function createStore(rpc) {
     try {
       const downloads = await rpc.call('ddm.tellAll');
       set({ downloads, speeds: recordSpeeds(downloads), loaded: true });
-    } catch {
-      // The connection dropped; 'open' refreshes again.
+    } catch (error) {
+      // A restarted daemon forgot this browser's session: its sign-in page is one reload away.
+      if (error.message === 'Unauthorized') location.reload();
+      // Otherwise the connection dropped, and 'open' refreshes again.
     }
   };
   const refreshHelpRequests = async () => {
