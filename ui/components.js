@@ -21,6 +21,11 @@ export function sourceColors(sources) {
   return new Map(ordered.map((source, index) => [source.id, SOURCE_PALETTE[index % SOURCE_PALETTE.length]]));
 }
 
+/** The engine calls this machine's connections `local`; people call it this machine. */
+export function sourceLabel(source) {
+  return source.kind === 'local' && source.label === 'local' ? 'This machine' : source.label;
+}
+
 export function ProgressBar({ value, state, label }) {
   const percent = Math.max(0, Math.min(100, value * 100));
   return html`<div
@@ -107,7 +112,7 @@ export function Legend({ sources, colors, total }) {
     ${sources.map(
       (source) => html`<li key=${source.id}>
         <span class="swatch" style=${`background: ${colors.get(source.id)}`} aria-hidden="true"></span>
-        <span class="legend-label">${source.label}</span>
+        <span class="legend-label">${sourceLabel(source)}</span>
         ${total ? html`<span class="muted">${formatBytes(source.bytes ?? 0)}</span>` : null}
       </li>`,
     )}

@@ -11,6 +11,7 @@ import {
   SpeedChart,
   StateBadge,
   sourceColors,
+  sourceLabel,
 } from './components.js';
 import { formatBytes, formatDuration, formatSpeed, formatTime } from './format.js';
 import { html } from './html.js';

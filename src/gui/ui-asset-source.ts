@@ -15,7 +15,7 @@ export const VENDOR_MODULES: Readonly<Record<string, string>> = {
   'vendor/htm.mjs': 'htm',
 };
 
-export function uiFolder(): string {
+function uiFolder(): string {
   return resolve(import.meta.dirname, '..', '..', 'ui');
 }
 
