@@ -343,3 +343,11 @@ export const UI_TOKEN_BYTES = 24;
 export const UI_SIGN_IN_FAILURE_DELAY_MS = 400;
 /** The sign-in form's body is a secret and a field name: anything bigger is refused (bytes). */
 export const UI_SIGN_IN_MAX_BODY_BYTES = 4096;
+/** The swarm secret the daemon's settings set (write-only there), mode 0600 in the state directory. */
+export const SWARM_SECRET_FILE_NAME = 'swarm-secret';
+/** Random bytes of a swarm secret made by `settings.generateSwarmSecret()` (hex-encoded). */
+export const GENERATED_SWARM_SECRET_BYTES = 24;
+/** Client names the helper role keeps (from offers) to label the fetches it serves. */
+export const HELPER_CLIENT_NAMES_REMEMBERED = 1_024;
+/** The helper role's per-client speed is smoothed over about this long. */
+export const HELPER_RATE_WINDOW_MS = 3_000;

@@ -31,6 +31,8 @@ interface CommandDefinition {
   handler: Handler;
   /** Whether --secret etc. apply. */
   common: boolean;
+  /** Shown after the options in --help. */
+  help?: string;
 }
 
 /** Commands load on use: `ddm get` starts without loading the peer's and tracker's code. */
@@ -74,6 +76,12 @@ const COMMANDS: readonly CommandDefinition[] = [
     specs: DAEMON_OPTIONS,
     handler: lazy(() => import('./commands/daemon.js').then((m) => m.runDaemonCommand)),
     common: true,
+    help: `
+Settings: the daemon keeps its settings (dir, maxActive, trackers, peers, lanDiscovery, the swarm
+secret, helper.*) in its session file and applies changes made through its API at once. A flag
+given here (or its DDM_* variable or config-file key) wins over the saved setting for this run
+only; the saved value comes back at the next start without the flag. A setting changed while
+the daemon runs replaces the flag's value and is saved.`,
   },
   {
     name: 'demo',
@@ -116,6 +124,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (definition.args) command.argument(definition.args);
     for (const spec of [...(definition.common ? COMMON_OPTIONS : []), ...definition.specs])
       command.addOption(toOption(spec));
+    if (definition.help) command.addHelpText('after', definition.help);
     command.addHelpText('after', EXIT_CODES_HELP);
     command.action(async (...params: unknown[]) => {
       const cmd = params[params.length - 1] as Command;

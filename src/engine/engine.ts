@@ -27,9 +27,9 @@ import { deriveKey } from '../protocol/auth.js';
 import { childController } from '../util/abort.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { DownloadHandle, type HandleEnvironment } from './download-handle.js';
-import { PeerDirectory } from './peer-directory.js';
+import { knownPeers, PeerDirectory } from './peer-directory.js';
 import { type DownloadRequest, parseDownloadRequest, requestError, type SwarmRequest } from './request.js';
-import type { EngineEvent } from './types.js';
+import type { EngineEvent, KnownPeer } from './types.js';
 
 export interface EngineLimits {
   /** Downloads running at once; the others wait their turn. */
@@ -62,8 +62,19 @@ export interface AddOptions {
   paused?: boolean;
 }
 
+/** Request keys a download takes from the engine when it does not give them itself. */
+export interface RequestDefaults {
+  dir?: string;
+  connections?: number;
+  maxSpeed?: number;
+  tracker?: string[];
+  peer?: string[];
+  discover?: boolean;
+  secret?: string;
+}
+
 export interface Engine {
-  /** Checks `request` (keys as in downloadRequestSchema) and queues it. */
+  /** Checks `request` (keys as in downloadRequestSchema, missing ones from the defaults) and queues it. */
   add(request: unknown, options?: AddOptions): DownloadHandle;
   get(id: string): DownloadHandle | undefined;
   /** Every download not removed, in the order they were added. */
@@ -75,6 +86,12 @@ export interface Engine {
    * downloads, which start oldest first; answers its new index. USAGE when it is not queued.
    */
   moveInQueue(id: string, index: number): number;
+  /** For downloads added from now on (the daemon's settings). */
+  setRequestDefaults(defaults: RequestDefaults): void;
+  /** For trackers and peers of downloads started from now on (the TLS trust changed). */
+  setPeerDispatcher(dispatcher: Dispatcher | undefined): void;
+  /** The peers the engine's directories know now. */
+  swarm(): KnownPeer[];
   /** Every event of every download. */
   on(listener: (event: EngineEvent) => void): () => void;
   /** Settles when no download is active or waiting. */
@@ -103,11 +120,13 @@ class DownloadEngine implements Engine {
   readonly #ownsDispatcher: boolean;
   readonly #controller: AbortController;
   readonly #dispose: () => void;
-  readonly #dir: string;
+  #dir: string;
+  #defaults: RequestDefaults = {};
+  #peerDispatcher: Dispatcher | undefined;
   readonly #directories = new Map<string, PeerDirectory>();
   #closed = false;
 
-  constructor(private readonly config: EngineConfig) {
+  constructor(config: EngineConfig) {
     this.#limits = checkLimits({
       maxActive: config.maxActive ?? DEFAULT_MAX_ACTIVE_DOWNLOADS,
       maxConnections: config.maxConnections ?? DEFAULT_MAX_TOTAL_CONNECTIONS,
@@ -121,10 +140,11 @@ class DownloadEngine implements Engine {
     this.#controller = controller;
     this.#dispose = dispose;
     this.#dir = resolvePath(config.dir ?? '.');
+    this.#peerDispatcher = config.peerDispatcher;
   }
 
   add(input: unknown, options: AddOptions = {}): DownloadHandle {
-    const request = parseDownloadRequest(input);
+    const request = parseDownloadRequest(withDefaults(input, this.#defaults));
     return this.#admit(request, options);
   }
 
@@ -170,6 +190,20 @@ class DownloadEngine implements Engine {
     for (const moved of [...others, ...queue]) this.#handles.set(moved.id, moved);
     this.#pump();
     return at;
+  }
+
+  setRequestDefaults(defaults: RequestDefaults): void {
+    const { dir, ...keys } = defaults;
+    if (dir !== undefined) this.#dir = resolvePath(dir);
+    this.#defaults = Object.fromEntries(Object.entries(keys).filter(([, value]) => value !== undefined));
+  }
+
+  setPeerDispatcher(dispatcher: Dispatcher | undefined): void {
+    this.#peerDispatcher = dispatcher;
+  }
+
+  swarm(): KnownPeer[] {
+    return knownPeers([...this.#directories.values()]);
   }
 
   on(listener: (event: EngineEvent) => void): () => void {
@@ -241,7 +275,7 @@ class DownloadEngine implements Engine {
       clientName: swarm.clientName ?? hostname(),
       onEvent: events,
       timeoutMs: request.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      ...(this.config.peerDispatcher ? { dispatcher: this.config.peerDispatcher } : {}),
+      ...(this.#peerDispatcher ? { dispatcher: this.#peerDispatcher } : {}),
       ...(swarm.discover ? { discovery: { timeoutMs: swarm.discoverTimeoutMs } } : {}),
     });
     // The directory polls quietly; the download's own first look reports what it finds.
@@ -323,6 +357,14 @@ function withLatePeers(
       await recruitment.recruit(file, add, signal);
     },
   };
+}
+
+/** The request with every default it does not set itself (an explicit undefined counts as unset). */
+function withDefaults(input: unknown, defaults: RequestDefaults): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const merged: Record<string, unknown> = { ...defaults };
+  for (const [key, value] of Object.entries(input)) if (value !== undefined) merged[key] = value;
+  return merged;
 }
 
 function placeIn(request: DownloadRequest, dir: string): DownloadRequest {

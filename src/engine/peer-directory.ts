@@ -7,6 +7,7 @@ import type { PeerTarget } from '../client/peer-source.js';
 import type { PeerSurvey } from '../client/swarm.js';
 import { PEER_DIRECTORY_GONE_AFTER_MS, PEER_DIRECTORY_POLL_MS } from '../constants.js';
 import { sleep } from '../util/abort.js';
+import type { KnownPeer } from './types.js';
 
 export interface DirectoryChange {
   kind: 'appeared' | 'gone';
@@ -14,6 +15,18 @@ export interface DirectoryChange {
 }
 
 type Listener = (change: DirectoryChange) => void;
+
+/** Every peer the directories know, one entry per id (the freshest sighting wins). */
+export function knownPeers(directories: readonly PeerDirectory[]): KnownPeer[] {
+  const byId = new Map<string, KnownPeer>();
+  for (const directory of directories) {
+    for (const peer of directory.known()) {
+      const known = byId.get(peer.id);
+      if (!known || known.lastSeen < peer.lastSeen) byId.set(peer.id, peer);
+    }
+  }
+  return [...byId.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
 
 export class PeerDirectory {
   /** `lastSeen`: when a poll last found the peer (ms since the epoch). */
@@ -31,6 +44,22 @@ export class PeerDirectory {
   /** Peers known now. */
   current(): PeerTarget[] {
     return [...this.#known.values()].map((entry) => entry.target);
+  }
+
+  /** Peers known now, as `engine.swarm()` shows them. */
+  known(): KnownPeer[] {
+    return [...this.#known.values()].map(({ target, lastSeen }) => ({
+      id: target.id,
+      name: target.name,
+      url: target.url,
+      foundBy: [],
+      slots: null,
+      freeSlots: null,
+      version: null,
+      lastSeen,
+      // Only peers that proved they hold the swarm's secret get here.
+      trust: 'trusted',
+    }));
   }
 
   /** Hears of every peer known now (as appeared) and of every change; polls while anyone listens. */

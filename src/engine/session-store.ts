@@ -30,6 +30,8 @@ const sessionSchema = z.object({
     maxSpeed: z.number().int().min(0),
   }),
   downloads: z.array(savedDownload),
+  /** The daemon's settings (src/daemon/settings.ts checks them); absent in older sessions. */
+  settings: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type SavedDownload = z.infer<typeof savedDownload>;
@@ -72,7 +74,11 @@ export async function loadSession(path: string): Promise<Session | undefined> {
 }
 
 /** What the engine holds now, plus downloads already over in an earlier life of the daemon. */
-export function snapshotSession(engine: Engine, finished: readonly FinishedDownload[]): Session {
+export function snapshotSession(
+  engine: Engine,
+  finished: readonly FinishedDownload[],
+  settings?: Record<string, unknown>,
+): Session {
   const live: SavedDownload[] = engine.list().flatMap((handle) => {
     const status = handle.status();
     if (status.state === 'removed') return [];
@@ -92,6 +98,7 @@ export function snapshotSession(engine: Engine, finished: readonly FinishedDownl
     version: SESSION_FORMAT_VERSION,
     limits,
     downloads: [...finished, ...live],
+    ...(settings ? { settings } : {}),
   };
 }
 

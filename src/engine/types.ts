@@ -10,7 +10,13 @@ export interface SourceStatus {
   id: string;
   label: string;
   kind: 'local' | 'peer';
-  state: 'active' | 'idle' | 'dropped';
+  /**
+   * A peer: 'asking' while its consent is asked, 'accepted' once given and before it delivers,
+   * 'refused' when it said no. Any source: 'active' fetching, 'idle' not now, 'dropped' gone.
+   */
+  state: 'asking' | 'accepted' | 'active' | 'idle' | 'refused' | 'dropped';
+  /** Why it was refused or dropped. */
+  reason?: string;
   /** Bytes per second, smoothed. */
   rateBps: number;
   /** Bytes delivered in the current run. */
@@ -53,4 +59,19 @@ export type HandleEvent = DownloadEvent | { type: 'state'; state: DownloadState;
 export interface EngineEvent {
   id: string;
   event: HandleEvent;
+}
+
+/** A peer an engine knows of (its peer directories), for `engine.swarm()`. */
+export interface KnownPeer {
+  id: string;
+  name: string;
+  url: string;
+  foundBy: Array<'tracker' | 'lan' | 'static'>;
+  slots: number | null;
+  freeSlots: number | null;
+  version: string | null;
+  /** Ms since epoch. */
+  lastSeen: number;
+  trust: 'trusted' | 'refused' | 'unknown';
+  lastError?: string;
 }

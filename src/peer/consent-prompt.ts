@@ -17,6 +17,8 @@ export interface ConsentQuestion {
   host: string;
   fileName: string;
   size: number | null;
+  /** When the offer counts as refused unless answered (ms since the epoch, the desk's clock). */
+  expiresAt?: number;
 }
 
 /** Resolves to the operator's answer; should give up (any answer) once `signal` aborts. */

@@ -57,7 +57,16 @@ export class ConsentDesk {
   private turn: Promise<void> = Promise.resolve();
   private pending = 0;
 
-  constructor(private readonly opts: ConsentOptions) {}
+  private mode: AcceptMode;
+
+  constructor(private readonly opts: ConsentOptions) {
+    this.mode = opts.mode;
+  }
+
+  /** A new accept mode, from the next offer on; standing consents stay. */
+  setMode(mode: AcceptMode): void {
+    this.mode = mode;
+  }
 
   /**
    * Whether a fetch by this client for this URL is covered by a standing consent. A fetch renews
@@ -144,14 +153,14 @@ export class ConsentDesk {
   }
 
   async decide(offer: OfferRequest, address: string, signal: AbortSignal): Promise<ConsentVerdict> {
-    if (this.opts.mode === 'never') {
+    if (this.mode === 'never') {
       return {
         accepted: false,
         code: 'PEER_REFUSED',
         message: 'this peer does not help anyone (--accept never)',
       };
     }
-    if (this.opts.mode === 'auto' || this.standing(offer, address)) return this.grant(offer, address);
+    if (this.mode === 'auto' || this.standing(offer, address)) return this.grant(offer, address);
     if (this.pending >= this.opts.maxPending) {
       return { accepted: false, code: 'PEER_BUSY', message: 'too many offers are waiting for the operator' };
     }
@@ -176,6 +185,7 @@ export class ConsentDesk {
   }
 
   private async ask(offer: OfferRequest, address: string, caller: AbortSignal): Promise<ConsentVerdict> {
+    const expiresAt = this.opts.now() + this.opts.promptTimeoutMs;
     const deadline = AbortSignal.any([caller, AbortSignal.timeout(this.opts.promptTimeoutMs)]);
     let release!: () => void;
     const mine = new Promise<void>((resolve) => {
@@ -188,7 +198,7 @@ export class ConsentDesk {
       if (!(await before(previous, deadline))) return unanswered();
       // Another offer from the same client may have been answered while we waited.
       if (this.standing(offer, address)) return this.grant(offer, address);
-      const answer = await this.promptOperator(questionFor(offer, address), deadline);
+      const answer = await this.promptOperator(questionFor(offer, address, expiresAt), deadline);
       if (answer === undefined) return unanswered();
       if (answer === 'no')
         return { accepted: false, code: 'PEER_REFUSED', message: 'the operator of this peer said no' };
@@ -250,8 +260,9 @@ function before(work: Promise<unknown>, signal: AbortSignal): Promise<boolean> {
   });
 }
 
-function questionFor(offer: OfferRequest, address: string): ConsentQuestion {
+function questionFor(offer: OfferRequest, address: string, expiresAt: number): ConsentQuestion {
   return {
+    expiresAt,
     clientId: offer.clientId,
     clientName: offer.clientName,
     address,

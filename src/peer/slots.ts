@@ -29,16 +29,25 @@ export class SharedSlots {
   private readonly waiterMemoryMs: number;
   private readonly now: () => number;
 
-  constructor(
-    readonly total: number,
-    opts: SharedSlotsOptions = {},
-  ) {
+  #total: number;
+
+  constructor(total: number, opts: SharedSlotsOptions = {}) {
+    this.#total = total;
     this.waiterMemoryMs = opts.waiterMemoryMs ?? SLOT_WAITER_MEMORY_MS;
     this.now = opts.now ?? Date.now;
   }
 
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Fewer slots take effect as fetches end: none in flight is cut. */
+  resize(total: number): void {
+    this.#total = total;
+  }
+
   get free(): number {
-    return this.total - this.used;
+    return Math.max(0, this.total - this.used);
   }
 
   held(client: string): number {
@@ -77,7 +86,9 @@ export class SharedSlots {
   forClient(client: string): SlotPool {
     const shared = this;
     return {
-      total: this.total,
+      get total() {
+        return shared.total;
+      },
       get free() {
         return shared.free;
       },

@@ -91,6 +91,36 @@ export function statusForCode(code: ErrorCode): number {
   return policyFor(code).wireStatus;
 }
 
+/** What a signed server serves, without a listener of its own (routes: host and port are unused). */
+export type SignedHandlerOptions = Omit<SignedServerOptions, 'host' | 'port' | 'tls'>;
+
+/** The routes of a signed server as a handler for someone else's server (the daemon's port). */
+export interface SignedHandler {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Aborts every request in flight (fetches streaming included). */
+  abortAll(reason: unknown): void;
+}
+
+/**
+ * The signed routes for a server that is not ours: requests are authenticated, answers signed,
+ * as on a server of our own, but connection limits and timeouts are the host server's.
+ */
+export function createSignedHandler(opts: SignedHandlerOptions): SignedHandler {
+  const verifier = new RequestVerifier(opts.key);
+  const calls = new Set<AbortController>();
+  return {
+    handle: (req, res) => {
+      handle(req, res, opts, verifier, calls, () => {}).catch((error: unknown) => {
+        opts.log?.error({ err: error }, 'request handler failed');
+        res.destroy();
+      });
+    },
+    abortAll: (reason) => {
+      for (const call of calls) call.abort(reason);
+    },
+  };
+}
+
 export async function startSignedServer(
   opts: SignedServerOptions,
   signal: AbortSignal,
@@ -275,7 +305,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: ServedSocket): 
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  opts: SignedServerOptions,
+  opts: SignedHandlerOptions,
   verifier: RequestVerifier,
   calls: Set<AbortController>,
   onAuthenticated: () => void,
@@ -351,7 +381,7 @@ async function handle(
 function misdirection(
   target: RequestTarget,
   req: IncomingMessage,
-  opts: SignedServerOptions,
+  opts: SignedHandlerOptions,
 ): string | undefined {
   if (target.node === ANY_NODE) {
     const open = opts.nodeId === undefined || opts.anyNodeRoutes?.includes(`${req.method} ${pathOf(req)}`);

@@ -96,17 +96,22 @@ describe('peer consent', () => {
     const p = await peer({ prompt });
     const client = new PeerClient(p.url, key);
     await client.offer(offer(), signal());
-    assert.deepEqual(prompt.asked, [
-      {
-        clientId: 'client-consent-01',
-        clientName: 'laptop',
-        address: '127.0.0.1',
-        url: URL_A,
-        host: 'downloads.example.org',
-        fileName: 'big.iso',
-        size: 3 * 1024 ** 3,
-      },
-    ]);
+    const [{ expiresAt, ...question } = { expiresAt: undefined }] = prompt.asked;
+    assert.ok(typeof expiresAt === 'number' && expiresAt > Date.now(), 'the question says when it expires');
+    assert.deepEqual(
+      [question],
+      [
+        {
+          clientId: 'client-consent-01',
+          clientName: 'laptop',
+          address: '127.0.0.1',
+          url: URL_A,
+          host: 'downloads.example.org',
+          fileName: 'big.iso',
+          size: 3 * 1024 ** 3,
+        },
+      ],
+    );
     await client.offer(offer(), signal());
     assert.equal(prompt.asked.length, 1, 'the standing yes is not asked again');
     await rejectsWith(client.offer(offer(URL_B), signal()), 'PEER_REFUSED', /said no/);

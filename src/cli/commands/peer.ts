@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
-import { type Announcer, startAnnouncer } from '../../discovery/announcer.js';
-import { whyNotAnnounceable } from '../../discovery/lan-interfaces.js';
 import { DdmError, EXIT } from '../../errors.js';
+import { announcePeer } from '../../peer/lan-presence.js';
 import { startPeer } from '../../peer/peer-server.js';
 import { deriveKey } from '../../protocol/auth.js';
 import { parseByteRate } from '../../util/byte-rate.js';
@@ -82,7 +81,19 @@ export async function runPeerCommand(
     const announcer =
       values.announce === false
         ? undefined
-        : announce({ id, name, slots, host, port: peer.address.port, tls: tls !== undefined, log }, context);
+        : announcePeer(
+            {
+              id,
+              name,
+              slots,
+              host,
+              port: peer.address.port,
+              tls: tls !== undefined,
+              onProblem: (message) => log.warn(message),
+            },
+            (line) => context.stderr.write(`ddm peer: ${line}\n`),
+            context.signal,
+          );
     await waitForStop(context.signal);
     // Goodbye first, so that browsing clients stop counting on this peer before it goes.
     await announcer?.stop();
@@ -103,43 +114,4 @@ function uploadLimit(value: unknown): number {
     throw new DdmError('USAGE', `--max-upload must be a speed like 500K or 2M, not "${String(value)}"`);
   }
   return rate;
-}
-
-interface AnnounceOptions {
-  id: string;
-  name: string;
-  slots: number;
-  host: string;
-  port: number;
-  /** The peer serves https: clients that find it on the LAN must dial https. */
-  tls: boolean;
-  log: ReturnType<typeof createLogger>;
-}
-
-/** Announces the peer on the LAN (mDNS) and says where; a problem there never stops the peer. */
-function announce(options: AnnounceOptions, context: CommandContext): Announcer | undefined {
-  const impossible = whyNotAnnounceable(options.host);
-  if (impossible) {
-    context.stderr.write(`ddm peer: not announced on the LAN: ${impossible}\n`);
-    return undefined;
-  }
-  const announcer = startAnnouncer(
-    {
-      id: options.id,
-      name: options.name,
-      slots: options.slots,
-      port: options.port,
-      tls: options.tls,
-      listenHost: options.host,
-      onProblem: (message) => options.log.warn(message),
-    },
-    context.signal,
-  );
-  const where = announcer.interfaceNames();
-  context.stderr.write(
-    where.length > 0
-      ? `ddm peer: announced on the LAN (mDNS) on ${where.join(', ')}\n`
-      : `ddm peer: not announced on the LAN yet: no network interface carries ${options.host}\n`,
-  );
-  return announcer;
 }
