@@ -101,7 +101,7 @@ function HelperRoleCard({ store, role, onChange }) {
       <div class="field-row three">
         <${Field} id="role-accept" label="Accept requests" error=${errors.accept}>
           <select id="role-accept" value=${form.accept} onChange=${(e) => edit({ accept: e.currentTarget.value })}>
-            <option value="auto">Always</option>
+            <option value="auto">Automatically</option>
             <option value="ask">Ask me each time</option>
             <option value="never">Never</option>
           </select>
@@ -154,7 +154,7 @@ function KnownPeers({ peers }) {
       ${peers.map(
         (peer) => html`<tr key=${peer.id}>
           <td data-label="Name">${peer.name}<div class="muted small break">${peer.url}</div></td>
-          <td data-label="Found by">${peer.foundBy.map((way) => FOUND_BY_WORDS[way] ?? way).join(', ')}</td>
+          <td data-label="Found by">${peer.foundBy.length ? peer.foundBy.map((way) => FOUND_BY_WORDS[way] ?? way).join(', ') : '—'}</td>
           <td data-label="Slots" class="num">${peer.slots === null ? '—' : `${peer.freeSlots ?? '?'} / ${peer.slots}`}</td>
           <td data-label="Version">${peer.version ?? '—'}</td>
           <td data-label="Last seen">${formatAgo(peer.lastSeen)}</td>

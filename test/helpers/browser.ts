@@ -51,17 +51,30 @@ export async function startUiDaemon(
   };
 }
 
+export interface SignedIn {
+  context: BrowserContext;
+  page: Page;
+  /** Uncaught errors of the page's scripts: a test ends by checking there were none. */
+  errors: string[];
+}
+
 /** A fresh browser profile (no cookies) with the UI open and connected to the daemon. */
-export async function openSignedIn(
-  browser: Browser,
-  daemon: UiDaemon,
-  width = 1280,
-): Promise<{ context: BrowserContext; page: Page }> {
+export async function openSignedIn(browser: Browser, daemon: UiDaemon, width = 1280): Promise<SignedIn> {
   const context = await browser.newContext({ viewport: { width, height: 900 } });
   const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(daemon.loginUrl, { timeout: UI_WAIT_MS });
   await page.locator('.connection-open').waitFor({ timeout: UI_WAIT_MS });
-  return { context, page };
+  return { context, page, errors };
+}
+
+/** Goes to one of the app's pages through its navigation, as a person would. */
+export async function navigateTo(
+  page: Page,
+  name: 'Downloads' | 'Add' | 'Swarm' | 'Settings',
+): Promise<void> {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
 }
 
 const SHOT_SIZES = [

@@ -12,12 +12,14 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import {
   launchBrowser,
+  navigateTo,
   openSignedIn,
   screenshotEveryWay,
   startUiDaemon,
   UI_WAIT_MS,
 } from '../helpers/browser.js';
 import { sha256, sha256OfFile, testData, withTempDir } from '../helpers/cli.js';
+import { TEST_SECRET } from '../helpers/swarm.js';
 import { startTestOrigin } from '../helpers/test-origin.js';
 
 /** The page's own address, inside page.evaluate (the tests compile without the DOM's types). */
@@ -137,11 +139,22 @@ describe('web UI', () => {
       await withTempDir(async (root) => {
         const daemon = await startUiDaemon(join(root, 'state'), root);
         try {
-          const { context, page } = await openSignedIn(browser, daemon);
+          const { context, page, errors } = await openSignedIn(browser, daemon);
           await page.getByText('Nothing downloaded yet').waitFor({ timeout: UI_WAIT_MS });
           await screenshotEveryWay(page, 'downloads-empty');
-          await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Add' }).click();
+          await navigateTo(page, 'Add');
+          await page.getByLabel('URL').fill('not an address');
+          await page.getByRole('button', { name: 'Download' }).click();
+          await page
+            .locator('#add-url-error')
+            .filter({ hasText: 'not an http' })
+            .waitFor({ timeout: UI_WAIT_MS });
           await page.getByLabel('URL').fill(`${origin.url}/gui-test.bin`);
+          await page.getByLabel('Connections').fill('100000');
+          await page.getByRole('button', { name: 'Download' }).click();
+          await page.locator('#add-connections-error').waitFor({ timeout: UI_WAIT_MS });
+          await screenshotEveryWay(page, 'add-refused');
+          await page.getByLabel('Connections').fill('');
           await screenshotEveryWay(page, 'add');
           await page.getByRole('button', { name: 'Download' }).click();
           await page.getByRole('heading', { name: 'gui-test.bin' }).waitFor({ timeout: UI_WAIT_MS });
@@ -169,6 +182,7 @@ describe('web UI', () => {
           await page.locator('.piece-map [data-source]').first().waitFor({ timeout: UI_WAIT_MS });
           assert.match(await page.locator('.command-text').innerText(), /^ddm get .*gui-test\.bin/);
           await screenshotEveryWay(page, 'detail-local');
+          assert.deepEqual(errors, [], 'no script error in the page');
           await context.close();
         } finally {
           await daemon.stop();
@@ -177,5 +191,132 @@ describe('web UI', () => {
     } finally {
       await origin.close();
     }
+  });
+
+  test('a helper daemon in ask mode: its UI shows the help request, Yes is pressed, and the piece map shows two colours', async () => {
+    const data = testData(12 * MiB + 7, 8);
+    const origin = await startTestOrigin({ data, rateBytesPerSec: 128 * 1024 });
+    try {
+      await withTempDir(async (root) => {
+        const swarm = ['--secret', TEST_SECRET, '--no-discover'];
+        const helper = await startUiDaemon(join(root, 'helper-state'), join(root, 'helper-dir'), [
+          ...swarm,
+          '--helper',
+          '--accept',
+          'ask',
+          '--allow-private',
+          '--name',
+          'helper-daemon',
+        ]);
+        const client = await startUiDaemon(join(root, 'client-state'), root, [
+          ...swarm,
+          '--peer',
+          helper.url,
+          '--name',
+          'client-daemon',
+        ]);
+        try {
+          const helperUi = await openSignedIn(browser, helper);
+          const clientUi = await openSignedIn(browser, client);
+          await navigateTo(clientUi.page, 'Add');
+          await clientUi.page.getByLabel('URL').fill(`${origin.url}/helped.bin`);
+          await clientUi.page.getByRole('button', { name: 'Download' }).click();
+          await clientUi.page.getByRole('heading', { name: 'helped.bin' }).waitFor({ timeout: UI_WAIT_MS });
+
+          const request = helperUi.page.getByRole('alertdialog').filter({ hasText: 'helped.bin' });
+          await request.waitFor({ timeout: UI_WAIT_MS });
+          assert.match(await request.innerText(), /127\.0\.0\.1/, 'who asks');
+          assert.match(await request.innerText(), /12\.0 MiB/);
+          assert.match(await request.innerText(), /Counts as no in/);
+          await screenshotEveryWay(helperUi.page, 'help-request', { fullPage: false });
+          await request.getByRole('button', { name: 'Yes' }).click();
+          await request.waitFor({ state: 'detached', timeout: UI_WAIT_MS });
+
+          const colours = async () =>
+            clientUi.page
+              .locator('.piece-map [data-source]')
+              .evaluateAll((cells) => [
+                ...new Set(
+                  cells.map((cell) => `${cell.getAttribute('data-source')} ${cell.getAttribute('style')}`),
+                ),
+              ]);
+          const deadline = Date.now() + FINISH_MS;
+          let seen: string[] = [];
+          while (Date.now() < deadline) {
+            seen = await colours();
+            if (
+              seen.some((entry) => entry.startsWith('peer:')) &&
+              seen.some((entry) => entry.startsWith('local'))
+            )
+              break;
+            await clientUi.page.waitForTimeout(250);
+          }
+          const owners = new Set(seen.map((entry) => entry.split(' ')[0]));
+          const fills = new Set(seen.map((entry) => entry.slice(entry.indexOf(' ') + 1)));
+          assert.ok(
+            owners.size >= 2 && fills.size >= 2,
+            `two sources, two colours in the map: ${seen.join(', ')}`,
+          );
+          await clientUi.page.locator('.legend').getByText('helper-daemon').waitFor({ timeout: UI_WAIT_MS });
+          await screenshotEveryWay(clientUi.page, 'detail-helper');
+          origin.options.rateBytesPerSec = undefined;
+
+          await navigateTo(clientUi.page, 'Downloads');
+          await row(clientUi.page, 'helped.bin').getByText('Finished').waitFor({ timeout: FINISH_MS });
+          assert.equal(await sha256OfFile(join(root, 'helped.bin')), sha256(data));
+          await screenshotEveryWay(clientUi.page, 'downloads-helped');
+
+          await navigateTo(helperUi.page, 'Swarm');
+          await helperUi.page
+            .getByRole('heading', { name: 'This machine as a helper' })
+            .waitFor({ timeout: UI_WAIT_MS });
+          await screenshotEveryWay(helperUi.page, 'swarm-helper');
+          await navigateTo(clientUi.page, 'Swarm');
+          await clientUi.page
+            .getByRole('heading', { name: 'Helpers this machine knows' })
+            .waitFor({ timeout: UI_WAIT_MS });
+          await screenshotEveryWay(clientUi.page, 'swarm-client');
+          assert.deepEqual([...helperUi.errors, ...clientUi.errors], [], 'no script error in the pages');
+          await helperUi.context.close();
+          await clientUi.context.close();
+        } finally {
+          await client.stop();
+          await helper.stop();
+        }
+      });
+    } finally {
+      await origin.close();
+    }
+  });
+
+  test('a setting changed in the UI is kept when the daemon restarts', async () => {
+    await withTempDir(async (root) => {
+      const stateHome = join(root, 'state');
+      const first = await startUiDaemon(stateHome, root);
+      try {
+        const { context, page, errors } = await openSignedIn(browser, first);
+        await navigateTo(page, 'Settings');
+        await page.getByLabel('Downloads at once').fill('7');
+        await page.getByLabel('Speed limit in total').fill('3M');
+        await page.getByRole('button', { name: 'Save settings' }).click();
+        await page.getByText('Settings saved.').waitFor({ timeout: UI_WAIT_MS });
+        await screenshotEveryWay(page, 'settings');
+        assert.deepEqual(errors, [], 'no script error in the page');
+        await context.close();
+      } finally {
+        await first.stop();
+      }
+      const second = await startUiDaemon(stateHome, root);
+      try {
+        const { context, page } = await openSignedIn(browser, second);
+        await navigateTo(page, 'Settings');
+        await page.getByLabel('Downloads at once').waitFor({ timeout: UI_WAIT_MS });
+        assert.equal(await page.getByLabel('Downloads at once').inputValue(), '7');
+        assert.equal(await page.getByLabel('Speed limit in total').inputValue(), '3M');
+        await context.close();
+      } finally {
+        await second.stop();
+      }
+    });
   });
 });
