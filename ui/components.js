@@ -151,8 +151,13 @@ export function Field({ id, label, hint, error, children }) {
     <label for=${id}>${label}</label>
     ${children}
     ${hint && !error ? html`<p class="hint" id=${`${id}-hint`}>${hint}</p>` : null}
-    ${error ? html`<p class="field-error" id=${`${id}-error`} role="alert">${error}</p>` : null}
+    ${error ? html`<p class="field-error" id=${`${id}-error`} role="alert">${sentence(error)}</p>` : null}
   </div>`;
+}
+
+/** The daemon's messages start with the key they name, in lower case; under a field they start a sentence. */
+function sentence(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** aria attributes that tie a control to its hint or error. */

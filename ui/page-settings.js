@@ -74,7 +74,6 @@ export function SettingsPage({ store, state }) {
 
   return html`<section class="page page-narrow">
     <header class="page-header"><h1>Settings</h1></header>
-    ${status ? html`<${Notice} kind=${status.kind}>${status.text}<//>` : null}
     <form class="form" onSubmit=${save} novalidate>
       <section class="card" aria-labelledby="downloads-title">
         <h2 id="downloads-title">Downloads</h2>
@@ -145,6 +144,7 @@ export function SettingsPage({ store, state }) {
 
       <div class="form-actions sticky-actions">
         <button class="button primary" type="submit">Save settings</button>
+        ${status ? html`<span class=${status.kind === 'success' ? 'saved' : 'field-error'} role="status">${status.text}</span>` : null}
       </div>
     </form>
   </section>`;

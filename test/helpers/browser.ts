@@ -89,6 +89,8 @@ const SHOT_SIZES = [
 export async function screenshotEveryWay(page: Page, name: string, options: { fullPage?: boolean } = {}) {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   const before = page.viewportSize();
+  // A full-page shot of a scrolled page draws the sticky header where the scroll left it.
+  await page.evaluate('window.scrollTo(0, 0)');
   for (const size of SHOT_SIZES) {
     await page.setViewportSize({ width: size.width, height: size.height });
     for (const colorScheme of ['light', 'dark'] as const) {

@@ -107,6 +107,15 @@ describe('web UI', () => {
         await page.locator('.connection-open').waitFor({ timeout: UI_WAIT_MS });
         const allowed = await callFromPage(page, 'ddm.tellAll');
         assert.deepEqual(allowed.result, [], 'signed in, the RPC answers without a token');
+
+        // The keyboard reaches the app: a skip link first, then the navigation, with a visible focus ring.
+        await page.keyboard.press('Tab');
+        assert.equal(await page.evaluate('document.activeElement.textContent'), 'Skip to content');
+        for (let press = 0; press < 3; press++) await page.keyboard.press('Tab');
+        assert.equal(await page.evaluate('document.activeElement.textContent'), 'Add');
+        assert.notEqual(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle'), 'none');
+        await page.keyboard.press('Enter');
+        await page.getByLabel('URL').waitFor({ timeout: UI_WAIT_MS });
         await context.close();
 
         const printed = await browser.newContext();
