@@ -54,10 +54,6 @@ export interface DaemonOptions {
    * `tlsFingerprints` setting and `tlsCa`, and rebuilds it when the setting changes.
    */
   peerDispatcher?: Dispatcher;
-  /** The RPC secret (--rpc-secret); absent: the one in the state directory, made on first start. */
-  rpcSecret?: string;
-  /** Browser origins besides the daemon's own that may call the RPC (--rpc-allow-origin). */
-  rpcAllowOrigins?: string[];
   /** PEM CA file that signs https trackers and peers (`--tls-ca`). */
   tlsCa?: string;
   /** The helper may fetch loopback and private addresses (`--allow-private`). */
@@ -71,6 +67,10 @@ export interface DaemonOptions {
   log?: Logger;
   /** Lines about the helper role (where it is announced, tracker trouble). */
   report?: (line: string) => void;
+  /** The RPC secret (--rpc-secret); absent: the one in the state directory, made on first start. */
+  rpcSecret?: string;
+  /** Browser origins besides the daemon's own that may call the RPC (--rpc-allow-origin). */
+  rpcAllowOrigins?: string[];
 }
 
 export interface Daemon {
@@ -81,13 +81,13 @@ export interface Daemon {
   readonly sessionPath: string;
   /** The web UI's address with a fresh one-time sign-in token: it opens the UI signed in, once. */
   uiLoginUrl(): string;
-  /** Where the secret is kept; undefined when it was given (--rpc-secret). */
-  readonly secretPath: string | undefined;
-  /** Settles when a client asked the daemon to stop (aria2.shutdown). */
-  readonly stopRequested: Promise<void>;
   readonly settings: SettingsStore;
   /** Exists even when the role is off. */
   readonly helper: HelperRole;
+  /** Where the RPC secret is kept; undefined when it was given (--rpc-secret). */
+  readonly secretPath: string | undefined;
+  /** Settles when a client asked the daemon to stop (aria2.shutdown). */
+  readonly stopRequested: Promise<void>;
   /** Checkpoints every active download, saves the session, stops serving. */
   close(): Promise<void>;
 }
@@ -185,7 +185,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     secret,
     allowedHosts,
     allowOrigins: options.rpcAllowOrigins ?? [],
-    dir: settings.get().dir,
+    dir: () => settings.get().dir,
     settings,
     helper: role,
     finished,
@@ -217,6 +217,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const server: Server = createServer(router.request);
   server.on('upgrade', router.upgrade);
   const closeAll = async () => {
+    rpc.close();
     await helperService.close();
     await engine.close();
     await trusts.close();
@@ -228,7 +229,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const dispatcher = await trusts.forFingerprints(current.tlsFingerprints);
     await helperService.apply(current.helper, helperContext(current, settings.swarmSecret(), dispatcher));
   } catch (error) {
-    rpc.close();
     server.close();
     await closeAll();
     throw error;
@@ -241,10 +241,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     engine,
     sessionPath,
     uiLoginUrl: () => `${browserUrl(options.host, port)}/?login=${uiSessions.issueLoginToken()}`,
-    secretPath,
-    stopRequested,
     settings,
     helper: role,
+    secretPath,
+    stopRequested,
     close: () => {
       closing ??= (async () => {
         rpc.close();

@@ -103,8 +103,10 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
       return handle.id;
     },
     'aria2.addTorrent': unsupported('BitTorrent'),
+    // BitTorrent's peers: a running ddm download has none (its helpers are in ddm.getSources).
     'aria2.getPeers': (params) => {
-      book.find(params.string(0));
+      const { status } = book.find(params.string(0));
+      if (status.state !== 'active') throw methodError(`No peer data is available for GID#${status.id}`);
       return [];
     },
     'aria2.addMetalink': unsupported('Metalink'),
@@ -136,7 +138,13 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
       return engine.moveInQueue(handle.id, base + pos);
     },
     'aria2.tellStatus': (params) => aria2Status(book.find(params.string(0)), params.optionalKeys(1)),
-    'aria2.getUris': (params) => aria2Uris(book.find(params.string(0)).status),
+    'aria2.getUris': (params) => {
+      const { status } = book.find(params.string(0));
+      if (['complete', 'error', 'removed'].includes(status.state)) {
+        throw methodError(`No URI data is available for GID#${status.id}`);
+      }
+      return aria2Uris(status);
+    },
     'aria2.getFiles': (params) => aria2Files(book.find(params.string(0))),
     'aria2.getServers': (params) => {
       const { status } = book.find(params.string(0));
@@ -183,13 +191,15 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
     },
     'aria2.getGlobalOption': () => {
       const limits = engine.limits();
+      const defaults = deps.settings?.get();
+      const connections = String(defaults?.connections ?? DEFAULT_CONNECTIONS);
       return {
-        dir: deps.dir,
+        dir: deps.dir(),
         'max-concurrent-downloads': String(limits.maxActive),
         'max-overall-download-limit': String(limits.maxSpeed),
-        split: String(DEFAULT_CONNECTIONS),
-        'max-connection-per-server': String(DEFAULT_CONNECTIONS),
-        'max-download-limit': '0',
+        split: connections,
+        'max-connection-per-server': connections,
+        'max-download-limit': String(defaults?.maxSpeed ?? 0),
         'max-tries': String(DEFAULT_MAX_TRIES),
         timeout: String(DEFAULT_TIMEOUT_MS / 1000),
       };
@@ -254,19 +264,24 @@ export function window<T>(items: readonly T[], offset: number, num: number): T[]
   return picked;
 }
 
-const GLOBAL_OPTIONS: Record<string, { setting: string; parse: (value: unknown) => number }> = {
+const GLOBAL_OPTIONS: Record<string, { setting: string; parse: (value: unknown) => unknown }> = {
+  dir: {
+    setting: 'dir',
+    parse: (value) => {
+      if (typeof value !== 'string' || value.length === 0) throw new Error('bad');
+      return value;
+    },
+  },
   'max-concurrent-downloads': { setting: 'maxActive', parse: (value) => wholeNumber(value, 1) },
   'max-overall-download-limit': {
     setting: 'maxOverallSpeed',
-    parse: (value) => {
-      const { request } = requestFromOptions({ 'max-download-limit': value });
-      return request.maxSpeed as number;
-    },
+    parse: (value) => requestFromOptions({ 'max-download-limit': value }).request.maxSpeed,
   },
 };
 
+/** aria2's global options that ddm has become the daemon's settings (engine limits without a store). */
 async function changeGlobalOption(deps: RpcDeps, options: Record<string, unknown>): Promise<string> {
-  const settings: Record<string, number> = {};
+  const settings: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(asStruct(options))) {
     const row = GLOBAL_OPTIONS[name];
     if (!row) continue;
@@ -281,9 +296,11 @@ async function changeGlobalOption(deps: RpcDeps, options: Record<string, unknown
     if (deps.settings) {
       await deps.settings.change(settings);
     } else {
+      if (settings.dir !== undefined)
+        throw methodError('This daemon has no settings store: dir cannot change.');
       deps.engine.setLimits({
-        ...(settings.maxActive === undefined ? {} : { maxActive: settings.maxActive }),
-        ...(settings.maxOverallSpeed === undefined ? {} : { maxSpeed: settings.maxOverallSpeed }),
+        ...(settings.maxActive === undefined ? {} : { maxActive: settings.maxActive as number }),
+        ...(settings.maxOverallSpeed === undefined ? {} : { maxSpeed: settings.maxOverallSpeed as number }),
       });
     }
   } catch (error) {

@@ -149,7 +149,8 @@ export function optionsOfRequest(
   put('user-agent', request.userAgent);
   put('checksum', request.checksum);
   put('ca-certificate', request.caCertificate);
-  put('check-certificate', request.insecure === undefined ? undefined : !request.insecure);
+  // aria2 lists check-certificate only when it was set.
+  if (request.insecure === true) options['check-certificate'] = 'false';
   if (Array.isArray(request.header) && request.header.length > 0) options.header = request.header.join('\n');
   return options;
 }

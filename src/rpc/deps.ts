@@ -1,25 +1,16 @@
 /**
  * What the RPC needs from the daemon. The settings store and the helper role are the daemon's
- * (CONTRACT §1); until the daemon has them the route runs without, and the `ddm.*` methods that
- * need them answer a clear error. The types here are the structural subset the RPC uses.
+ * (CONTRACT §1); a route built without them (tests, an embedding) answers the `ddm.*` methods
+ * that need them with a clear error.
  */
 import type { IncomingMessage } from 'node:http';
+import type { HelperRole } from '../daemon/helper-role.js';
+import type { SettingsStore } from '../daemon/settings.js';
 import type { Engine } from '../engine/engine.js';
 import type { FinishedDownload } from '../engine/session-store.js';
 
-export interface RpcSettingsStore {
-  get(): unknown;
-  change(changes: Record<string, unknown>): Promise<unknown>;
-  generateSwarmSecret(): Promise<string>;
-  on(listener: (settings: unknown) => void): () => void;
-}
-
-export interface RpcHelperRole {
-  status(): unknown;
-  pendingRequests(): unknown[];
-  answer(id: string, answer: 'yes' | 'no' | 'always'): void;
-  on(listener: (event: { type: string } & Record<string, unknown>) => void): () => void;
-}
+export type RpcSettingsStore = SettingsStore;
+export type RpcHelperRole = HelperRole;
 
 /** The engine, with the swarm view branch daemon-helper adds (CONTRACT §2) when present. */
 export type RpcEngine = Engine & { swarm?: () => unknown[] };
@@ -44,6 +35,6 @@ export interface RpcDeps {
   saveSession?: () => Promise<void>;
   /** aria2.shutdown: the daemon stops (after the answer is sent). */
   shutdown?: () => void;
-  /** The download folder of downloads that name none (aria2's global `dir`). */
-  dir: string;
+  /** The download folder of downloads that name none (aria2's global `dir`); settings may change it. */
+  dir: () => string;
 }

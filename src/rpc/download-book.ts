@@ -46,12 +46,16 @@ export class DownloadBook {
       if (event.event.type !== 'state') return;
       const { state } = event.event;
       if (state === 'complete' || state === 'error') this.#markStopped(event.id, undefined);
-      if (state === 'removed') {
+      // As aria2: a download removed while running leaves a result; one removed from the queue does not.
+      if (state === 'removed' && event.event.previous === 'active') {
         const handle = deps.engine.get(event.id);
         this.#markStopped(
           event.id,
           handle ? this.#viewOf(handle.status(), handle.sessionRequest()) : undefined,
         );
+      } else if (state === 'removed') {
+        this.#stopped.delete(event.id);
+        this.#events.delete(event.id);
       }
       const method = NOTIFICATION_OF_STATE[state];
       if (method) notify(method, event.id);
@@ -127,12 +131,12 @@ export class DownloadBook {
   #earlier(): DownloadView[] {
     return (this.deps.finished ?? []).map((saved) => {
       const status = finishedStatus(saved);
-      return { status, request: saved.request, dir: dirOf(status, saved.request, this.deps.dir) };
+      return { status, request: saved.request, dir: dirOf(status, saved.request, this.deps.dir()) };
     });
   }
 
   #viewOf(status: DownloadView['status'], request: Record<string, unknown>): DownloadView {
-    return { status, request, dir: dirOf(status, request, this.deps.dir) };
+    return { status, request, dir: dirOf(status, request, this.deps.dir()) };
   }
 
   #markStopped(gid: string, view: DownloadView | undefined): void {

@@ -169,9 +169,8 @@ describe('JSON-RPC driven by the aria2 npm client', () => {
       await eventually(() => seen.includes(`onDownloadPause ${gid}`), FINISH_MS, 'pause notified');
       await ws.call('remove', gid);
       await eventually(() => seen.includes(`onDownloadStop ${gid}`), FINISH_MS, 'stop notified');
-      const removed = (await ws.call('tellStopped', -1, 1)) as Status[];
-      assert.equal(removed[0]!.gid, gid);
-      assert.equal(removed[0]!.status, 'removed');
+      // As aria2c: a download removed from the queue (paused) leaves no result behind.
+      await assert.rejects(ws.call('tellStatus', gid), /is not found/);
 
       const good = (await ws.call('addUri', [origin.url], { out: 'ws-done.bin' })) as string;
       await eventually(() => seen.includes(`onDownloadComplete ${good}`), FINISH_MS, 'complete notified');
@@ -240,7 +239,20 @@ describe('JSON-RPC driven by the aria2 npm client', () => {
     );
     const all = (await ddm('ddm.tellAll')) as { id: string }[];
     assert.ok(gids.every((gid) => all.some((d) => d.id === gid)));
-    await assert.rejects(ddm('ddm.getSettings'), /settings/);
+    const settings = (await ddm('ddm.getSettings')) as { dir: string; maxActive: number };
+    assert.equal(settings.dir, root);
+    const changed = (await ddm('ddm.changeSettings', { maxActive: 4 })) as { maxActive: number };
+    assert.equal(changed.maxActive, 4);
+    assert.equal(
+      ((await aria2.call('getGlobalOption')) as Record<string, string>)['max-concurrent-downloads'],
+      '4',
+    );
+    await assert.rejects(ddm('ddm.changeSettings', { maxActive: 'many' }), /maxActive/);
+    assert.equal(((await ddm('ddm.getHelperRole')) as { enabled: boolean }).enabled, false);
+    assert.deepEqual(await ddm('ddm.getHelpRequests'), []);
+    await assert.rejects(ddm('ddm.answerHelpRequest', '0123456789abcdef', 'yes'), /\(1\)/);
+    await assert.rejects(ddm('ddm.answerHelpRequest', '0123456789abcdef', 'perhaps'), /yes, no or always/);
+    assert.deepEqual(await ddm('ddm.getSwarm'), []);
 
     const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}/jsonrpc`);
     await within(new Promise((resolve) => ws.once('open', resolve)), 10_000, 'websocket open');
