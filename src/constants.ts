@@ -351,3 +351,11 @@ export const GENERATED_SWARM_SECRET_BYTES = 24;
 export const HELPER_CLIENT_NAMES_REMEMBERED = 1_024;
 /** The helper role's per-client speed is smoothed over about this long. */
 export const HELPER_RATE_WINDOW_MS = 3_000;
+/** Peers a download remembers the consent answer of (for its sources' states). */
+export const MAX_SOURCE_NOTES = 256;
+/** A long-lived browse (the engine's) asks the LAN for peers again this often. */
+export const LAN_BROWSE_REQUERY_MS = 5_000;
+/** A peer not heard for this long (three queries unanswered) has left the LAN's live set. */
+export const LAN_BROWSE_EXPIRY_MS = 3 * LAN_BROWSE_REQUERY_MS;
+/** Peers an engine remembers the last answer and error of (for its swarm list). */
+export const MAX_PEER_NOTES = 1_024;

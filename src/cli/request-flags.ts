@@ -13,12 +13,34 @@ export function flagForKey(key: string): string {
   return long ?? key;
 }
 
-/** `error` reworded with the flag, when it is about one option of a request. */
+/**
+ * The engine quotes an option in its messages as `key` or `key=value` in backquotes; on the
+ * command line that is the flag: `insecure` → --insecure, `local=false` → --no-local.
+ */
+export function flagsInText(text: string): string {
+  return text.replace(/`([a-zA-Z]+)(?:=(true|false))?`/g, (quoted, key: string, value?: string) => {
+    const spec = GET_OPTIONS.find((option) => option.key === key && option.kind === 'bool');
+    if (!spec) return quoted;
+    // A negated flag (--no-local) says `key=false`; a plain one (--insecure) says `key` or `key=true`.
+    if (Boolean(spec.negated) !== (value === 'false')) return quoted;
+    return flagForKey(key);
+  });
+}
+
+/** `error` reworded with the flag, when it is about one option of a request or quotes one. */
 export function withFlagNames(error: unknown): unknown {
   if (!isDdmError(error)) return error;
   const { key, problem } = error.details;
-  if (typeof key !== 'string' || typeof problem !== 'string') return error;
-  return new DdmError(error.code, `${flagForKey(key)} ${problem}`, {
+  if (typeof key !== 'string' || typeof problem !== 'string') {
+    const message = flagsInText(error.message);
+    if (message === error.message) return error;
+    return new DdmError(error.code, message, {
+      details: error.details,
+      cause: error,
+      retryable: error.retryable,
+    });
+  }
+  return new DdmError(error.code, `${flagForKey(key)} ${flagsInText(problem)}`, {
     details: error.details,
     cause: error,
     retryable: error.retryable,

@@ -123,7 +123,7 @@ export async function runDownload(options: DownloadOptions, signal: AbortSignal)
     emit({
       type: 'notice',
       message:
-        "--insecure: the origin's TLS certificate is not checked, so anyone on the path can read and change the download",
+        "`insecure`: the origin's TLS certificate is not checked, so anyone on the path can read and change the download",
     });
   }
   const dispatcher =
@@ -268,7 +268,7 @@ function describeRestart(reason: string | undefined): string | undefined {
     case 'part-unusable':
       return 'the earlier partial download is incomplete on disk (.part or control file missing or wrong size): starting over';
     case 'overwrite':
-      return '--overwrite: discarding the earlier partial download';
+      return '`overwrite`: discarding the earlier partial download';
     default:
       return undefined;
   }
@@ -303,7 +303,7 @@ async function runSegmented(
   if (plans.length === 0 && (context.recruitment?.candidates ?? 0) === 0) {
     throw new DdmError(
       'NO_WORKERS',
-      'no peers were found and --no-local was given: nobody can fetch the file',
+      'no peers were found and `local=false` was given: nobody can fetch the file',
     );
   }
   const workers =
@@ -434,7 +434,7 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
   if (options.local === false) {
     throw new DdmError(
       'NO_WORKERS',
-      'the origin does not support ranges (or gives no length, no validator, or an encoded body), so it cannot be shared with peers; run without --no-local',
+      'the origin does not support ranges (or gives no length, no validator, or an encoded body), so it cannot be shared with peers; run without `local=false`',
     );
   }
   const why = singleStreamReason(probed);

@@ -48,7 +48,8 @@ export type DownloadEvent =
       type: 'peer';
       source: string;
       label: string;
-      status: 'accepted' | 'refused' | 'failed' | 'dropped';
+      /** 'asking': the offer is on its way (the peer's operator may be asked). */
+      status: 'asking' | 'accepted' | 'refused' | 'failed' | 'dropped';
       message?: string;
     }
   | {

@@ -11,6 +11,12 @@ export interface PeerTarget {
   name: string;
   /** Base URL of the peer, e.g. http://192.168.1.20:7801 */
   url: string;
+  /** What its /v1/info said (a directory shows them). */
+  slots?: number;
+  freeSlots?: number;
+  version?: string;
+  /** How it was found: tracker URLs, "peer" for --peer, "mdns" for the LAN. */
+  foundBy?: string[];
 }
 
 /** A peer that accepted to help: each slot fetches ranges from the origin and streams them to us. */

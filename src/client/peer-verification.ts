@@ -137,7 +137,7 @@ function mismatchError(checksum: Checksum, actual: string, path: string, audited
     : 'and every byte came from the origin';
   return new DdmError(
     'CHECKSUM_MISMATCH',
-    `${checksum.algorithm} of the download is ${actual}, expected ${checksum.hex}, ${why}: the origin's file is not the one the checksum describes, or the checksum is wrong. The data is kept in ${path}: the same command again only hashes it again (fetching just pieces found damaged on disk); --overwrite fetches it all again`,
+    `${checksum.algorithm} of the download is ${actual}, expected ${checksum.hex}, ${why}: the origin's file is not the one the checksum describes, or the checksum is wrong. The data is kept in ${path}: the same command again only hashes it again (fetching just pieces found damaged on disk); \`overwrite\` fetches it all again`,
     { details: { algorithm: checksum.algorithm, expected: checksum.hex, actual, path } },
   );
 }

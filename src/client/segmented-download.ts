@@ -245,8 +245,8 @@ export class SegmentedDownload {
     const peers = this.sources.filter((s) => s.kind === 'peer');
     const message =
       peers.length === 0
-        ? 'no peer accepted to help and --no-local was given: nobody can fetch the file'
-        : `every peer failed (${peers.map((p) => `${p.label}: ${p.lastError ?? 'failed'}`).join('; ')}) and --no-local was given`;
+        ? 'no peer accepted to help and `local=false` was given: nobody can fetch the file'
+        : `every peer failed (${peers.map((p) => `${p.label}: ${p.lastError ?? 'failed'}`).join('; ')}) and \`local=false\` was given`;
     return new DdmError('NO_WORKERS', message);
   }
 

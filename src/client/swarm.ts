@@ -76,7 +76,12 @@ export async function findPeers(
   key: SwarmKey,
   signal: AbortSignal,
 ): Promise<PeerTarget[]> {
-  return (await findPeersWithCoverage(options, key, signal)).peers;
+  // Who to ask, no more: what else the look learned (slots, how found) is the directory's.
+  return (await findPeersWithCoverage(options, key, signal)).peers.map(({ id, name, url }) => ({
+    id,
+    name,
+    url,
+  }));
 }
 
 /** What one look for peers found, and whether every tracker and `--peer` answered. */
@@ -107,7 +112,8 @@ export async function findPeersWithCoverage(
       ),
     ];
     const complete = fromTrackers.every((targets) => targets !== undefined) && direct.every(Boolean);
-    return { peers: mergeSightings(sightings).map((peer) => peer.value), complete };
+    const peers = mergeSightings(sightings).map((peer) => ({ ...peer.value, foundBy: peer.foundBy }));
+    return { peers, complete };
   } catch (error) {
     controller.abort(error);
     throw error;
@@ -131,7 +137,8 @@ async function findOnLan(options: SwarmOptions, key: SwarmKey, signal: AbortSign
   const members: PeerTarget[] = [];
   for (const verdict of verdicts) {
     if (verdict.kind === 'member') {
-      members.push({ id: verdict.info.id, name: verdict.info.name, url: verdict.url });
+      const { id, name, slots, freeSlots, version } = verdict.info;
+      members.push({ id, name, url: verdict.url, slots, freeSlots, version });
       continue;
     }
     options.onEvent({
@@ -227,7 +234,14 @@ async function identifyPeer(
         `peer at ${baseUrl} serves https but answered over plain http: something relays it; use https://`,
       );
     }
-    return { id: info.id, name: info.name, url: baseUrl };
+    return {
+      id: info.id,
+      name: info.name,
+      url: baseUrl,
+      slots: info.slots,
+      freeSlots: info.freeSlots,
+      version: info.version,
+    };
   } catch (error) {
     if (stopsSwarmSetup(error) && listed === undefined) throw error;
     options.onEvent({
@@ -294,6 +308,7 @@ async function askConsent(
   signal: AbortSignal,
 ): Promise<number> {
   const source = `peer:${target.id}`;
+  options.onEvent({ type: 'peer', source, label: target.name, status: 'asking' });
   try {
     const answer = await signedJson({
       baseUrl: target.url,

@@ -19,7 +19,8 @@ import { childController } from '../util/abort.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { PieceMap } from './piece-map.js';
 import type { DownloadRequest } from './request.js';
-import type { DownloadState, DownloadStatus, HandleEvent, LiveOptions, SourceStatus } from './types.js';
+import { SourceStates } from './source-states.js';
+import type { DownloadState, DownloadStatus, HandleEvent, LiveOptions } from './types.js';
 
 /** What a handle borrows from its engine. */
 export interface HandleEnvironment {
@@ -30,7 +31,7 @@ export interface HandleEnvironment {
   swarmFor(
     request: DownloadRequest,
     onEvent: (event: DownloadEvent) => void,
-    retire: (sourceId: string) => void,
+    retire: (sourceId: string, label: string) => void,
   ): ((signal: AbortSignal) => Promise<Recruitment>) | undefined;
   /** The engine's lifetime: aborting it interrupts every run (they checkpoint first). */
   signal: AbortSignal;
@@ -53,6 +54,7 @@ export class DownloadHandle {
   #stopping: Stopping;
   #live: LiveDownload | undefined;
   #lastSources: WorkerStats[] = [];
+  readonly #sourceStates = new SourceStates();
   #output: string | undefined;
   #totalBytes: number | null = null;
   #progressBytes = 0;
@@ -113,7 +115,7 @@ export class DownloadHandle {
       speedBps: this.#state === 'active' ? this.#speedBps : 0,
       connections: this.#state === 'active' ? sources.reduce((sum, s) => sum + s.active, 0) : 0,
       options: { ...this.#options },
-      sources: sources.map(sourceStatus),
+      sources: this.#sourceStates.statuses(sources),
       pieces: this.#pieces.pieces(),
       ...(this.#error ? { error: this.#error } : {}),
     };
@@ -201,7 +203,11 @@ export class DownloadHandle {
 
   async #runOnce(signal: AbortSignal): Promise<void> {
     const onEvent = (event: DownloadEvent) => this.#onEvent(event);
-    const retire = (sourceId: string) => this.#live?.retireSource(sourceId);
+    this.#sourceStates.reset();
+    const retire = (sourceId: string, label: string) => {
+      this.#live?.retireSource(sourceId);
+      this.#sourceStates.departed(sourceId, label);
+    };
     const swarm = this.#options.helpers
       ? this.environment.swarmFor(this.request, onEvent, retire)
       : undefined;
@@ -276,6 +282,7 @@ export class DownloadHandle {
   }
 
   #onEvent(event: DownloadEvent): void {
+    if (event.type === 'peer') this.#sourceStates.heard(event);
     if (event.type === 'start') {
       this.#output = event.output;
       this.#totalBytes = event.size;
@@ -303,19 +310,6 @@ export class DownloadHandle {
   #emit(event: HandleEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
-}
-
-function sourceStatus(stats: WorkerStats): SourceStatus {
-  return {
-    id: stats.source,
-    label: stats.label,
-    kind: stats.kind,
-    state: stats.dropped ? 'dropped' : stats.active > 0 ? 'active' : 'idle',
-    rateBps: stats.rateBps,
-    bytes: stats.bytes,
-    failures: stats.failures,
-    ...(stats.lastError === undefined ? {} : { lastError: stats.lastError }),
-  };
 }
 
 function hasOwnOriginTrust(options: Pick<DownloadOptions, 'originTls'>): boolean {

@@ -20,16 +20,19 @@ import {
   DEFAULT_MAX_TOTAL_CONNECTIONS,
   DEFAULT_TIMEOUT_MS,
   DOWNLOAD_ID_HEX_DIGITS,
+  MAX_PEER_NOTES,
 } from '../constants.js';
+import type { BrowseLan } from '../discovery/browser.js';
+import { LiveLanBrowser } from '../discovery/live-browser.js';
 import { DdmError } from '../errors.js';
 import { createOriginDispatcher } from '../origin/http-client.js';
 import { deriveKey } from '../protocol/auth.js';
 import { childController } from '../util/abort.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { DownloadHandle, type HandleEnvironment } from './download-handle.js';
-import { knownPeers, PeerDirectory } from './peer-directory.js';
+import { knownPeers, PeerDirectory, type PeerNote } from './peer-directory.js';
 import { type DownloadRequest, parseDownloadRequest, requestError, type SwarmRequest } from './request.js';
-import type { EngineEvent, KnownPeer } from './types.js';
+import type { EngineEvent, HandleEvent, KnownPeer } from './types.js';
 
 export interface EngineLimits {
   /** Downloads running at once; the others wait their turn. */
@@ -51,6 +54,10 @@ export interface EngineConfig extends Partial<EngineLimits> {
   timeoutMs?: number;
   /** Aborting it stops the engine: every run checkpoints and stops. */
   signal?: AbortSignal;
+  /** Replaces the engine's continuous mDNS browse (tests without multicast). */
+  lanBrowse?: BrowseLan;
+  /** How often the peer directories look, and after how long an absent peer has left (tests). */
+  directoryTiming?: { pollMs: number; goneAfterMs: number };
 }
 
 export interface AddOptions {
@@ -124,6 +131,13 @@ class DownloadEngine implements Engine {
   #defaults: RequestDefaults = {};
   #peerDispatcher: Dispatcher | undefined;
   readonly #directories = new Map<string, PeerDirectory>();
+  /** What downloads learned of each peer (refused, last error), for swarm(). */
+  readonly #peerNotes = new Map<string, PeerNote>();
+  readonly #lanBrowse: BrowseLan | undefined;
+  #liveBrowser: LiveLanBrowser | undefined;
+  /** The directory of the default swarm, watched for the engine's lifetime (a daemon's). */
+  #defaultWatch: (() => void) | undefined;
+  readonly #directoryTiming: EngineConfig['directoryTiming'];
   #closed = false;
 
   constructor(config: EngineConfig) {
@@ -141,6 +155,8 @@ class DownloadEngine implements Engine {
     this.#dispose = dispose;
     this.#dir = resolvePath(config.dir ?? '.');
     this.#peerDispatcher = config.peerDispatcher;
+    this.#lanBrowse = config.lanBrowse;
+    this.#directoryTiming = config.directoryTiming;
   }
 
   add(input: unknown, options: AddOptions = {}): DownloadHandle {
@@ -196,6 +212,7 @@ class DownloadEngine implements Engine {
     const { dir, ...keys } = defaults;
     if (dir !== undefined) this.#dir = resolvePath(dir);
     this.#defaults = Object.fromEntries(Object.entries(keys).filter(([, value]) => value !== undefined));
+    this.#watchDefaultSwarm();
   }
 
   setPeerDispatcher(dispatcher: Dispatcher | undefined): void {
@@ -203,7 +220,30 @@ class DownloadEngine implements Engine {
   }
 
   swarm(): KnownPeer[] {
-    return knownPeers([...this.#directories.values()]);
+    return knownPeers([...this.#directories.values()], this.#peerNotes);
+  }
+
+  /**
+   * Keeps the directory of the default swarm (the daemon's trackers, peers, LAN) polling while
+   * no download runs, so that swarm() shows the peers and a new download finds them at once.
+   */
+  #watchDefaultSwarm(): void {
+    this.#defaultWatch?.();
+    this.#defaultWatch = undefined;
+    if (this.#closed || this.#defaults.secret === undefined) return;
+    let request: DownloadRequest;
+    try {
+      request = parseDownloadRequest({ ...this.#defaults, url: 'http://swarm.invalid/' });
+    } catch {
+      return; // A bad default is reported by the first add() that uses it.
+    }
+    const swarm = request.swarm;
+    if (swarm === undefined) return;
+    const directory = this.#directoryFor(
+      swarm,
+      this.#swarmOptions(request, () => {}),
+    );
+    this.#defaultWatch = directory.subscribe(() => {});
   }
 
   on(listener: (event: EngineEvent) => void): () => void {
@@ -220,7 +260,9 @@ class DownloadEngine implements Engine {
     if (this.#closed) return;
     this.#closed = true;
     this.#controller.abort(new DdmError('ABORTED', 'the engine stopped'));
+    this.#defaultWatch?.();
     await Promise.all(this.list().map((handle) => handle.settled()));
+    await this.#liveBrowser?.close();
     this.#dispose();
     if (this.#ownsDispatcher) await this.#dispatcher.close().catch(() => {});
   }
@@ -244,6 +286,7 @@ class DownloadEngine implements Engine {
       });
     }
     handle.on((event) => {
+      this.#notePeer(event);
       for (const listener of this.#listeners) listener({ id, event });
     });
     if (options.paused) void handle.pause();
@@ -264,11 +307,24 @@ class DownloadEngine implements Engine {
   #swarmFor(
     request: DownloadRequest,
     onEvent: (event: DownloadEvent) => void,
-    retire: (sourceId: string) => void,
+    retire: (sourceId: string, label: string) => void,
   ): ((signal: AbortSignal) => Promise<Recruitment>) | undefined {
     const swarm = request.swarm;
     if (swarm === undefined) return undefined;
-    const options = (events: (event: DownloadEvent) => void): SwarmOptions => ({
+    // The directory polls quietly; the download's own first look reports what it finds.
+    const directory = this.#directoryFor(
+      swarm,
+      this.#swarmOptions(request, () => {}),
+    );
+    return async (signal) => {
+      const recruitment = await discoverSwarm(this.#swarmOptions(request, onEvent), signal);
+      return withLatePeers(recruitment, directory, retire);
+    };
+  }
+
+  #swarmOptions(request: DownloadRequest, events: (event: DownloadEvent) => void): SwarmOptions {
+    const swarm = request.swarm!;
+    return {
       trackers: swarm.trackers,
       peers: swarm.peers,
       secret: swarm.secret,
@@ -276,17 +332,36 @@ class DownloadEngine implements Engine {
       onEvent: events,
       timeoutMs: request.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       ...(this.#peerDispatcher ? { dispatcher: this.#peerDispatcher } : {}),
-      ...(swarm.discover ? { discovery: { timeoutMs: swarm.discoverTimeoutMs } } : {}),
-    });
-    // The directory polls quietly; the download's own first look reports what it finds.
-    const directory = this.#directoryFor(
-      swarm,
-      options(() => {}),
-    );
-    return async (signal) => {
-      const recruitment = await discoverSwarm(options(onEvent), signal);
-      return withLatePeers(recruitment, directory, retire);
+      ...(swarm.discover
+        ? { discovery: { timeoutMs: swarm.discoverTimeoutMs, browse: this.#lanBrowser() } }
+        : {}),
     };
+  }
+
+  /** One browse of the LAN for the engine's lifetime, shared by every download and directory. */
+  #lanBrowser(): BrowseLan {
+    if (this.#lanBrowse) return this.#lanBrowse;
+    this.#liveBrowser ??= new LiveLanBrowser();
+    return this.#liveBrowser.browse;
+  }
+
+  /** A download's news of a peer (refused, failed, accepted), for swarm(). */
+  #notePeer(event: HandleEvent): void {
+    if (event.type !== 'peer' || !event.source.startsWith('peer:')) return;
+    const id = event.source.slice('peer:'.length);
+    if (event.status === 'asking') return;
+    const trust =
+      event.status === 'refused' ? 'refused' : event.status === 'accepted' ? 'trusted' : undefined;
+    const previous = this.#peerNotes.get(id);
+    this.#peerNotes.delete(id);
+    this.#peerNotes.set(id, {
+      trust: trust ?? previous?.trust ?? 'trusted',
+      ...(event.message === undefined ? {} : { lastError: event.message }),
+    });
+    for (const oldest of this.#peerNotes.keys()) {
+      if (this.#peerNotes.size <= MAX_PEER_NOTES) break;
+      this.#peerNotes.delete(oldest);
+    }
   }
 
   /** One directory per way of finding peers, shared by every download that finds them that way. */
@@ -295,7 +370,15 @@ class DownloadEngine implements Engine {
     let directory = this.#directories.get(name);
     if (!directory) {
       const key = deriveKey(swarm.secret);
-      directory = new PeerDirectory((signal) => findPeersWithCoverage(options, key, signal));
+      const timing = this.#directoryTiming;
+      directory = timing
+        ? new PeerDirectory(
+            (signal) => findPeersWithCoverage(options, key, signal),
+            () => {},
+            timing.pollMs,
+            timing.goneAfterMs,
+          )
+        : new PeerDirectory((signal) => findPeersWithCoverage(options, key, signal));
       this.#directories.set(name, directory);
     }
     return directory;
@@ -337,7 +420,7 @@ class DownloadEngine implements Engine {
 function withLatePeers(
   recruitment: Recruitment,
   directory: PeerDirectory,
-  retire: (sourceId: string) => void,
+  retire: (sourceId: string, label: string) => void,
 ): Recruitment {
   const offer = recruitment.offer;
   if (offer === undefined) return recruitment;
@@ -347,7 +430,7 @@ function withLatePeers(
       const offered = new Set((recruitment.peers ?? []).map((peer) => peer.id));
       const unsubscribe = directory.subscribe(({ kind, target }) => {
         if (kind === 'gone') {
-          retire(`peer:${target.id}`);
+          retire(`peer:${target.id}`, target.name);
         } else if (!offered.has(target.id) && !signal.aborted) {
           offered.add(target.id);
           void offer(target, file, add, signal).catch(() => {});

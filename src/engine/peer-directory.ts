@@ -17,15 +17,38 @@ export interface DirectoryChange {
 type Listener = (change: DirectoryChange) => void;
 
 /** Every peer the directories know, one entry per id (the freshest sighting wins). */
-export function knownPeers(directories: readonly PeerDirectory[]): KnownPeer[] {
+export function knownPeers(
+  directories: readonly PeerDirectory[],
+  notes: ReadonlyMap<string, PeerNote> = new Map(),
+): KnownPeer[] {
   const byId = new Map<string, KnownPeer>();
   for (const directory of directories) {
     for (const peer of directory.known()) {
       const known = byId.get(peer.id);
-      if (!known || known.lastSeen < peer.lastSeen) byId.set(peer.id, peer);
+      const foundBy = [...new Set([...(known?.foundBy ?? []), ...peer.foundBy])];
+      const freshest = !known || known.lastSeen < peer.lastSeen ? peer : known;
+      byId.set(peer.id, { ...freshest, foundBy });
     }
   }
-  return [...byId.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...byId.values()]
+    .map((peer) => {
+      const note = notes.get(peer.id);
+      if (!note) return peer;
+      return { ...peer, trust: note.trust, ...(note.lastError ? { lastError: note.lastError } : {}) };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** What downloads learned of a peer: whether it refused, and its last error. */
+export interface PeerNote {
+  trust: KnownPeer['trust'];
+  lastError?: string;
+}
+
+/** How a sighting's `via` (tracker URL, "peer", "mdns") is shown. */
+function foundByOf(via: readonly string[] | undefined): KnownPeer['foundBy'] {
+  const kinds = (via ?? []).map((way) => (way === 'peer' ? 'static' : way === 'mdns' ? 'lan' : 'tracker'));
+  return [...new Set(kinds)];
 }
 
 export class PeerDirectory {
@@ -52,10 +75,10 @@ export class PeerDirectory {
       id: target.id,
       name: target.name,
       url: target.url,
-      foundBy: [],
-      slots: null,
-      freeSlots: null,
-      version: null,
+      foundBy: foundByOf(target.foundBy),
+      slots: target.slots ?? null,
+      freeSlots: target.freeSlots ?? null,
+      version: target.version ?? null,
       lastSeen,
       // Only peers that proved they hold the swarm's secret get here.
       trust: 'trusted',

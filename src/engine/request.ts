@@ -166,7 +166,7 @@ function swarmOf(raw: RawRequest): SwarmRequest | undefined {
   if ((trackers.length > 0 || peers.length > 0 || raw.discover === true) && !secret) {
     throw requestError(
       'secret',
-      'is needed to use peers: pass --secret, set DDM_SECRET, or put "secret" in the config file',
+      'is needed to use peers: the shared secret of the swarm (`ddm secret` makes one)',
       'NO_SECRET',
     );
   }

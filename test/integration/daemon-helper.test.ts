@@ -194,4 +194,42 @@ describe('ddm daemon --helper', () => {
       }
     });
   });
+
+  test('`ddm daemon --helper` as a process: its flags make the role, and a client in another process uses it', async () => {
+    await withTempDir(async (root) => {
+      const daemon = startCli(
+        [
+          'daemon',
+          '--listen',
+          '127.0.0.1:0',
+          '--helper',
+          '--accept',
+          'auto',
+          '--slots',
+          '3',
+          '--allow-private',
+          '--no-discover',
+          '--secret',
+          TEST_SECRET,
+          '--dir',
+          root,
+        ],
+        { XDG_STATE_HOME: join(root, 'state') },
+      );
+      try {
+        const url = (await daemon.waitFor(/listening on (http:\/\/[0-9.:]+)/))[1]!;
+        await daemon.waitFor(/helping as .* at http:\/\/.* \(accept auto, 3 slots\)/);
+        const output = join(root, 'via-cli-helper.bin');
+        const result = await runCli(
+          ['get', origin.url, '-o', output, '--peer', url, '--secret', TEST_SECRET, '--no-local'],
+          {},
+        );
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(await sha256OfFile(output), sha256(data));
+      } finally {
+        daemon.child.kill('SIGTERM');
+        await within(daemon.exited, 30_000, 'daemon stops');
+      }
+    });
+  });
 });

@@ -12,7 +12,7 @@ import { printError } from '../error-output.js';
 import { type InputEntry, parseInputFile } from '../input-file.js';
 import { humanRenderer } from '../render/human-output.js';
 import { jsonLinesRenderer } from '../render/json-lines.js';
-import { withFlagNames } from '../request-flags.js';
+import { flagsInText, withFlagNames } from '../request-flags.js';
 
 /** Resolved option values that are keys of a download request, passed on as they are. */
 /** The flags that are options of a download request: every key of the one schema but the URL. */
@@ -50,7 +50,8 @@ export async function runGetCommand(
     for (const entry of entries) {
       const human = !json && !quiet ? humanRenderer(context.stderr, { bar }) : undefined;
       if (human) renderers.push(human);
-      const onEvent = (event: DownloadEvent) => {
+      const onEvent = (engineEvent: DownloadEvent) => {
+        const event = withFlagsInEvent(engineEvent);
         human?.onEvent(event);
         emitJson?.(event);
       };
@@ -136,7 +137,7 @@ function exitCodeOf(
   let exitCode: number = EXIT.OK;
   for (const outcome of outcomes) {
     if (outcome.status === 'fulfilled') continue;
-    const code = report(outcome.reason, context, verbose, emitJson);
+    const code = report(withFlagNames(outcome.reason), context, verbose, emitJson);
     if (exitCode === EXIT.OK) exitCode = code;
   }
   return exitCode;
@@ -157,4 +158,13 @@ function report(
     });
   }
   return printError(error, context.stderr, verbose);
+}
+
+/** Notices and errors quote options as the engine names them; here they are flags. */
+function withFlagsInEvent(event: DownloadEvent): DownloadEvent {
+  if (event.type === 'notice' || event.type === 'error')
+    return { ...event, message: flagsInText(event.message) };
+  if (event.type === 'peer' && event.message !== undefined)
+    return { ...event, message: flagsInText(event.message) };
+  return event;
 }

@@ -67,6 +67,8 @@ export function humanRenderer(
         );
         break;
       case 'peer':
+        // An offer on its way is news only once answered.
+        if (event.status === 'asking') break;
         writeLine(`ddm: peer ${event.label} ${event.status}${event.message ? `: ${event.message}` : ''}`);
         break;
       case 'done':
