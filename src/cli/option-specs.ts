@@ -392,7 +392,7 @@ export const DAEMON_OPTIONS: readonly OptionSpec[] = [
   {
     key: 'listen',
     flags: '--listen <host:port>',
-    description: 'address of the API (keep it on loopback)',
+    description: 'address of the JSON-RPC and the web UI (keep it on loopback)',
     kind: 'string',
     defaultValue: `127.0.0.1:${DEFAULT_DAEMON_PORT}`,
   },

@@ -1,5 +1,5 @@
 /**
- * The daemon serves several parts on one port (the temporary API, the JSON-RPC, the web UI, the
+ * The daemon serves several parts on one port (the JSON-RPC, the web UI, the
  * swarm's peer protocol with --helper). Each part is a route that claims the paths it serves, so
  * the parts stay independent and the daemon only composes them.
  */

@@ -1,5 +1,5 @@
 /**
- * `ddm daemon`: one long-lived engine, its queue kept in the session file, and a loopback API.
+ * `ddm daemon`: one long-lived engine, its queue kept in the session file, and aria2's JSON-RPC (src/rpc/) on loopback.
  * On start the session is restored: every download that was waiting or active runs again and
  * resumes from its control file; paused ones stay paused; finished ones are listed.
  */
@@ -27,7 +27,6 @@ import { loadNodeTrust, type NodeTrust } from '../util/tls.js';
 import { type DaemonRoute, routeRequests } from './daemon-routes.js';
 import { DaemonHelperRole, type HelperRole } from './helper-role.js';
 import { HelperService } from './helper-service.js';
-import { API_PATH_PREFIX, apiHandler } from './http-api.js';
 import {
   type DaemonSettings,
   DaemonSettingsStore,
@@ -199,17 +198,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   const routes: DaemonRoute[] = [
     rpc,
-    {
-      name: 'api',
-      matches: (path) => path.startsWith(API_PATH_PREFIX),
-      handle: apiHandler({
-        engine,
-        secret,
-        allowedHosts,
-        finished: () => finished,
-        changed: () => writer.changed(),
-      }),
-    },
     createUiRoute({ sessions: uiSessions, allowedHosts }),
     helperService.route,
   ];

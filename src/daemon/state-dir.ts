@@ -1,5 +1,5 @@
 /**
- * Where the daemon keeps its session and its API secret: $XDG_STATE_HOME/ddm, by default
+ * Where the daemon keeps its session and its RPC secret: $XDG_STATE_HOME/ddm, by default
  * ~/.local/state/ddm. The directory is made private (0700): the secret must stay this user's.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,7 +27,7 @@ export async function ensureStateDir(dir: string): Promise<void> {
   }
 }
 
-/** The API secret in `path`, made (and kept mode 0600) on first start. */
+/** The RPC secret in `path`, made (and kept mode 0600) on first start. */
 export async function loadOrCreateSecret(path: string): Promise<string> {
   try {
     const secret = (await readFile(path, 'utf8')).trim();

@@ -98,9 +98,12 @@ export class LiveLanBrowser {
     this.#start();
     const age = Date.now() - (this.#startedAt ?? Date.now());
     if (age < options.timeoutMs) await sleep(options.timeoutMs - age, signal);
-    return announcementsFrom(this.#table.services(Date.now()), this.#links, (message) =>
+    const found = announcementsFrom(this.#table.services(Date.now()), this.#links, (message) =>
       this.#problem(message),
     );
+    // Each caller hears what went wrong, as a browse of its own would have told it.
+    for (const message of this.#reported) options.onProblem?.(message);
+    return found;
   };
 
   async close(): Promise<void> {

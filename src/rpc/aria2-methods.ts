@@ -18,7 +18,7 @@ import type { RpcDeps } from './deps.js';
 import type { DownloadBook } from './download-book.js';
 import type { DownloadView } from './download-view.js';
 import type { Params } from './params.js';
-import { methodError } from './rpc-error.js';
+import { fromDdmError, methodError } from './rpc-error.js';
 
 export type Method = (params: Params, call: CallContext) => unknown;
 
@@ -184,7 +184,7 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
       try {
         handle.setOptions(changes);
       } catch (error) {
-        throw isDdmError(error) ? methodError(error.message) : error;
+        throw isDdmError(error) ? fromDdmError(error) : error;
       }
       changed();
       return OK;
@@ -247,7 +247,7 @@ export function addToEngine(deps: RpcDeps, request: Record<string, unknown>, pau
   try {
     return deps.engine.add(request, { paused });
   } catch (error) {
-    if (isDdmError(error)) throw methodError(error.message);
+    if (isDdmError(error)) throw fromDdmError(error);
     throw error;
   }
 }
@@ -304,7 +304,7 @@ async function changeGlobalOption(deps: RpcDeps, options: Record<string, unknown
       });
     }
   } catch (error) {
-    throw isDdmError(error) ? methodError(error.message) : error;
+    throw isDdmError(error) ? fromDdmError(error) : error;
   }
   deps.changed?.();
   return OK;

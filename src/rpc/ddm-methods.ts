@@ -10,7 +10,7 @@ import { downloadRequestSchema, parseDownloadRequest } from '../engine/request.j
 import type { DownloadStatus } from '../engine/types.js';
 import { isDdmError } from '../errors.js';
 import { addToEngine, type Method, type MethodEnvironment } from './aria2-methods.js';
-import { methodError } from './rpc-error.js';
+import { fromDdmError, methodError } from './rpc-error.js';
 
 const OK = 'OK';
 const ANSWERS = new Set(['yes', 'no', 'always']);
@@ -29,7 +29,7 @@ export function ddmMethods({ deps, book }: MethodEnvironment): Record<string, Me
     try {
       return await work();
     } catch (error) {
-      throw isDdmError(error) ? methodError(error.message) : error;
+      throw isDdmError(error) ? fromDdmError(error) : error;
     }
   };
   return {
@@ -50,7 +50,7 @@ export function ddmMethods({ deps, book }: MethodEnvironment): Record<string, Me
         try {
           parseDownloadRequest(request);
         } catch (error) {
-          throw isDdmError(error) ? methodError(error.message) : error;
+          throw isDdmError(error) ? fromDdmError(error) : error;
         }
       }
       const gids = requests.map((request) => addToEngine(deps, request).id);

@@ -57,8 +57,11 @@ export class DownloadBook {
         this.#stopped.delete(event.id);
         this.#events.delete(event.id);
       }
+      // Forgetting a finished result (purgeDownloadResult) stops nothing: aria2 says nothing then.
+      const forgotten =
+        state === 'removed' && (event.event.previous === 'complete' || event.event.previous === 'error');
       const method = NOTIFICATION_OF_STATE[state];
-      if (method) notify(method, event.id);
+      if (method && !forgotten) notify(method, event.id);
     });
   }
 

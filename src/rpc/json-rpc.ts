@@ -8,13 +8,20 @@ import { timingSafeEqual } from 'node:crypto';
 import { isDdmError } from '../errors.js';
 import type { CallContext, Method } from './aria2-methods.js';
 import { Params } from './params.js';
-import { invalidParams, invalidRequest, methodError, RpcError, UNAUTHORIZED } from './rpc-error.js';
+import {
+  fromDdmError,
+  invalidParams,
+  invalidRequest,
+  methodError,
+  RpcError,
+  UNAUTHORIZED,
+} from './rpc-error.js';
 
 export interface RpcResponse {
   id: unknown;
   jsonrpc: '2.0';
   result?: unknown;
-  error?: { code: number; message: string };
+  error?: { code: number; message: string; data?: unknown };
 }
 
 export interface Answer {
@@ -132,8 +139,7 @@ export class JsonRpc {
         if (nested !== undefined && !Array.isArray(nested)) throw methodError('Params must be an array.');
         results.push([await this.#call(methodName, nested ?? [], preAuthorized, context, state)]);
       } catch (error) {
-        const { code, message } = asRpcError(error);
-        results.push({ code, message });
+        results.push(errorObject(asRpcError(error)));
       }
     }
     return results;
@@ -147,11 +153,15 @@ export class JsonRpc {
 }
 
 function failure(id: unknown, error: RpcError): RpcResponse {
-  return { id, jsonrpc: '2.0', error: { code: error.code, message: error.message } };
+  return { id, jsonrpc: '2.0', error: errorObject(error) };
+}
+
+function errorObject(error: RpcError): { code: number; message: string; data?: RpcError['data'] } {
+  return { code: error.code, message: error.message, ...(error.data ? { data: error.data } : {}) };
 }
 
 function asRpcError(error: unknown): RpcError {
   if (error instanceof RpcError) return error;
-  if (isDdmError(error)) return methodError(error.message);
+  if (isDdmError(error)) return fromDdmError(error);
   return methodError(error instanceof Error ? error.message : String(error));
 }

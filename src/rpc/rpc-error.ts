@@ -1,3 +1,5 @@
+import type { DdmError } from '../errors.js';
+
 /** A JSON-RPC error as aria2 sends it: code 1 for a method that failed, JSON-RPC's codes for the rest. */
 export const RPC_CODES = {
   METHOD_FAILED: 1,
@@ -10,6 +12,8 @@ export class RpcError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /** JSON-RPC's `data`: ddm's stable error code and the request key at fault, for scripts and the UI. */
+    readonly data?: { code: string; key?: string },
   ) {
     super(message);
   }
@@ -23,6 +27,12 @@ export class RpcError extends Error {
 /** A method failed: aria2's `{"code":1,"message":...}`. */
 export function methodError(message: string): RpcError {
   return new RpcError(RPC_CODES.METHOD_FAILED, message);
+}
+
+/** A ddm error as a failed method: aria2's code 1, ddm's code and key in `data`. */
+export function fromDdmError(error: DdmError): RpcError {
+  const key = typeof error.details.key === 'string' ? { key: error.details.key } : {};
+  return new RpcError(RPC_CODES.METHOD_FAILED, error.message, { code: error.code, ...key });
 }
 
 export function parseError(): RpcError {

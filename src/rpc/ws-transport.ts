@@ -31,7 +31,8 @@ export class WsSession {
     onClose: (session: WsSession) => void,
   ) {
     this.#authorized = preAuthorized;
-    socket.on('message', (data: Buffer, isBinary: boolean) => this.#received(isBinary ? data : data));
+    // Text or binary frames alike: the message is JSON either way.
+    socket.on('message', (data: Buffer) => this.#received(data));
     socket.on('close', () => {
       this.unsubscribe();
       onClose(this);

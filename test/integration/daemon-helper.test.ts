@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Daemon, startDaemon } from '../../src/daemon/daemon.js';
 import type { HelperRoleEvent } from '../../src/daemon/helper-role.js';
 import { runCli, sha256, sha256OfFile, startCli, testData, withTempDir } from '../helpers/cli.js';
-import { TEST_SECRET } from '../helpers/swarm.js';
+import { startTracker, stopAll, TEST_SECRET } from '../helpers/swarm.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 import { eventually, within } from '../helpers/wait.js';
 
@@ -70,10 +70,11 @@ describe('ddm daemon --helper', () => {
           data.length,
           'every byte came through the helper',
         );
-        const api = await fetch(`${daemon.url}/api/v0/downloads`, {
-          headers: { authorization: `Bearer ${daemon.secret}` },
+        const rpc = await fetch(`${daemon.url}/jsonrpc`, {
+          method: 'POST',
+          body: JSON.stringify({ id: 1, method: 'aria2.getVersion', params: [`token:${daemon.secret}`] }),
         });
-        assert.equal(api.status, 200, 'the API answers on the same port');
+        assert.equal(rpc.status, 200, 'the JSON-RPC answers on the same port');
       } finally {
         await daemon.close();
       }
@@ -231,5 +232,39 @@ describe('ddm daemon --helper', () => {
         await within(daemon.exited, 30_000, 'daemon stops');
       }
     });
+  });
+
+  test('trackers set while the helper runs: it registers with them, and a client that asks the tracker gets bytes from it', async () => {
+    const tracker = await startTracker(['--heartbeat', '1']);
+    try {
+      await withTempDir(async (root) => {
+        const daemon = await helperDaemon(root, 'auto');
+        try {
+          await daemon.settings.change({ trackers: [tracker.url] });
+          const output = join(root, 'via-tracker.bin');
+          const result = await runCli(
+            [
+              'get',
+              origin.url,
+              '-o',
+              output,
+              '--tracker',
+              tracker.url,
+              '--secret',
+              TEST_SECRET,
+              '--no-local',
+            ],
+            {},
+          );
+          assert.equal(result.code, 0, result.stderr);
+          assert.equal(await sha256OfFile(output), sha256(data));
+          assert.equal(daemon.helper.status().bytesContributed, data.length);
+        } finally {
+          await daemon.close();
+        }
+      });
+    } finally {
+      await stopAll([tracker]);
+    }
   });
 });

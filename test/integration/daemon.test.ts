@@ -1,7 +1,7 @@
 /**
  * `ddm daemon` as a real process: its queue survives kill -9 (every download finishes
  * byte-identical and nothing saved is fetched again), SIGTERM checkpoints and stops, and its
- * API answers only to its secret and its own host names.
+ * JSON-RPC answers only to its secret and its own host names.
  */
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
@@ -17,12 +17,11 @@ import { eventually, within } from '../helpers/wait.js';
 const MiB = 1024 * 1024;
 const FINISH_MS = 90_000;
 
-/** The fields of the API's answers these tests read. */
-interface ApiAnswer {
+/** The fields of ddm.getStatus / ddm.tellAll answers these tests read. */
+interface DownloadAnswer {
   id: string;
   state: string;
   completedBytes: number;
-  downloads: { id: string; state: string }[];
 }
 
 interface RunningDaemon {
@@ -38,30 +37,47 @@ async function startDaemon(stateHome: string, dir: string): Promise<RunningDaemo
   return { cli, url: match[1]!, secret };
 }
 
-async function api(daemon: RunningDaemon, method: string, path: string, body?: unknown): Promise<ApiAnswer> {
-  const response = await fetch(`${daemon.url}/api/v0/downloads${path}`, {
-    method,
-    headers: { authorization: `Bearer ${daemon.secret}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+/** One JSON-RPC call with the daemon's token; the answer's `result`, or a failure with its error. */
+async function rpc(daemon: RunningDaemon, method: string, ...params: unknown[]): Promise<unknown> {
+  const response = await fetch(`${daemon.url}/jsonrpc`, {
+    method: 'POST',
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: [`token:${daemon.secret}`, ...params] }),
     signal: AbortSignal.timeout(30_000),
   });
   const text = await response.text();
-  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-  return (text === '' ? {} : JSON.parse(text)) as ApiAnswer;
+  assert.ok(response.ok, `${method}: ${response.status} ${text}`);
+  return (JSON.parse(text) as { result: unknown }).result;
 }
+
+const add = async (daemon: RunningDaemon, request: Record<string, unknown>) => {
+  const { url, ...keys } = request;
+  return { id: ((await rpc(daemon, 'ddm.add', { urls: [url], ...keys })) as string[])[0]! };
+};
+const list = async (daemon: RunningDaemon) => (await rpc(daemon, 'ddm.tellAll')) as DownloadAnswer[];
+const statusOf = async (daemon: RunningDaemon, id: string) =>
+  (await rpc(daemon, 'ddm.getStatus', id)) as DownloadAnswer;
 
 function overlaps(a: ByteRange, b: ByteRange): boolean {
   return a.start < b.end && b.start < a.end;
 }
 
-function rawStatus(url: string, headers: Record<string, string>): Promise<number> {
+/** The HTTP status and JSON-RPC error message of a getVersion call with these headers and params. */
+function rawCall(
+  url: string,
+  headers: Record<string, string>,
+  params: unknown[],
+): Promise<{ status: number; message: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}/api/v0/downloads`, { headers }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
+    const req = request(`${url}/jsonrpc`, { method: 'POST', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { message: string } };
+        resolve({ status: res.statusCode ?? 0, message: body.error?.message });
+      });
     });
     req.on('error', reject);
-    req.end();
+    req.end(JSON.stringify({ id: 1, method: 'aria2.getVersion', params }));
   });
 }
 
@@ -79,7 +95,7 @@ describe('ddm daemon', () => {
         const outputs = files.map((_, index) => join(root, `file-${index}.bin`));
         const ids: string[] = [];
         for (const [index, origin] of origins.entries()) {
-          const added = await api(daemon, 'POST', '', {
+          const added = await add(daemon, {
             url: origin.url,
             output: outputs[index],
             connections: 2,
@@ -94,9 +110,9 @@ describe('ddm daemon', () => {
           FINISH_MS,
           'every download checkpointed some bytes',
         );
-        const listed = await api(daemon, 'GET', '');
+        const listed = await list(daemon);
         assert.deepEqual(
-          listed.downloads.map((d: { state: string }) => d.state),
+          listed.map((d) => d.state),
           ['active', 'active', 'active'],
         );
         daemon.cli.child.kill('SIGKILL');
@@ -111,18 +127,15 @@ describe('ddm daemon', () => {
         daemon = await startDaemon(stateHome, dir);
         await eventually(
           async () => {
-            const list = await api(daemon!, 'GET', '');
-            return (
-              list.downloads.length === 3 &&
-              list.downloads.every((d: { state: string }) => d.state === 'complete')
-            );
+            const downloads = await list(daemon!);
+            return downloads.length === 3 && downloads.every((d) => d.state === 'complete');
           },
           FINISH_MS,
           'all three complete after the restart',
         );
-        const after = await api(daemon, 'GET', '');
+        const after = await list(daemon);
         assert.deepEqual(
-          after.downloads.map((d: { id: string }) => d.id),
+          after.map((d) => d.id),
           ids,
           'same ids after the restart',
         );
@@ -151,7 +164,7 @@ describe('ddm daemon', () => {
     }
   });
 
-  test('SIGTERM checkpoints and stops; the API wants the secret and its own Host; pause survives a restart', async () => {
+  test('SIGTERM checkpoints and stops; the JSON-RPC wants the secret and its own Host; pause survives a restart', async () => {
     const data = testData(4 * MiB);
     const origin = await startTestOrigin({ data, rateBytesPerSec: 256 * 1024 });
     let daemon: RunningDaemon | undefined;
@@ -160,50 +173,48 @@ describe('ddm daemon', () => {
         const stateHome = join(root, 'state');
         daemon = await startDaemon(stateHome, root);
         const port = new URL(daemon.url).port;
-        assert.equal(
-          await rawStatus(daemon.url, {
-            host: `evil.example:${port}`,
-            authorization: `Bearer ${daemon.secret}`,
-          }),
-          403,
-        );
-        assert.equal(await rawStatus(daemon.url, { host: `localhost:${port}` }), 401);
-        assert.equal(
-          await rawStatus(daemon.url, { host: `localhost:${port}`, authorization: 'Bearer wrong' }),
-          401,
-        );
-        assert.equal(
-          await rawStatus(daemon.url, {
-            host: `localhost:${port}`,
-            authorization: `Bearer ${daemon.secret}`,
-          }),
-          200,
-        );
+        const token = `token:${daemon.secret}`;
+        const evil = await rawCall(daemon.url, { host: `evil.example:${port}` }, [token]);
+        assert.equal(evil.status, 403);
+        assert.deepEqual(await rawCall(daemon.url, { host: `localhost:${port}` }, []), {
+          status: 400,
+          message: 'Unauthorized',
+        });
+        assert.deepEqual(await rawCall(daemon.url, { host: `localhost:${port}` }, ['token:wrong']), {
+          status: 400,
+          message: 'Unauthorized',
+        });
+        assert.equal((await rawCall(daemon.url, { host: `localhost:${port}` }, [token])).status, 200);
 
-        const bad = await fetch(`${daemon.url}/api/v0/downloads`, {
+        const bad = await fetch(`${daemon.url}/jsonrpc`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${daemon.secret}` },
-          body: JSON.stringify({ url: origin.url, connections: 100 }),
+          body: JSON.stringify({
+            id: 1,
+            method: 'ddm.add',
+            params: [token, { urls: [origin.url], connections: 100 }],
+          }),
         });
         assert.equal(bad.status, 400);
-        assert.equal(((await bad.json()) as { error: { key: string } }).error.key, 'connections');
+        const badError = ((await bad.json()) as { error: { data: { key: string; code: string } } }).error;
+        assert.deepEqual(badError.data, { code: 'USAGE', key: 'connections' });
 
         const output = join(root, 'kept.bin');
-        const running = await api(daemon, 'POST', '', { url: origin.url, output, connections: 1 });
+        const running = await add(daemon, { url: origin.url, output, connections: 1 });
         const pausedOutput = join(root, 'paused.bin');
-        const paused = await api(daemon, 'POST', '', {
+        const paused = await add(daemon, {
           url: origin.url,
           output: pausedOutput,
           connections: 1,
         });
         await eventually(
-          async () => (await api(daemon!, 'GET', `/${paused.id}`)).completedBytes > 0,
+          async () => (await statusOf(daemon!, paused.id)).completedBytes > 0,
           FINISH_MS,
           'second download started',
         );
-        assert.equal((await api(daemon, 'POST', `/${paused.id}/pause`)).state, 'paused');
+        assert.equal(await rpc(daemon, 'aria2.pause', paused.id), paused.id);
+        assert.equal((await statusOf(daemon, paused.id)).state, 'paused');
         await eventually(
-          async () => (await api(daemon!, 'GET', `/${running.id}`)).completedBytes > 0,
+          async () => (await statusOf(daemon!, running.id)).completedBytes > 0,
           FINISH_MS,
           'first download has bytes',
         );
@@ -222,11 +233,10 @@ describe('ddm daemon', () => {
         assert.ok(done.length > 0, 'checkpointed on SIGTERM');
 
         daemon = await startDaemon(stateHome, root);
-        assert.equal((await api(daemon, 'GET', `/${paused.id}`)).state, 'paused');
-        await api(daemon, 'POST', `/${paused.id}/resume`);
+        assert.equal((await statusOf(daemon, paused.id)).state, 'paused');
+        await rpc(daemon, 'aria2.unpause', paused.id);
         await eventually(
-          async () =>
-            (await api(daemon!, 'GET', '')).downloads.every((d: { state: string }) => d.state === 'complete'),
+          async () => (await list(daemon!)).every((d) => d.state === 'complete'),
           FINISH_MS,
           'both complete',
         );
@@ -239,5 +249,30 @@ describe('ddm daemon', () => {
       if (daemon && daemon.cli.child.exitCode === null) daemon.cli.child.kill('SIGKILL');
       await origin.close();
     }
+  });
+  test('DDM_RPC_SECRET sets the RPC token (no secret file is made); aria2.shutdown stops the daemon with exit 0', async () => {
+    await withTempDir(async (root) => {
+      const stateHome = join(root, 'state');
+      const secret = 'from-the-environment-0123456789';
+      const cli = startCli(['daemon', '--listen', '127.0.0.1:0', '--dir', root], {
+        XDG_STATE_HOME: stateHome,
+        DDM_RPC_SECRET: secret,
+      });
+      try {
+        const match = await cli.waitFor(/listening on (http:\/\/[0-9.:]+)/);
+        await cli.waitFor(/RPC secret from --rpc-secret/);
+        const daemon = { cli, url: match[1]!, secret };
+        assert.equal(
+          ((await rpc(daemon, 'aria2.getVersion')) as { version: string }).version.length > 0,
+          true,
+        );
+        await assert.rejects(stat(join(stateHome, 'ddm', 'daemon-secret')), /ENOENT/);
+        assert.equal(await rpc(daemon, 'aria2.shutdown'), 'OK');
+        const exit = await within(cli.exited, 30_000, 'daemon stops after aria2.shutdown');
+        assert.equal(exit.code, 0, exit.stderr);
+      } finally {
+        if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+      }
+    });
   });
 });

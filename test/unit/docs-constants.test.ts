@@ -19,7 +19,13 @@ import * as constants from '../../src/constants.js';
 import { nonPublicRange } from '../../src/peer/guard-address.js';
 import { MAX_REMEMBERED_NONCES } from '../../src/protocol/auth.js';
 
-const DOCS = ['README.md', 'docs/PROTOCOL.md', 'docs/SECURITY.md', 'docs/DISCOVERY.md'] as const;
+const DOCS = [
+  'README.md',
+  'docs/PROTOCOL.md',
+  'docs/SECURITY.md',
+  'docs/DISCOVERY.md',
+  'docs/RPC.md',
+] as const;
 /** Fewer markers than this means the markers were lost, not that the docs quote fewer figures. */
 const MIN_MARKERS = 60;
 
