@@ -392,7 +392,7 @@ export const DAEMON_OPTIONS: readonly OptionSpec[] = [
   {
     key: 'listen',
     flags: '--listen <host:port>',
-    description: 'address of the JSON-RPC and the web UI (keep it on loopback)',
+    description: 'address of the JSON-RPC, the web UI and the helper (loopback, unless it helps others)',
     kind: 'string',
     defaultValue: `127.0.0.1:${DEFAULT_DAEMON_PORT}`,
   },
@@ -470,7 +470,7 @@ export const DAEMON_OPTIONS: readonly OptionSpec[] = [
   {
     key: 'name',
     flags: '--name <name>',
-    description: 'the helper as clients see it, and this machine in its requests (default: host name)',
+    description: 'the helper as clients see it (default: host name)',
     kind: 'string',
   },
   {

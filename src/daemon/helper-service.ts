@@ -65,6 +65,8 @@ interface Presence {
 export class HelperService {
   #running: Running | undefined;
   #port = 0;
+  /** The trackers' dispatcher the presence was made with. */
+  #dispatcher: Dispatcher | undefined;
 
   constructor(private readonly options: HelperServiceOptions) {}
 
@@ -108,8 +110,6 @@ export class HelperService {
     }
     role.update(settings, () => ({ url: this.options.url(), freeSlots: running.service.slots.free }));
   }
-
-  #dispatcher: Dispatcher | undefined;
 
   async close(): Promise<void> {
     await this.#stop();

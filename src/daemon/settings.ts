@@ -278,13 +278,13 @@ function fingerprintOf(text: string): string {
 /** Settings that are each valid but cannot hold together. */
 function checkCoherent(settings: DaemonSettings): void {
   if (settings.helper.enabled && !settings.swarmSecretSet) {
-    throw settingError('helper.enabled', 'needs the swarm secret: set swarmSecret first', 'NO_SECRET');
+    throw settingError('helper.enabled', 'needs the swarm secret: set swarmSecret first');
   }
 }
 
 /** An error about one setting; `details.key` names it, as request errors do. */
-export function settingError(key: string, problem: string, code: 'USAGE' | 'NO_SECRET' = 'USAGE'): DdmError {
-  return new DdmError(code, `${key} ${problem}`, { details: { key, problem } });
+export function settingError(key: string, problem: string): DdmError {
+  return new DdmError('USAGE', `${key} ${problem}`, { details: { key, problem } });
 }
 
 function isHttpUrl(text: string): boolean {

@@ -69,8 +69,14 @@ export class PeerDirectory {
     return [...this.#known.values()].map((entry) => entry.target);
   }
 
-  /** Peers known now, as `engine.swarm()` shows them. */
+  /** Whether anyone listens (so what it knows is kept fresh). */
+  get watched(): boolean {
+    return this.#listeners.size > 0;
+  }
+
+  /** Peers known now, as `engine.swarm()` shows them; nothing while nobody listens (it may be stale). */
   known(): KnownPeer[] {
+    if (!this.watched) return [];
     return [...this.#known.values()].map(({ target, lastSeen }) => ({
       id: target.id,
       name: target.name,

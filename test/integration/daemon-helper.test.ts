@@ -267,4 +267,38 @@ describe('ddm daemon --helper', () => {
       await stopAll([tracker]);
     }
   });
+
+  test("a daemon's directory stays fed while nothing downloads: swarm() lists the helper another daemon runs", async () => {
+    const tracker = await startTracker(['--heartbeat', '1']);
+    try {
+      await withTempDir(async (root) => {
+        const helper = await helperDaemon(join(root, 'a'), 'auto');
+        const client = await startDaemon({
+          host: '127.0.0.1',
+          port: 0,
+          stateDir: join(root, 'b', 'state'),
+          settings: { swarmSecret: TEST_SECRET, lanDiscovery: false, trackers: [tracker.url] },
+        });
+        try {
+          await helper.settings.change({ trackers: [tracker.url] });
+          await eventually(
+            () => client.engine.swarm().some((peer) => peer.id === helper.helper.status().peerId),
+            30_000,
+            'the client daemon knows the helper',
+          );
+          const known = client.engine.swarm().find((peer) => peer.id === helper.helper.status().peerId)!;
+          assert.deepEqual(known.foundBy, ['tracker']);
+          assert.equal(known.name, 'helper-daemon');
+          assert.equal(known.slots, helper.helper.status().slots);
+          assert.equal(known.trust, 'trusted');
+          assert.equal(known.url, helper.url);
+        } finally {
+          await client.close();
+          await helper.close();
+        }
+      });
+    } finally {
+      await stopAll([tracker]);
+    }
+  });
 });

@@ -100,7 +100,7 @@ describe('daemon settings', () => {
           await assert.rejects(
             daemon.settings.change(change as never),
             (error: unknown) =>
-              isDdmError(error) &&
+              isDdmError(error, 'USAGE') &&
               error.details.key === key &&
               error.message.startsWith(key) &&
               !error.message.includes('--'),
