@@ -332,6 +332,17 @@ export const RPC_MAX_STOPPED_KEPT = 1_000;
  * intervals, because a restarted tracker is empty until its peers' next heartbeat.
  */
 export const PEER_DIRECTORY_GONE_AFTER_MS = 2 * HEARTBEAT_INTERVAL_MS + PEER_DIRECTORY_POLL_MS;
+
+/** The web UI: a signed-in browser stays signed in this long after its last request (ms). */
+export const UI_SESSION_IDLE_MS = 30 * 24 * 60 * 60 * 1000;
+/** At most this many browser sessions at once; the least recently used one is dropped first. */
+export const UI_SESSION_MAX = 64;
+/** Random bytes in a one-time sign-in token and in a session id. */
+export const UI_TOKEN_BYTES = 24;
+/** A wrong secret on the sign-in page is answered after this delay (ms), to slow guessing. */
+export const UI_SIGN_IN_FAILURE_DELAY_MS = 400;
+/** The sign-in form's body is a secret and a field name: anything bigger is refused (bytes). */
+export const UI_SIGN_IN_MAX_BODY_BYTES = 4096;
 /** The swarm secret the daemon's settings set (write-only there), mode 0600 in the state directory. */
 export const SWARM_SECRET_FILE_NAME = 'swarm-secret';
 /** Random bytes of a swarm secret made by `settings.generateSwarmSecret()` (hex-encoded). */

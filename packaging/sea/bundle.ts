@@ -22,6 +22,34 @@ function inlineVersion(version: string): Plugin {
   };
 }
 
+/**
+ * The single executable has no ui/ folder or node_modules beside it: the module that reads the
+ * web UI's files becomes one that holds them, read now by that same module.
+ */
+function inlineUiAssets(): Plugin {
+  return {
+    name: 'ddm-inline-ui-assets',
+    setup(plugin) {
+      plugin.onLoad({ filter: /[\\/]dist[\\/]gui[\\/]ui-asset-source\.js$/ }, async () => {
+        const source = await import('../../src/gui/ui-asset-source.js');
+        const files = Object.fromEntries(
+          [...source.readUiAssetFiles()].map(([path, body]) => [path, body.toString('base64')]),
+        );
+        return {
+          contents: [
+            `export const VENDOR_MODULES = ${JSON.stringify(source.VENDOR_MODULES)};`,
+            `const FILES = ${JSON.stringify(files)};`,
+            'export function readUiAssetFiles() {',
+            "  return new Map(Object.entries(FILES).map(([path, text]) => [path, Buffer.from(text, 'base64')]));",
+            '}',
+          ].join('\n'),
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
 export async function bundle(): Promise<string> {
   const result = await build({
     entryPoints: [join(ROOT, 'packaging', 'sea', 'launcher.mjs')],
@@ -34,7 +62,7 @@ export async function bundle(): Promise<string> {
     banner: { js: '"use strict";' },
     legalComments: 'eof',
     logLevel: 'warning',
-    plugins: [inlineVersion(readManifest().version)],
+    plugins: [inlineVersion(readManifest().version), inlineUiAssets()],
     metafile: true,
   });
   const undecided = result.warnings.filter((warning) => /require|import/i.test(warning.text));

@@ -392,8 +392,7 @@ export const DAEMON_OPTIONS: readonly OptionSpec[] = [
   {
     key: 'listen',
     flags: '--listen <host:port>',
-    description:
-      'address of the JSON-RPC, the web UI and the helper (loopback unless it helps other machines)',
+    description: 'address of the JSON-RPC, the web UI and the helper (loopback, unless it helps others)',
     kind: 'string',
     defaultValue: `127.0.0.1:${DEFAULT_DAEMON_PORT}`,
   },

@@ -19,6 +19,8 @@ import {
   snapshotSession,
 } from '../engine/session-store.js';
 import { DdmError } from '../errors.js';
+import { createUiRoute } from '../gui/ui-route.js';
+import { createUiSessions } from '../gui/ui-sessions.js';
 import { createRpcRoute } from '../rpc/rpc-route.js';
 import { loadNodeTrust, type NodeTrust } from '../transport/client/node-trust.js';
 import { newNodeId } from '../util/node-id.js';
@@ -78,6 +80,8 @@ export interface Daemon {
   readonly secret: string;
   readonly engine: Engine;
   readonly sessionPath: string;
+  /** The web UI's address with a fresh one-time sign-in token: it opens the UI signed in, once. */
+  uiLoginUrl(): string;
   readonly settings: SettingsStore;
   /** Exists even when the role is off. */
   readonly helper: HelperRole;
@@ -172,6 +176,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   writer.changed();
 
   const allowedHosts = () => hostsFor(options.host, port);
+  const uiSessions = createUiSessions({ secret, port: () => port });
   let requestStop!: () => void;
   const stopRequested = new Promise<void>((resolve) => {
     requestStop = resolve;
@@ -192,8 +197,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await writer.flush();
     },
     shutdown: () => requestStop(),
+    authorizeRequest: uiSessions.authorizeRequest,
   });
-  const routes: DaemonRoute[] = [rpc, helperService.route];
+  const routes: DaemonRoute[] = [
+    rpc,
+    createUiRoute({ sessions: uiSessions, allowedHosts }),
+    helperService.route,
+  ];
   const router = routeRequests(routes);
   const server: Server = createServer(router.request);
   server.on('upgrade', router.upgrade);
@@ -221,6 +231,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     secret,
     engine,
     sessionPath,
+    uiLoginUrl: () => `${browserUrl(options.host, port)}/?login=${uiSessions.issueLoginToken()}`,
     settings,
     helper: role,
     secretPath,
@@ -347,6 +358,13 @@ function restore(engine: Engine, session: Session | undefined, finished: Finishe
     }
     engine.add(saved.request, { id: saved.id, paused: saved.state === 'paused' });
   }
+}
+
+/** An address a browser on this machine can open: a wildcard listen address is reached on loopback. */
+function browserUrl(host: string, port: number): string {
+  if (host === '0.0.0.0') return `http://127.0.0.1:${port}`;
+  if (host === '::') return `http://[::1]:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Host header values that name this daemon: its own address, or localhost, with its port. */

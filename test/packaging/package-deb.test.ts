@@ -197,6 +197,43 @@ if (reason) {
       assert.match(demo.stderr, /every file matched its SHA-256/);
     });
 
+    test('the installed binary serves the web UI from inside itself: pages, its files, preact and htm', async () => {
+      const child = spawn('ddm', ['daemon', '--listen', '127.0.0.1:0', '--dir', work], {
+        env: { ...bareEnv, XDG_STATE_HOME: join(work, 'ui-state') },
+        cwd: work,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+      const exited = new Promise<number | null>((resolveExit) => child.on('close', resolveExit));
+      try {
+        const deadline = Date.now() + RUN_TIMEOUT_MS;
+        const printed = () => /web UI at (http:\/\/127\.0\.0\.1:\d+)\/\?login=/.exec(output)?.[1];
+        while (!printed()) {
+          assert.ok(child.exitCode === null, `the daemon exited: ${output}`);
+          assert.ok(Date.now() < deadline, `the daemon did not start: ${output}`);
+          await delay(50);
+        }
+        for (const path of [
+          '/',
+          '/ui/app.js',
+          '/ui/style.css',
+          '/ui/vendor/preact.mjs',
+          '/ui/vendor/htm.mjs',
+        ]) {
+          const response = await fetch(`${printed()}${path}`, {
+            signal: AbortSignal.timeout(RUN_TIMEOUT_MS),
+          });
+          assert.equal(response.status, 200, `${path}: ${response.status}`);
+          assert.ok((await response.text()).length > 100, `${path} is empty`);
+        }
+      } finally {
+        child.kill('SIGTERM');
+      }
+      assert.equal(await exited, 0, `SIGTERM is a clean stop: ${output}`);
+    });
+
     test('the tracker starts as its unit starts it: the shipped config, the secret in DDM_SECRET', async () => {
       // The unit's command line, with a loopback address for the test instead of the config's.
       const child = spawn('ddm', ['--config', '/etc/ddm/config.json', 'tracker', '--listen', '127.0.0.1:0'], {

@@ -71,6 +71,11 @@ describe('the npm package', { timeout: INSTALL_TIMEOUT_MS + 4 * RUN_TIMEOUT_MS }
       'dist/version.js',
       'dist/index.js',
       'dist/index.d.ts',
+      'ui/app.js',
+      'ui/style.css',
+      'node_modules/preact/dist/preact.mjs',
+      'node_modules/preact/hooks/dist/hooks.mjs',
+      'node_modules/htm/dist/htm.mjs',
     ]) {
       assert.ok(files.includes(needed), `${needed} is missing from the tarball`);
     }

@@ -45,6 +45,7 @@ export async function runDaemonCommand(
         `ddm daemon: helping as ${helper.name} at ${helper.url} (accept ${helper.accept}, ${helper.slots} slots)\n`,
       );
     }
+    context.stderr.write(`ddm daemon: web UI at ${daemon.uiLoginUrl()}\n`);
     await Promise.race([waitForStop(context.signal), daemon.stopRequested]);
     context.stderr.write('ddm daemon: stopping (checkpointing active downloads)\n');
     await daemon.close();
