@@ -146,6 +146,23 @@ export function trackerTtlMs(heartbeatMs: number): number {
 export const PEER_TTL_MS = trackerTtlMs(HEARTBEAT_INTERVAL_MS);
 /** Signed requests older or newer than this are refused (clock skew plus transit). */
 export const AUTH_WINDOW_MS = 60_000;
+/**
+ * Replay memory a node keeps per swarm member it is sized for, in nonces: one signed request a
+ * second from each member for a whole window (a heartbeat every 10 s is a tenth of that).
+ */
+export const REPLAY_NONCES_PER_MEMBER = 60;
+/** The least replay memory of any node (a peer; a tracker sized for a small swarm), in nonces. */
+export const MIN_REPLAY_NONCES = 200_000;
+/**
+ * Nonces one sender (source address) may have remembered at once: about 333 signed requests a
+ * second for a window. Beyond, only that sender is refused until its nonces age out.
+ */
+export const REPLAY_NONCES_PER_SOURCE = 20_000;
+
+/** The replay memory, in nonces, of a node that serves a swarm of `members`. */
+export function replayCapacityFor(members: number): number {
+  return Math.max(MIN_REPLAY_NONCES, members * REPLAY_NONCES_PER_MEMBER);
+}
 /** How long an operator has to answer a consent prompt before it counts as no. */
 export const CONSENT_PROMPT_TIMEOUT_MS = 30_000;
 /** A given consent covers this client and URL for this long. */

@@ -10,6 +10,8 @@ import {
   MAX_TRACKER_PEERS,
   MAX_TRACKER_PEERS_PER_ADDRESS,
   PEER_TTL_MS,
+  REPLAY_NONCES_PER_SOURCE,
+  replayCapacityFor,
   TRACKER_PRUNE_INTERVAL_MS,
 } from '../constants.js';
 import { DdmError } from '../errors.js';
@@ -74,6 +76,8 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
       key: opts.key,
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),
+      // Sized by the swarm this tracker takes, so a full swarm heartbeating is never refused.
+      replay: { capacity: replayCapacityFor(limits.maxPeers), perSource: REPLAY_NONCES_PER_SOURCE },
       routes: {
         [`POST ${API.register}`]: upsert,
         [`POST ${API.heartbeat}`]: upsert,
