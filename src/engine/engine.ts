@@ -222,6 +222,7 @@ class DownloadEngine implements Engine {
       clientName: swarm.clientName ?? hostname(),
       onEvent: events,
       timeoutMs: request.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      maxHelpers: swarm.maxHelpers,
       ...(this.config.peerDispatcher ? { dispatcher: this.config.peerDispatcher } : {}),
       ...(swarm.discover ? { discovery: { timeoutMs: swarm.discoverTimeoutMs } } : {}),
     });
