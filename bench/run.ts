@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [single|swarm|memory] [--size S] [--runs N] [--quick]`: see BENCHMARKS.md.
+ * `npm run bench -- [single|swarm|memory|ratelimit|tracker] [--size S] [--runs N] [--quick]`: see BENCHMARKS.md.
  * Every process started here is killed on the way out, on Ctrl-C and on SIGTERM, and the work
  * dir is removed.
  */
@@ -11,6 +11,7 @@ import { runMemory } from './scenarios/memory.js';
 import { runRateLimit } from './scenarios/ratelimit.js';
 import { runSingle } from './scenarios/single.js';
 import { runSwarm } from './scenarios/swarm.js';
+import { runTracker } from './tracker.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -21,6 +22,7 @@ const SCENARIO_RUNNERS: Record<Scenario, (options: BenchOptions, signal: AbortSi
   swarm: runSwarm,
   memory: runMemory,
   ratelimit: runRateLimit,
+  tracker: runTracker,
 };
 
 function exitCodeOf(error: unknown): number {

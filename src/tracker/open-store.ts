@@ -3,7 +3,6 @@ import { DdmError } from '../errors.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import { MemoryPeerStore, PeerRegistry } from './peer-registry.js';
 import type { PeerStore } from './peer-store.js';
-import { openRedisStore } from './redis-store.js';
 
 export interface StoreChoice {
   /** `memory` (or absent), `redis://[:PASSWORD@]HOST:PORT[/DB]`, or `rediss://` for TLS. */
@@ -23,5 +22,7 @@ export async function openPeerStore(choice: StoreChoice, signal: AbortSignal): P
       details: { key: 'store' },
     });
   }
+  // Loaded only when asked for: the Redis client costs a tracker that keeps its peers in memory ~10 MiB.
+  const { openRedisStore } = await import('./redis-store.js');
   return openRedisStore({ url, ...limits }, signal);
 }

@@ -70,11 +70,16 @@ export class PeerRegistry {
     this.peers.set(info.id, record);
     this.bySighting.delete(info.id);
     this.bySighting.set(info.id, now);
+    // A heartbeat comes from the address that holds the id: its source already counts it.
+    if (!existing) this.countSource(info.id, address);
+    return { ok: true, record };
+  }
+
+  private countSource(id: string, address: string): void {
     const source = sourceOf(address);
     const ids = this.bySource.get(source) ?? new Set<string>();
-    ids.add(info.id);
+    ids.add(id);
     this.bySource.set(source, ids);
-    return { ok: true, record };
   }
 
   /** Removes a peer, but only on behalf of the address that registered it. */

@@ -6,6 +6,7 @@
  * minutes is never refused.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import {
   AUTH_WINDOW_MS,
@@ -22,6 +23,11 @@ const TARGET = { authority: '127.0.0.1:7800', node: ANY_NODE };
 const BODY = '{"id":"peer-0001"}';
 
 /** A tracker's verifier, sized as startTracker sizes it. */
+/** A nonce as signRequest makes them (32 hex digits), reproducible from `label`. */
+function nonce(label: string): string {
+  return createHash('sha256').update(label).digest('hex').slice(0, 32);
+}
+
 function trackerVerifier(): RequestVerifier {
   return new RequestVerifier(key, AUTH_WINDOW_MS, {
     capacity: replayCapacityFor(MAX_TRACKER_PEERS),
@@ -100,17 +106,27 @@ describe('replay memory', () => {
     for (let second = 0; second < 300; second += 1) {
       for (let n = 0; n < 100; n += 1) {
         const now = START + second * 1_000 + n * 10;
-        assert.equal(memory.remember(`${second}-${n}`, now, `s${n % 50}`, now), 'new');
+        assert.equal(memory.remember(nonce(`${second}-${n}`), now, `s${n % 50}`, now), 'new');
       }
       peak = Math.max(peak, memory.size);
     }
     // 100 a second for a window, plus the second being filled and one not yet swept.
     assert.ok(peak <= 100 * (AUTH_WINDOW_MS / 1_000 + 2), `peak ${peak}`);
     const budget = new ReplayMemory({ capacity: 1_000_000, perSource: 500 }, AUTH_WINDOW_MS);
-    for (let n = 0; n < 500; n += 1) assert.equal(budget.remember(`x${n}`, START, 'flooder', START), 'new');
-    assert.equal(budget.remember('one-more', START, 'flooder', START), 'source-full');
-    assert.equal(budget.remember('other', START, 'member', START), 'new');
+    for (let n = 0; n < 500; n += 1)
+      assert.equal(budget.remember(nonce(`x${n}`), START, 'flooder', START), 'new');
+    assert.equal(budget.remember(nonce('one-more'), START, 'flooder', START), 'source-full');
+    assert.equal(budget.remember(nonce('other'), START, 'member', START), 'new');
     const later = START + AUTH_WINDOW_MS + 1_000;
-    assert.equal(budget.remember('one-more', later, 'flooder', later), 'new');
+    assert.equal(budget.remember(nonce('one-more'), later, 'flooder', later), 'new');
+  });
+
+  test('nonces that share their first 30 bits are told apart, and each is caught when replayed', () => {
+    const memory = new ReplayMemory({ capacity: 100, perSource: 100 }, AUTH_WINDOW_MS);
+    const first = `0123abcd${'0'.repeat(24)}`;
+    const second = `0123abcd${'f'.repeat(24)}`;
+    for (const value of [first, second]) assert.equal(memory.remember(value, START, 's', START), 'new');
+    for (const value of [first, second]) assert.equal(memory.remember(value, START, 't', START), 'replayed');
+    assert.equal(memory.size, 2);
   });
 });
