@@ -25,6 +25,8 @@ export interface HelperPoolOptions {
   /** Offers the download to one peer: its plan if it accepts, undefined if not. */
   engage(target: PeerTarget, signal: AbortSignal): Promise<SourcePlan | undefined>;
   add(plan: SourcePlan): void;
+  /** Free slots a candidate reported when found, if known: those with more are asked first. */
+  freeSlotsOf?: (target: PeerTarget) => number | undefined;
   now?: () => number;
 }
 
@@ -98,7 +100,7 @@ export class HelperPool {
   consider(targets: readonly PeerTarget[]): number {
     const now = this.#now();
     let added = 0;
-    for (const target of rankCandidates(targets)) {
+    for (const target of rankCandidates(targets, this.opts.freeSlotsOf)) {
       if (this.#queue.length >= this.#maxQueued) break;
       if (this.#engaged.has(target.id) || this.#queue.some((queued) => queued.id === target.id)) continue;
       const triedAt = this.#tried.get(target.id);
@@ -190,11 +192,16 @@ export class HelperPool {
 }
 
 /** Peers with free slots first (most first), then those that did not say, then the busy ones. */
-export function rankCandidates(targets: readonly PeerTarget[]): PeerTarget[] {
-  const score = (target: PeerTarget) =>
-    target.freeSlots === undefined ? 0.5 : Math.min(target.freeSlots, 64) + 1;
+export function rankCandidates(
+  targets: readonly PeerTarget[],
+  freeSlotsOf: (target: PeerTarget) => number | undefined = () => undefined,
+): PeerTarget[] {
+  const score = (target: PeerTarget) => {
+    const free = freeSlotsOf(target);
+    return free === undefined ? 0.5 : Math.min(free, 64) + 1;
+  };
   return targets
-    .filter((target) => target.freeSlots !== 0)
+    .filter((target) => freeSlotsOf(target) !== 0)
     .map((target) => ({ target, key: score(target) + Math.random() * 0.1 }))
     .sort((a, b) => b.key - a.key)
     .map((entry) => entry.target);

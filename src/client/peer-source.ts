@@ -11,8 +11,6 @@ export interface PeerTarget {
   name: string;
   /** Base URL of the peer, e.g. http://192.168.1.20:7801 */
   url: string;
-  /** Free slots it reported when it proved itself; absent when not asked. Ranks helpers. */
-  freeSlots?: number;
 }
 
 /** A peer that accepted to help: each slot fetches ranges from the origin and streams them to us. */

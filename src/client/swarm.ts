@@ -212,6 +212,16 @@ function withDispatcher(options: SwarmOptions): { dispatcher?: Dispatcher } {
   return options.dispatcher ? { dispatcher: options.dispatcher } : {};
 }
 
+/**
+ * The free slots each found peer reported in its signed /v1/info, beside the target rather than
+ * in it (a PeerTarget names a peer; this is a passing state): the helper pool ranks by it.
+ */
+const freeSlotsReported = new WeakMap<PeerTarget, number>();
+
+export function reportedFreeSlots(target: PeerTarget): number | undefined {
+  return freeSlotsReported.get(target);
+}
+
 /** How a peer listed by a tracker is known before it proves itself. */
 interface ListedAs {
   id: string;
@@ -249,7 +259,9 @@ async function identifyPeer(
         `peer at ${baseUrl} serves https but answered over plain http: something relays it; use https://`,
       );
     }
-    return { id: info.id, name: info.name, url: baseUrl, freeSlots: info.freeSlots };
+    const target: PeerTarget = { id: info.id, name: info.name, url: baseUrl };
+    freeSlotsReported.set(target, info.freeSlots);
+    return target;
   } catch (error) {
     if (stopsSwarmSetup(error) && listed === undefined) throw error;
     options.onEvent({
@@ -334,6 +346,7 @@ function helperRecruitment(
       pool = new HelperPool({
         maxHelpers,
         survey,
+        freeSlotsOf: reportedFreeSlots,
         engage: (target, engageSignal) => engage(target, file, engageSignal),
         add,
       });

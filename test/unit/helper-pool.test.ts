@@ -12,8 +12,12 @@ import { HELPER_BUSY_REPLACE_MS } from '../../src/constants.js';
 import { DdmError } from '../../src/errors.js';
 import { eventually } from '../helpers/wait.js';
 
-function target(id: string, freeSlots?: number): PeerTarget {
-  return { id, name: id, url: `http://127.0.0.1:1/${id}`, ...(freeSlots === undefined ? {} : { freeSlots }) };
+const freeSlots = new Map<string, number>();
+const freeSlotsOf = (peer: PeerTarget) => freeSlots.get(peer.id);
+
+function target(id: string, free?: number): PeerTarget {
+  if (free !== undefined) freeSlots.set(id, free);
+  return { id, name: id, url: `http://127.0.0.1:1/${id}` };
 }
 
 function busySource(id: string): RangeSource {
@@ -28,7 +32,10 @@ function busySource(id: string): RangeSource {
 }
 
 test('candidates with free slots come first, busy ones are left out', () => {
-  const ranked = rankCandidates([target('none', 0), target('unknown'), target('two', 2), target('four', 4)]);
+  const ranked = rankCandidates(
+    [target('none', 0), target('unknown'), target('two', 2), target('four', 4)],
+    freeSlotsOf,
+  );
   assert.deepEqual(
     ranked.map((peer) => peer.id),
     ['four', 'two', 'unknown'],
@@ -45,6 +52,7 @@ test('at most maxHelpers at once; refusals and helpers busy for too long are rep
   const releases: (() => void)[] = [];
   const pool = new HelperPool({
     maxHelpers: 2,
+    freeSlotsOf,
     now: () => clock,
     survey: async () => [],
     engage: async (peer) => {
