@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [single|swarm|memory|rss|ratelimit|peer-relay] [--size S] [--runs N] [--quick]`: see BENCHMARKS.md.
+ * `npm run bench -- [single|swarm|memory|rss|ratelimit|peer-relay|tracker] [--size S] [--runs N] [--quick]`: see BENCHMARKS.md.
  * Every process started here is killed on the way out, on Ctrl-C and on SIGTERM, and the work
  * dir is removed.
  */
@@ -12,6 +12,7 @@ import { runPeerRelay } from './scenarios/peer-relay.js';
 import { runRateLimit } from './scenarios/ratelimit.js';
 import { runSingle } from './scenarios/single.js';
 import { runSwarm } from './scenarios/swarm.js';
+import { runTracker } from './tracker.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -23,6 +24,7 @@ const SCENARIO_RUNNERS: Record<Scenario, (options: BenchOptions, signal: AbortSi
   memory: runMemory,
   ratelimit: runRateLimit,
   'peer-relay': runPeerRelay,
+  tracker: runTracker,
 };
 
 function exitCodeOf(error: unknown): number {

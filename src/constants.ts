@@ -146,6 +146,23 @@ export function trackerTtlMs(heartbeatMs: number): number {
 export const PEER_TTL_MS = trackerTtlMs(HEARTBEAT_INTERVAL_MS);
 /** Signed requests older or newer than this are refused (clock skew plus transit). */
 export const AUTH_WINDOW_MS = 60_000;
+/**
+ * Replay memory a node keeps per swarm member it is sized for, in nonces: one signed request a
+ * second from each member for a whole window (a heartbeat every 10 s is a tenth of that).
+ */
+export const REPLAY_NONCES_PER_MEMBER = 60;
+/** The least replay memory of any node (a peer; a tracker sized for a small swarm), in nonces. */
+export const MIN_REPLAY_NONCES = 200_000;
+/**
+ * Nonces one sender (source address) may have remembered at once: about 333 signed requests a
+ * second for a window. Beyond, only that sender is refused until its nonces age out.
+ */
+export const REPLAY_NONCES_PER_SOURCE = 20_000;
+
+/** The replay memory, in nonces, of a node that serves a swarm of `members`. */
+export function replayCapacityFor(members: number): number {
+  return Math.max(MIN_REPLAY_NONCES, members * REPLAY_NONCES_PER_MEMBER);
+}
 /** How long an operator has to answer a consent prompt before it counts as no. */
 export const CONSENT_PROMPT_TIMEOUT_MS = 30_000;
 /** A given consent covers this client and URL for this long. */
@@ -160,6 +177,23 @@ export const MAX_CONSENT_GRANTS = 10_000;
  * A flood of offers thus evicts only the flooder's consents, never another client's.
  */
 export const MAX_CONSENT_GRANTS_PER_CLIENT = 64;
+/** Helpers a client recruits at once by default (`--max-helpers`); the rest of the swarm waits. */
+export const DEFAULT_MAX_HELPERS = 16;
+/** Largest `--max-helpers`. */
+export const MAX_HELPERS_LIMIT = 256;
+/**
+ * A client asks a tracker for this many candidates per helper it may recruit (`?limit=`), so
+ * refusals and busy peers can be replaced without asking again at once.
+ */
+export const HELPER_CANDIDATES_PER_HELPER = 4;
+/** A helper whose every fetch has answered busy for this long gives its place to another. */
+export const HELPER_BUSY_REPLACE_MS = 10_000;
+/** How often a client reviews its helpers (and, with room and no candidate left, asks the swarm again). */
+export const HELPER_REVIEW_MS = 2_000;
+/** A peer that refused, failed or gave way is not asked again for this long. */
+export const HELPER_RETRY_AFTER_MS = 60_000;
+/** Looks at the swarm in a row that find nobody new, with no helper helping, before the client stops asking. */
+export const HELPER_FRUITLESS_SURVEYS = 5;
 /** A slot that hears "busy" from a peer waits this long before it asks that peer again. */
 export const PEER_BUSY_BACKOFF_MS = 1_000;
 /**
@@ -187,13 +221,28 @@ export const MAX_JSON_BODY_BYTES = 64 * KiB;
 // --- Swarm servers (tracker and peer) -----------------------------------------------------------
 /** Largest JSON body a client accepts from a tracker or peer (a full peer list fits). */
 export const MAX_JSON_RESPONSE_BYTES = 4 * MiB;
-/** A tracker refuses new peers beyond this many, so a flood cannot exhaust its memory. */
+/** A tracker refuses new peers beyond this many, so a flood cannot exhaust its memory (`--max-peers`). */
 export const MAX_TRACKER_PEERS = 10_000;
+/** Largest `--max-peers` (and `--max-peers-per-address`): its replay memory is sized from it. */
+export const MAX_TRACKER_PEERS_LIMIT = 100_000;
 /**
  * Peers one source address (for IPv6, one /64) may have listed at once, so a single machine
  * cannot fill the tracker for everyone else.
  */
 export const MAX_TRACKER_PEERS_PER_ADDRESS = 64;
+/**
+ * A tracker serialises its peer list once per change; heartbeats alone (which move only
+ * lastSeen) make it serialise again at most this often, so a listed lastSeen is this stale at most.
+ */
+export const TRACKER_LIST_REFRESH_MS = 1_000;
+/** Largest `?limit=` of GET /v1/peers: a sample as large as the largest list. */
+export const MAX_PEER_LIST_LIMIT = 10_000;
+/** A tracker gives up reaching its Redis store (`--store`) at start after this. */
+export const STORE_CONNECT_TIMEOUT_MS = 2_000;
+/** One Redis command may take this long before the request is answered 503 STORE_UNAVAILABLE. */
+export const STORE_COMMAND_TIMEOUT_MS = 2_000;
+/** A tracker whose Redis went away tries again with growing waits, up to this. */
+export const STORE_RECONNECT_MAX_DELAY_MS = 1_000;
 /** How often a tracker drops expired peers even when nobody lists them. */
 export const TRACKER_PRUNE_INTERVAL_MS = 5_000;
 /**
@@ -284,6 +333,8 @@ export const MAX_ADDRESSES_PER_HOST = 8;
 export const DEFAULT_MAX_ACTIVE_DOWNLOADS = 5;
 /** Connections to origins an engine holds at once, over all its downloads, by default. */
 export const DEFAULT_MAX_TOTAL_CONNECTIONS = 64;
+/** Peers an engine's directory remembers at most (a sampled swarm names new ones at every poll). */
+export const MAX_DIRECTORY_PEERS = 1_024;
 /** The engine's peer directory asks trackers, --peer URLs and the LAN again this often. */
 export const PEER_DIRECTORY_POLL_MS = 2_000;
 /** Hex digits of a download id (like aria2's GID: 64 random bits). */

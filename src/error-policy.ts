@@ -66,6 +66,7 @@ export const ERROR_POLICY = {
   PEER_FAILED: row(UPSTREAM),
   PEER_ID_TAKEN: row(409, { keptFromWire: true }),
   TRACKER_FULL: row(503, { keptFromWire: true }),
+  STORE_UNAVAILABLE: row(503, { keptFromWire: true, retryableFromWire: true }),
   NO_WORKERS: row(UPSTREAM),
   FORBIDDEN_DESTINATION: row(403, { keptFromWire: true }),
   PROTOCOL: row(400, { keptFromWire: true }),

@@ -61,6 +61,8 @@ export const CODES = {
   PEER_FAILED: EXIT.SWARM,
   PEER_ID_TAKEN: EXIT.SWARM,
   TRACKER_FULL: EXIT.SWARM,
+  /** The tracker's shared store (`--store redis://...`) cannot be reached. */
+  STORE_UNAVAILABLE: EXIT.NETWORK,
   NO_WORKERS: EXIT.SWARM,
   FORBIDDEN_DESTINATION: EXIT.ORIGIN,
   PROTOCOL: EXIT.SWARM,

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { BenchError } from './bench-error.js';
 import { GiB, MiB, parseSize } from './data-file.js';
 
-export const SCENARIOS = ['single', 'swarm', 'memory', 'ratelimit', 'peer-relay'] as const;
+export const SCENARIOS = ['single', 'swarm', 'memory', 'ratelimit', 'peer-relay', 'tracker'] as const;
 /** Other names a scenario answers to. */
 const ALIASES: Readonly<Record<string, Scenario>> = { rss: 'memory' };
 export type Scenario = (typeof SCENARIOS)[number];
@@ -14,6 +14,10 @@ export interface BenchOptions {
   readonly sizeBytes: number;
   readonly runs: number;
   readonly quick: boolean;
+  /** tracker: peers registered, seconds of sustained heartbeats, and the tracker's --store. */
+  readonly peers?: number;
+  readonly durationSec?: number;
+  readonly store?: string;
 }
 
 export const DEFAULT_RUNS = 5;
@@ -32,6 +36,9 @@ export const USAGE = `usage: npm run bench -- [single|swarm|memory|rss|ratelimit
   memory    peak RSS of ddm get on 64 MiB and on 4 GiB (same as --memory; also named rss)
   ratelimit speed limits (per download, global) held over 10 s against a local origin
   peer-relay one ddm peer relays the file to a --no-local client: its CPU and peak RSS against curl
+  tracker   one ddm tracker with 10,000 signed peers: registrations/s, list p50/p99 (whole and
+            ?limit=64), heartbeats/s sustained (--duration S, default 20; 120 for the target)
+            with refusals, tracker RSS; --peers N, --store redis://HOST:PORT
   --size    download size (default 1G; in memory mode the large size, default 4G)
   --runs    runs per tool (default ${DEFAULT_RUNS})
   --quick   smoke run: 64M and ${QUICK_RUNS} runs (memory mode: 64M against 1G) unless --size/--runs say otherwise`;
@@ -78,6 +85,25 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | undefine
     quick,
     sizeBytes: values.size === undefined ? defaultSize(scenario, quick) : parseSize(values.size),
     runs: values.runs === undefined ? (quick ? QUICK_RUNS : DEFAULT_RUNS) : parseRuns(values.runs),
+    ...trackerOptions(values),
+  };
+}
+
+function wholeNumber(name: string, text: string, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new BenchError('USAGE', `bad --${name} "${text}": a whole number from 1 to ${max}`);
+  }
+  return value;
+}
+
+function trackerOptions(values: ReturnType<typeof parse>['values']) {
+  return {
+    ...(values.peers === undefined ? {} : { peers: wholeNumber('peers', values.peers, 100_000) }),
+    ...(values.duration === undefined
+      ? {}
+      : { durationSec: wholeNumber('duration', values.duration, 3_600) }),
+    ...(values.store === undefined ? {} : { store: values.store }),
   };
 }
 
@@ -91,6 +117,9 @@ function parse(argv: readonly string[]) {
       runs: { type: 'string' },
       quick: { type: 'boolean' },
       memory: { type: 'boolean' },
+      peers: { type: 'string' },
+      duration: { type: 'string' },
+      store: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -6,12 +6,17 @@
 import {
   DEFAULT_DAEMON_PORT,
   DEFAULT_MAX_ACTIVE_DOWNLOADS,
+  DEFAULT_MAX_HELPERS,
   DEFAULT_MAX_TOTAL_CONNECTIONS,
   DEFAULT_PEER_PORT,
   DEFAULT_TRACKER_PORT,
   DISCOVERY_BROWSE_TIMEOUT_MS,
   MAX_CONNECTIONS,
+  MAX_HELPERS_LIMIT,
   MAX_PEER_SLOTS,
+  MAX_TRACKER_PEERS,
+  MAX_TRACKER_PEERS_LIMIT,
+  MAX_TRACKER_PEERS_PER_ADDRESS,
 } from '../constants.js';
 
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'seconds';
@@ -173,6 +178,14 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
   },
   ...DISCOVERY_OPTIONS,
   {
+    key: 'maxHelpers',
+    flags: '--max-helpers <n>',
+    description: 'peers recruited at once; those that refuse or stay busy are replaced',
+    kind: 'int',
+    defaultValue: DEFAULT_MAX_HELPERS,
+    max: MAX_HELPERS_LIMIT,
+  },
+  {
     key: 'connections',
     flags: '-c, --connections <n>',
     description: 'connections from this machine to the origin',
@@ -306,6 +319,29 @@ export const TRACKER_OPTIONS: readonly OptionSpec[] = [
     description: 'heartbeat interval asked of peers; a peer expires after about three missed',
     kind: 'seconds',
     defaultValue: 10,
+  },
+  {
+    key: 'store',
+    flags: '--store <url>',
+    description: 'where registrations live: "memory", or redis://HOST:PORT shared by several trackers',
+    kind: 'string',
+    defaultValue: 'memory',
+  },
+  {
+    key: 'maxPeers',
+    flags: '--max-peers <n>',
+    description: 'peers listed at most; sizes the replay memory too',
+    kind: 'int',
+    defaultValue: MAX_TRACKER_PEERS,
+    max: MAX_TRACKER_PEERS_LIMIT,
+  },
+  {
+    key: 'maxPeersPerAddress',
+    flags: '--max-peers-per-address <n>',
+    description: 'peers listed at most from one address (an IPv6 /64)',
+    kind: 'int',
+    defaultValue: MAX_TRACKER_PEERS_PER_ADDRESS,
+    max: MAX_TRACKER_PEERS_LIMIT,
   },
   ...SERVER_TLS_OPTIONS,
   ...LOG_OPTIONS,

@@ -3,7 +3,12 @@
  * consent, and hand every accepting peer's slots to the engine as one more range source.
  */
 import type { Dispatcher } from 'undici';
-import { DEFAULT_PEER_SLOTS, DEFAULT_TIMEOUT_MS } from '../constants.js';
+import {
+  DEFAULT_MAX_HELPERS,
+  DEFAULT_PEER_SLOTS,
+  DEFAULT_TIMEOUT_MS,
+  HELPER_CANDIDATES_PER_HELPER,
+} from '../constants.js';
 import { peerUrl, relayedInClear } from '../discovery/authenticate.js';
 import type { BrowseLan } from '../discovery/browser.js';
 import { discoverOnLan } from '../discovery/lan-discovery.js';
@@ -19,6 +24,7 @@ import type { FileFacts } from '../types/file-facts.js';
 import { childController } from '../util/abort.js';
 import { clientIdFor, displayName } from './client-identity.js';
 import type { DownloadEventListener } from './events.js';
+import { HelperPool } from './helper-pool.js';
 import { PeerRangeSource, type PeerTarget } from './peer-source.js';
 import type { SourcePlan } from './range-source.js';
 
@@ -34,6 +40,8 @@ export interface SwarmOptions {
   discovery?: SwarmDiscovery;
   /** For every request to a tracker or peer: carries the TLS trust (transport/client/node-trust.ts `loadNodeTrust`). */
   dispatcher?: Dispatcher;
+  /** Helpers recruited at once (`--max-helpers`); default DEFAULT_MAX_HELPERS. */
+  maxHelpers?: number;
 }
 
 export interface SwarmDiscovery {
@@ -101,11 +109,17 @@ export async function findPeersWithCoverage(
     const sightings: Sighting<PeerTarget>[] = [
       ...direct.flatMap((target) => (target ? [{ id: target.id, via: 'peer', value: target }] : [])),
       ...onLan.map((target) => ({ id: target.id, via: FOUND_ON_LAN, value: target })),
-      ...fromTrackers.flatMap((targets, index) =>
-        (targets ?? []).map((target) => ({ id: target.id, via: options.trackers[index]!, value: target })),
+      ...fromTrackers.flatMap((listed, index) =>
+        (listed?.targets ?? []).map((target) => ({
+          id: target.id,
+          via: options.trackers[index]!,
+          value: target,
+        })),
       ),
     ];
-    const complete = fromTrackers.every((targets) => targets !== undefined) && direct.every(Boolean);
+    // A tracker's sample says nothing of the peers it left out.
+    const complete =
+      fromTrackers.every((listed) => listed !== undefined && !listed.sampled) && direct.every(Boolean);
     const peers = mergeSightings(sightings).map((peer) => ({ ...peer.value, foundBy: peer.foundBy }));
     return { peers, complete };
   } catch (error) {
@@ -150,15 +164,21 @@ async function findOnLan(options: SwarmOptions, key: SwarmKey, signal: AbortSign
   return members;
 }
 
+/** How many peers a client asks a tracker for: a sample sized by the helpers it may take, not the swarm. */
+export function helperSampleSize(options: Pick<SwarmOptions, 'maxHelpers'>): number {
+  return (options.maxHelpers ?? DEFAULT_MAX_HELPERS) * HELPER_CANDIDATES_PER_HELPER;
+}
+
 async function listTracker(
   url: string,
   key: SwarmKey,
   options: SwarmOptions,
   signal: AbortSignal,
-): Promise<PeerTarget[] | undefined> {
+): Promise<{ targets: PeerTarget[]; sampled: boolean } | undefined> {
   let records: PeerRecord[];
+  const limit = helperSampleSize(options);
   try {
-    records = await new TrackerClient(url, key, withDispatcher(options)).list(signal);
+    records = await new TrackerClient(url, key, withDispatcher(options)).list(signal, limit);
   } catch (error) {
     // A wrong secret is the user's mistake and must be said plainly, and a tracker whose
     // certificate is not believed may be an impostor; an unreachable tracker is not fatal.
@@ -174,7 +194,8 @@ async function listTracker(
       return identifyPeer(listed, key, options, signal, { id: record.id, label: record.name });
     }),
   );
-  return proven.filter((target): target is PeerTarget => target !== undefined);
+  const targets = proven.filter((target): target is PeerTarget => target !== undefined);
+  return { targets, sampled: records.length >= limit };
 }
 
 /**
@@ -189,6 +210,14 @@ function reachableAddress(address: string, trackerUrl: string): string {
 
 function withDispatcher(options: SwarmOptions): { dispatcher?: Dispatcher } {
   return options.dispatcher ? { dispatcher: options.dispatcher } : {};
+}
+
+/**
+ * The free slots each found peer reported in its signed /v1/info, beside the target rather than
+ * in it (a PeerTarget names a peer; this is a passing state): the helper pool ranks by it.
+ */
+export function reportedFreeSlots(target: PeerTarget): number | undefined {
+  return target.freeSlots;
 }
 
 /** How a peer listed by a tracker is known before it proves itself. */
@@ -222,7 +251,7 @@ async function identifyPeer(
         `peer at ${baseUrl} serves https but answered over plain http: something relays it; use https://`,
       );
     }
-    return {
+    const target: PeerTarget = {
       id: info.id,
       name: info.name,
       url: baseUrl,
@@ -230,6 +259,7 @@ async function identifyPeer(
       freeSlots: info.freeSlots,
       version: info.version,
     };
+    return target;
   } catch (error) {
     if (stopsSwarmSetup(error) && listed === undefined) throw error;
     options.onEvent({
@@ -252,12 +282,7 @@ export async function discoverSwarm(options: SwarmOptions, signal: AbortSignal):
   const clientId = clientIdFor(options.secret);
   const targets = await findPeers(options, key, signal);
   if (targets.length === 0) options.onEvent({ type: 'notice', message: 'no peers found' });
-  const offerTo = async (
-    target: PeerTarget,
-    file: FileFacts,
-    add: (plan: SourcePlan) => void,
-    recruitSignal: AbortSignal,
-  ) => {
+  const engage = async (target: PeerTarget, file: FileFacts, recruitSignal: AbortSignal) => {
     const offer: OfferRequest = {
       clientId,
       clientName: displayName(options.clientName),
@@ -266,7 +291,7 @@ export async function discoverSwarm(options: SwarmOptions, signal: AbortSignal):
       size: file.size,
     };
     const slots = await askConsent(target, offer, key, options, recruitSignal);
-    if (slots === 0) return;
+    if (slots === 0) return undefined;
     const source = new PeerRangeSource(
       target,
       { clientId, url: file.finalUrl, validators: file.validators, headers: file.headers },
@@ -274,15 +299,57 @@ export async function discoverSwarm(options: SwarmOptions, signal: AbortSignal):
       options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       options.dispatcher,
     );
-    add({ source, slots });
+    return { source, slots };
+  };
+  return helperRecruitment(options, targets, engage, (signal) => findPeers(options, key, signal));
+}
+
+/**
+ * The recruitment of one download through a HelperPool: at most `maxHelpers` asked or helping
+ * at once, the rest of the sample (and peers found later, through `offer`) waiting their turn.
+ */
+function helperRecruitment(
+  options: SwarmOptions,
+  targets: readonly PeerTarget[],
+  engage: (target: PeerTarget, file: FileFacts, signal: AbortSignal) => Promise<SourcePlan | undefined>,
+  survey: (signal: AbortSignal) => Promise<PeerTarget[]>,
+): Recruitment {
+  const maxHelpers = options.maxHelpers ?? DEFAULT_MAX_HELPERS;
+  const expected = Math.min(targets.length, maxHelpers);
+  let pool: HelperPool | undefined;
+  let running: Promise<void> | undefined;
+  let runSignal: AbortSignal | undefined;
+  const later: PeerTarget[] = [];
+  const runPool = (startFruitless: boolean) => {
+    if (!pool || !runSignal || runSignal.aborted) return Promise.resolve();
+    running ??= pool.run(runSignal, startFruitless).finally(() => {
+      running = undefined;
+    });
+    return running;
   };
   return {
-    candidates: targets.length,
-    expectedSlots: targets.length * DEFAULT_PEER_SLOTS,
+    candidates: expected,
+    expectedSlots: expected * DEFAULT_PEER_SLOTS,
     peers: targets,
-    offer: offerTo,
-    recruit: async (file, add, recruitSignal) => {
-      await Promise.all(targets.map((target) => offerTo(target, file, add, recruitSignal)));
+    offer: async (target) => {
+      if (!pool) {
+        if (later.length < helperSampleSize(options)) later.push(target);
+        return;
+      }
+      // A peer found after the pool gave up on the swarm wakes it again.
+      if (pool.consider([target]) > 0) void runPool(false);
+    },
+    recruit: async (file, add, signal) => {
+      runSignal = signal;
+      pool = new HelperPool({
+        maxHelpers,
+        survey,
+        freeSlotsOf: reportedFreeSlots,
+        engage: (target, engageSignal) => engage(target, file, engageSignal),
+        add,
+      });
+      pool.consider([...targets, ...later]);
+      await runPool(targets.length === 0 && later.length === 0);
     },
   };
 }

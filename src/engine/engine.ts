@@ -331,6 +331,7 @@ class DownloadEngine implements Engine {
       clientName: swarm.clientName ?? hostname(),
       onEvent: events,
       timeoutMs: request.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      maxHelpers: swarm.maxHelpers,
       ...(this.#peerDispatcher ? { dispatcher: this.#peerDispatcher } : {}),
       ...(swarm.discover
         ? { discovery: { timeoutMs: swarm.discoverTimeoutMs, browse: this.#lanBrowser() } }

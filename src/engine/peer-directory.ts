@@ -5,7 +5,7 @@
  */
 import type { PeerTarget } from '../client/peer-source.js';
 import type { PeerSurvey } from '../client/swarm.js';
-import { PEER_DIRECTORY_GONE_AFTER_MS, PEER_DIRECTORY_POLL_MS } from '../constants.js';
+import { MAX_DIRECTORY_PEERS, PEER_DIRECTORY_GONE_AFTER_MS, PEER_DIRECTORY_POLL_MS } from '../constants.js';
 import { sleep } from '../util/abort.js';
 import type { KnownPeer } from './types.js';
 
@@ -131,6 +131,7 @@ export class PeerDirectory {
       this.#known.set(target.id, { target, lastSeen: now });
       this.#tell({ kind: 'appeared', target });
     }
+    forgetOldest(this.#known, MAX_DIRECTORY_PEERS);
     // A poll in which some tracker or --peer could not be asked proves no one absent.
     if (!survey.complete) return;
     for (const [id, entry] of this.#known) {
@@ -143,4 +144,15 @@ export class PeerDirectory {
   #tell(change: DirectoryChange): void {
     for (const listener of this.#listeners) listener(change);
   }
+}
+
+/**
+ * A tracker that lists a sample (`?limit=`) names different peers at each poll, and none of
+ * them proves the others gone: the directory keeps the most recently seen, bounded by this
+ * number rather than by the swarm's size. Forgetting says nothing of a peer, so nobody is told.
+ */
+function forgetOldest(known: Map<string, { lastSeen: number }>, limit: number): void {
+  if (known.size <= limit) return;
+  const oldestFirst = [...known].sort((a, b) => a[1].lastSeen - b[1].lastSeen);
+  for (const [id] of oldestFirst.slice(0, known.size - limit)) known.delete(id);
 }

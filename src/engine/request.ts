@@ -7,10 +7,12 @@ import { z } from 'zod';
 import type { DownloadOptions } from '../client/download.js';
 import {
   DEFAULT_CONNECTIONS,
+  DEFAULT_MAX_HELPERS,
   DEFAULT_MAX_TRIES,
   DEFAULT_TIMEOUT_MS,
   DISCOVERY_BROWSE_TIMEOUT_MS,
   MAX_CONNECTIONS,
+  MAX_HELPERS_LIMIT,
 } from '../constants.js';
 import { DdmError, type ErrorCode } from '../errors.js';
 import { parseChecksum } from '../storage/download-store.js';
@@ -52,6 +54,8 @@ export const downloadRequestSchema = z.strictObject({
   maxSpeed: byteRate.default(0),
   /** Let peers help with this download. */
   helpers: z.boolean().default(true),
+  /** Peers recruited at once; the client replaces those that refuse or stay busy. */
+  maxHelpers: z.number().int().min(1).max(MAX_HELPERS_LIMIT).default(DEFAULT_MAX_HELPERS),
   tracker: z.array(z.string()).default([]),
   peer: z.array(z.string()).default([]),
   discover: z.boolean().optional(),
@@ -82,6 +86,8 @@ export interface SwarmRequest {
   discover: boolean;
   discoverTimeoutMs: number;
   clientName: string | undefined;
+  /** Helpers recruited at once. */
+  maxHelpers: number;
 }
 
 /** A checked request: what the core download takes, plus the engine's own settings. */
@@ -183,6 +189,7 @@ function swarmOf(raw: RawRequest): SwarmRequest | undefined {
     discover,
     discoverTimeoutMs: raw.discoverTimeout * 1000,
     clientName: raw.name,
+    maxHelpers: raw.maxHelpers,
   };
 }
 

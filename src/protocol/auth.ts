@@ -6,7 +6,8 @@
  * Pure: no I/O beyond node:crypto.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AUTH_WINDOW_MS } from '../constants.js';
+import { AUTH_WINDOW_MS, MIN_REPLAY_NONCES, REPLAY_NONCES_PER_SOURCE } from '../constants.js';
+import { type ReplayLimits, ReplayMemory } from './replay-memory.js';
 
 export const AUTH_HEADERS = {
   time: 'x-ddm-time',
@@ -31,8 +32,6 @@ export interface RequestTarget {
   node: string;
 }
 
-/** Nonces remembered for replay protection; beyond this, new requests are refused until old ones expire. */
-export const MAX_REMEMBERED_NONCES = 200_000;
 const NONCE_PATTERN = /^[0-9a-f]{32}$/;
 const SIGNATURE_PATTERN = /^[0-9a-f]{64}$/;
 const TARGET_PATTERN = /^(\*|[A-Za-z0-9_-]{8,64})$/;
@@ -139,7 +138,8 @@ export type AuthFailure =
   | 'expired'
   | 'replayed'
   | 'bad-signature'
-  | 'overloaded';
+  | 'overloaded'
+  | 'source-overloaded';
 
 export type VerifyResult =
   | { ok: true; nonce: string; target: RequestTarget }
@@ -152,14 +152,22 @@ function header(headers: HeaderBag, name: string): string | undefined {
   return Array.isArray(value) ? undefined : value;
 }
 
+const DEFAULT_REPLAY_LIMITS: ReplayLimits = {
+  capacity: MIN_REPLAY_NONCES,
+  perSource: REPLAY_NONCES_PER_SOURCE,
+};
+
 /** Verifies signed requests and remembers nonces for the replay window. */
 export class RequestVerifier {
-  private readonly seen = new Map<string, number>();
+  private readonly seen: ReplayMemory;
 
   constructor(
     private readonly key: SwarmKey,
     private readonly windowMs = AUTH_WINDOW_MS,
-  ) {}
+    replay: ReplayLimits = DEFAULT_REPLAY_LIMITS,
+  ) {
+    this.seen = new ReplayMemory(replay, windowMs);
+  }
 
   verify(
     method: string,
@@ -167,6 +175,8 @@ export class RequestVerifier {
     headers: HeaderBag,
     body: Uint8Array | string | undefined,
     now = Date.now(),
+    /** Who sent it (the connection's address): each sender has a replay budget of its own. */
+    source = '',
   ): VerifyResult {
     const time = header(headers, AUTH_HEADERS.time);
     const nonce = header(headers, AUTH_HEADERS.nonce);
@@ -190,20 +200,15 @@ export class RequestVerifier {
     const digest = bodyDigest(body);
     const expected = mac(this.key, requestParts({ method, path, target, time, nonce, digest }));
     if (!safeEqualHex(expected, signature)) return { ok: false, reason: 'bad-signature' };
-    this.forgetExpired(now);
-    if (this.seen.has(nonce)) return { ok: false, reason: 'replayed' };
-    if (this.seen.size >= MAX_REMEMBERED_NONCES) return { ok: false, reason: 'overloaded' };
-    // A timestamp may be up to one window ahead and stays valid for a window after that, so
-    // the nonce is kept for two windows; a constant lifetime also keeps the map in expiry order.
-    this.seen.set(nonce, now + 2 * this.windowMs);
-    return { ok: true, nonce, target };
-  }
-
-  private forgetExpired(now: number): void {
-    // Map iterates in insertion order, which is (nearly) expiry order.
-    for (const [nonce, expiry] of this.seen) {
-      if (expiry > now) break;
-      this.seen.delete(nonce);
+    switch (this.seen.remember(nonce, Number(time), source, now)) {
+      case 'replayed':
+        return { ok: false, reason: 'replayed' };
+      case 'source-full':
+        return { ok: false, reason: 'source-overloaded' };
+      case 'full':
+        return { ok: false, reason: 'overloaded' };
+      case 'new':
+        return { ok: true, nonce, target };
     }
   }
 }
@@ -224,5 +229,7 @@ export function describeAuthFailure(reason: AuthFailure): string {
       return 'wrong swarm secret';
     case 'overloaded':
       return 'too many recent requests to check for replays; try again shortly';
+    case 'source-overloaded':
+      return 'too many recent requests from this address to check for replays; slow down and try again shortly';
   }
 }

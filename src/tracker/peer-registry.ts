@@ -6,7 +6,10 @@
  * in the number of peers of one address, never in the number of peers in all.
  */
 import ipaddr from 'ipaddr.js';
+import { TRACKER_LIST_REFRESH_MS } from '../constants.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
+import { PeerListing } from './peer-listing.js';
+import type { PeerStore } from './peer-store.js';
 
 export interface PeerRegistryOptions {
   /** A peer not seen for this long is gone. */
@@ -33,6 +36,13 @@ export class PeerRegistry {
   private readonly bySighting = new Map<string, number>();
   /** Ids per source (see sourceOf). */
   private readonly bySource = new Map<string, Set<string>>();
+  /** Each record as JSON, made when first listed after a change. */
+  private readonly encoded = new Map<string, string>();
+  /** Bumped when a peer joins, leaves or changes more than its lastSeen. */
+  private version = 0;
+  /** A heartbeat moved some lastSeen since the snapshot was made. */
+  private refreshed = false;
+  private snapshot: { listing: PeerListing; version: number; madeAt: number } | undefined;
 
   constructor(private readonly opts: PeerRegistryOptions) {}
 
@@ -54,14 +64,22 @@ export class PeerRegistry {
       if (refusal) return refusal;
     }
     const record: PeerRecord = { ...info, address, lastSeen: now };
+    if (existing && sameListing(existing, record)) this.refreshed = true;
+    else this.version += 1;
+    this.encoded.delete(info.id);
     this.peers.set(info.id, record);
     this.bySighting.delete(info.id);
     this.bySighting.set(info.id, now);
+    // A heartbeat comes from the address that holds the id: its source already counts it.
+    if (!existing) this.countSource(info.id, address);
+    return { ok: true, record };
+  }
+
+  private countSource(id: string, address: string): void {
     const source = sourceOf(address);
     const ids = this.bySource.get(source) ?? new Set<string>();
-    ids.add(info.id);
+    ids.add(id);
     this.bySource.set(source, ids);
-    return { ok: true, record };
   }
 
   /** Removes a peer, but only on behalf of the address that registered it. */
@@ -77,6 +95,30 @@ export class PeerRegistry {
   list(): PeerRecord[] {
     this.prune();
     return [...this.peers.values()];
+  }
+
+  /**
+   * The live peers serialised: a new snapshot when someone joined, left or changed, else the
+   * last one, made again at most every TRACKER_LIST_REFRESH_MS so that lastSeen stays close.
+   */
+  listing(): PeerListing {
+    this.prune();
+    const now = this.opts.now();
+    const current = this.snapshot;
+    const stale = this.refreshed && now - (current?.madeAt ?? 0) >= TRACKER_LIST_REFRESH_MS;
+    if (current && current.version === this.version && !stale) return current.listing;
+    const records: string[] = [];
+    for (const [id, record] of this.peers) {
+      let text = this.encoded.get(id);
+      if (text === undefined) {
+        text = JSON.stringify(record);
+        this.encoded.set(id, text);
+      }
+      records.push(text);
+    }
+    this.refreshed = false;
+    this.snapshot = { listing: new PeerListing(records), version: this.version, madeAt: now };
+    return this.snapshot.listing;
   }
 
   /** Drops expired peers; returns how many. */
@@ -121,11 +163,48 @@ export class PeerRegistry {
     if (record === undefined) return;
     this.peers.delete(id);
     this.bySighting.delete(id);
+    this.encoded.delete(id);
+    this.version += 1;
     const source = sourceOf(record.address);
     const ids = this.bySource.get(source);
     ids?.delete(id);
     if (ids?.size === 0) this.bySource.delete(source);
   }
+}
+
+/** Whether two records of one peer list the same but for lastSeen. */
+function sameListing(a: PeerRecord, b: PeerRecord): boolean {
+  return (
+    a.name === b.name &&
+    a.port === b.port &&
+    a.slots === b.slots &&
+    a.version === b.version &&
+    a.tls === b.tls &&
+    a.address === b.address
+  );
+}
+
+/** The registry as a tracker's store: the default, one tracker process's own memory. */
+export class MemoryPeerStore implements PeerStore {
+  constructor(readonly registry: PeerRegistry) {}
+
+  async upsert(info: RegisterRequest, address: string): Promise<UpsertResult> {
+    return this.registry.upsert(info, address);
+  }
+
+  async remove(id: string, address: string): Promise<RemoveResult> {
+    return this.registry.remove(id, address);
+  }
+
+  async listing(): Promise<PeerListing> {
+    return this.registry.listing();
+  }
+
+  async prune(): Promise<void> {
+    this.registry.prune();
+  }
+
+  async close(): Promise<void> {}
 }
 
 /**

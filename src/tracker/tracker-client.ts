@@ -38,8 +38,10 @@ export class TrackerClient {
     return this.call('POST', API.deregister, { id }, DeregisterResponse, signal);
   }
 
-  async list(signal: AbortSignal): Promise<PeerRecord[]> {
-    const answer = await this.call('GET', API.peers, undefined, PeerListResponse, signal);
+  /** Every listed peer, or at most `limit` picked at random by the tracker. */
+  async list(signal: AbortSignal, limit?: number): Promise<PeerRecord[]> {
+    const path = limit === undefined ? API.peers : `${API.peers}?limit=${limit}`;
+    const answer = await this.call('GET', path, undefined, PeerListResponse, signal);
     return answer.peers;
   }
 

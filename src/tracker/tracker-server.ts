@@ -7,25 +7,29 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import {
   HEARTBEAT_INTERVAL_MS,
+  MAX_PEER_LIST_LIMIT,
   MAX_TRACKER_PEERS,
   MAX_TRACKER_PEERS_PER_ADDRESS,
   PEER_TTL_MS,
+  REPLAY_NONCES_PER_SOURCE,
+  replayCapacityFor,
   TRACKER_PRUNE_INTERVAL_MS,
 } from '../constants.js';
 import { DdmError } from '../errors.js';
-import type { SwarmKey } from '../protocol/auth.js';
+import { AUTH_HEADERS, type SwarmKey, signResponse } from '../protocol/auth.js';
 import {
   API,
   DeregisterRequest,
   type DeregisterResponse,
-  type PeerListResponse,
   RegisterRequest,
   type RegisterResponse,
 } from '../protocol/messages.js';
 import type { ServerTls } from '../transport/server/server-tls.js';
 import { type SignedContext, startSignedServer } from '../transport/server/signed-server.js';
 import { isForbiddenPort } from '../util/http-ports.js';
-import { PeerRegistry, type UpsertResult } from './peer-registry.js';
+import { openPeerStore } from './open-store.js';
+import type { PreparedBody } from './peer-listing.js';
+import type { UpsertResult } from './peer-registry.js';
 
 export interface TrackerOptions {
   host: string;
@@ -42,6 +46,8 @@ export interface TrackerOptions {
   maxPeersPerAddress?: number;
   /** Serve https with this certificate. */
   tls?: ServerTls;
+  /** Where registrations live: `redis://HOST:PORT` shares them between trackers; default this process's memory. */
+  store?: string;
 }
 
 export interface Tracker {
@@ -57,11 +63,14 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
     maxPeers: opts.maxPeers ?? MAX_TRACKER_PEERS,
     maxPeersPerSource: opts.maxPeersPerAddress ?? MAX_TRACKER_PEERS_PER_ADDRESS,
   };
-  const registry = new PeerRegistry({ ttlMs, ...limits, now: opts.now ?? Date.now });
-  const upsert = (ctx: SignedContext) => {
+  const registry = await openPeerStore(
+    { url: opts.store, ttlMs, ...limits, now: opts.now ?? Date.now, key: opts.key },
+    signal,
+  );
+  const upsert = async (ctx: SignedContext) => {
     const info = ctx.json(RegisterRequest);
     assertHttpPort(info.port);
-    const result = registry.upsert(info, ctx.address);
+    const result = await registry.upsert(info, ctx.address);
     if (!result.ok) throw upsertRefusal(result, info.id, limits);
     opts.log?.debug({ id: info.id, name: info.name, address: ctx.address, port: info.port }, 'peer seen');
     const answer: RegisterResponse = { address: ctx.address, ttlMs, heartbeatMs };
@@ -74,12 +83,14 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
       key: opts.key,
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),
+      // Sized by the swarm this tracker takes, so a full swarm heartbeating is never refused.
+      replay: { capacity: replayCapacityFor(limits.maxPeers), perSource: REPLAY_NONCES_PER_SOURCE },
       routes: {
         [`POST ${API.register}`]: upsert,
         [`POST ${API.heartbeat}`]: upsert,
-        [`POST ${API.deregister}`]: (ctx) => {
+        [`POST ${API.deregister}`]: async (ctx) => {
           const { id } = ctx.json(DeregisterRequest);
-          const outcome = registry.remove(id, ctx.address);
+          const outcome = await registry.remove(id, ctx.address);
           if (outcome === 'other-address') {
             throw new DdmError('PEER_ID_TAKEN', `peer id ${id} is registered from another address`);
           }
@@ -87,22 +98,63 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
           const answer: DeregisterResponse = { removed: outcome === 'removed' };
           ctx.reply(200, answer);
         },
-        [`GET ${API.peers}`]: (ctx) => {
-          const answer: PeerListResponse = { peers: registry.list() };
-          ctx.reply(200, answer);
+        [`GET ${API.peers}`]: async (ctx) => {
+          const limit = listLimit(ctx.req.url ?? '');
+          sendPrepared(ctx, (await registry.listing()).body(limit));
         },
       },
     },
     signal,
+  ).catch(async (error: unknown) => {
+    await registry.close();
+    throw error;
+  });
+  const pruner = setInterval(
+    () => {
+      registry.prune().catch((error: unknown) => opts.log?.warn({ err: error }, 'pruning the store failed'));
+    },
+    Math.min(TRACKER_PRUNE_INTERVAL_MS, ttlMs),
   );
-  const pruner = setInterval(() => registry.prune(), Math.min(TRACKER_PRUNE_INTERVAL_MS, ttlMs));
   pruner.unref();
+  let closing: Promise<void> | undefined;
   const close = () => {
-    clearInterval(pruner);
-    return server.close();
+    closing ??= (async () => {
+      clearInterval(pruner);
+      await server.close();
+      await registry.close();
+    })();
+    return closing;
   };
   signal.addEventListener('abort', () => void close(), { once: true });
   return { url: server.url, address: server.address, close };
+}
+
+/**
+ * `?limit=N` of GET /v1/peers: at most N peers, picked at random, so that a client of a large
+ * swarm reads a sample rather than the whole list. Absent: every peer.
+ */
+function listLimit(url: string): number | undefined {
+  const query = url.indexOf('?');
+  if (query === -1) return undefined;
+  const given = new URLSearchParams(url.slice(query + 1)).get('limit');
+  if (given === null) return undefined;
+  const limit = /^\d{1,6}$/.test(given) ? Number(given) : Number.NaN;
+  if (!(limit >= 1 && limit <= MAX_PEER_LIST_LIMIT)) {
+    throw new DdmError('PROTOCOL', `limit must be a whole number from 1 to ${MAX_PEER_LIST_LIMIT}`);
+  }
+  return limit;
+}
+
+/** Answers a body serialised beforehand, signed for this request like every other answer. */
+function sendPrepared(ctx: SignedContext, body: PreparedBody): void {
+  ctx.res
+    .writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': body.bytes.byteLength,
+      'cache-control': 'no-store',
+      [AUTH_HEADERS.signature]: signResponse(ctx.key, 200, ctx.nonce, body.digest),
+    })
+    .end(body.bytes);
 }
 
 /**

@@ -26,6 +26,7 @@ const REASONS: readonly AuthFailure[] = [
   'replayed',
   'bad-signature',
   'overloaded',
+  'source-overloaded',
 ];
 
 const hex = (length: number) =>

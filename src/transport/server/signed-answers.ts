@@ -42,7 +42,8 @@ export async function readSignedRequest(
       message: `request body larger than ${maxBytes} bytes`,
     };
   }
-  const verdict = verifier.verify(req.method ?? 'GET', req.url ?? '/', req.headers, body);
+  const sender = req.socket.remoteAddress ?? '';
+  const verdict = verifier.verify(req.method ?? 'GET', req.url ?? '/', req.headers, body, Date.now(), sender);
   if (!verdict.ok)
     return { ok: false, status: 401, code: 'AUTH_FAILED', message: describeAuthFailure(verdict.reason) };
   return { ok: true, body, nonce: verdict.nonce, target: verdict.target };

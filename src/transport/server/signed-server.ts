@@ -24,6 +24,7 @@ import {
 import { policyFor } from '../../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../../errors.js';
 import { ANY_NODE, type RequestTarget, RequestVerifier, type SwarmKey } from '../../protocol/auth.js';
+import type { ReplayLimits } from '../../protocol/replay-memory.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { createNodeServer, nodeScheme, type ServerTls } from './server-tls.js';
 import { readSignedRequest, sendError, sendJson } from './signed-answers.js';
@@ -76,6 +77,8 @@ export interface SignedServerOptions {
   nodeId?: string;
   /** Routes (`METHOD /path`) that a client may call before it knows the id: GET /v1/info. */
   anyNodeRoutes?: readonly string[];
+  /** Replay memory, in all and per sender (a tracker sizes it by its swarm); a peer's default without. */
+  replay?: ReplayLimits;
 }
 
 export interface SignedServer {
@@ -126,7 +129,7 @@ export async function startSignedServer(
   signal: AbortSignal,
 ): Promise<SignedServer> {
   if (signal.aborted) throw abortError(signal);
-  const verifier = new RequestVerifier(opts.key);
+  const verifier = new RequestVerifier(opts.key, undefined, opts.replay);
   // One controller per request in flight, aborted on close (no listener per request on a shared signal).
   const calls = new Set<AbortController>();
   const server = createNodeServer(

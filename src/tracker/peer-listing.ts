@@ -1,0 +1,56 @@
+/**
+ * The answer to GET /v1/peers, serialised once per change of the list rather than once per
+ * caller: a snapshot of the live records as JSON text, from which the whole list is one cached
+ * body and a random sample (`?limit=`) costs time in the sample's size, not the swarm's.
+ */
+import { bodyDigest } from '../protocol/auth.js';
+
+/** A body ready to send: its bytes and the digest its signature covers. */
+export interface PreparedBody {
+  bytes: Buffer;
+  digest: string;
+}
+
+export class PeerListing {
+  #whole: PreparedBody | undefined;
+
+  /** `records`: one JSON-encoded PeerRecord each, oldest registration first. */
+  constructor(private readonly records: readonly string[]) {}
+
+  get size(): number {
+    return this.records.length;
+  }
+
+  /** Every live peer, or `limit` of them picked at random (each at most once). */
+  body(limit?: number): PreparedBody {
+    if (limit === undefined || limit >= this.records.length) {
+      this.#whole ??= prepare(this.records);
+      return this.#whole;
+    }
+    return prepare(pick(this.records, limit));
+  }
+}
+
+function prepare(records: readonly string[]): PreparedBody {
+  const bytes = Buffer.from(`{"peers":[${records.join(',')}]}`, 'utf8');
+  return { bytes, digest: bodyDigest(bytes) };
+}
+
+/**
+ * `count` distinct entries at random. A small sample draws indices until it has enough (few
+ * repeats when it is at most half the list); a large one shuffles a copy partway.
+ */
+function pick(records: readonly string[], count: number): string[] {
+  const total = records.length;
+  if (count * 2 <= total) {
+    const chosen = new Set<number>();
+    while (chosen.size < count) chosen.add(Math.floor(Math.random() * total));
+    return [...chosen].map((index) => records[index]!);
+  }
+  const copy = [...records];
+  for (let index = 0; index < count; index += 1) {
+    const swap = index + Math.floor(Math.random() * (total - index));
+    [copy[index], copy[swap]] = [copy[swap]!, copy[index]!];
+  }
+  return copy.slice(0, count);
+}

@@ -1,0 +1,22 @@
+/**
+ * Where a tracker keeps its registrations: in its own memory (peer-registry.ts, the default) or
+ * in a store shared by several trackers (redis-store.ts), so that any of them answers for the
+ * whole swarm and one can stop without the swarm noticing. The rules are the same in both:
+ * records expire, an id stays with the address that holds it, and the caps hold per source
+ * address and in all.
+ */
+import type { RegisterRequest } from '../protocol/messages.js';
+import type { PeerListing } from './peer-listing.js';
+import type { RemoveResult, UpsertResult } from './peer-registry.js';
+
+export interface PeerStore {
+  /** Registers or refreshes a peer seen at `address` (a heartbeat is the same call). */
+  upsert(info: RegisterRequest, address: string): Promise<UpsertResult>;
+  /** Removes a peer, but only on behalf of the address that registered it. */
+  remove(id: string, address: string): Promise<RemoveResult>;
+  /** The live peers, serialised; the same snapshot until the list changes (or its lastSeen ages). */
+  listing(): Promise<PeerListing>;
+  /** Drops expired peers (a store with key TTLs may have nothing to do). */
+  prune(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,93 @@
+/**
+ * The tracker's peer list at scale: `?limit=` answers a random sample (signed like the rest, the
+ * query covered by the signature), and the list is serialised once per change, not per caller.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { TRACKER_LIST_REFRESH_MS } from '../../src/constants.js';
+import { deriveKey } from '../../src/protocol/auth.js';
+import { PeerRegistry } from '../../src/tracker/peer-registry.js';
+import { TrackerClient } from '../../src/tracker/tracker-client.js';
+import { startTracker, type Tracker } from '../../src/tracker/tracker-server.js';
+import { rejectsWith } from '../helpers/assertions.js';
+
+const key = deriveKey('tracker list test secret');
+const lifetime = new AbortController();
+after(() => lifetime.abort());
+
+function info(n: number) {
+  return {
+    id: `listed-${String(n).padStart(4, '0')}`,
+    name: `p${n}`,
+    port: 20_000 + n,
+    slots: 4,
+    version: '0.1.0',
+  };
+}
+
+describe('GET /v1/peers at scale', () => {
+  let tracker: Tracker;
+  const client = () => new TrackerClient(tracker.url, key);
+
+  test('?limit= answers that many distinct live peers, picked at random', async () => {
+    tracker = await startTracker(
+      { host: '127.0.0.1', port: 0, key, maxPeersPerAddress: 500 },
+      lifetime.signal,
+    );
+    const signal = AbortSignal.timeout(30_000);
+    // In batches: more connections at once from one address than the server allows would be cut.
+    for (let start = 0; start < 200; start += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, n) => client().register(info(start + n), signal)));
+    }
+    const all = new Set((await client().list(signal)).map((peer) => peer.id));
+    assert.equal(all.size, 200);
+    const seen = new Set<string>();
+    for (let round = 0; round < 5; round += 1) {
+      const sample = await client().list(signal, 10);
+      assert.equal(sample.length, 10);
+      assert.equal(new Set(sample.map((peer) => peer.id)).size, 10, 'each peer at most once');
+      for (const peer of sample) {
+        assert.ok(all.has(peer.id));
+        seen.add(peer.id);
+      }
+    }
+    assert.ok(seen.size > 10, 'different samples for different callers');
+    assert.equal((await client().list(signal, 150)).length, 150);
+    assert.equal((await client().list(signal, 1_000)).length, 200);
+  });
+
+  test('a limit that is not a whole number from 1 to 10,000 is a PROTOCOL error', async () => {
+    for (const limit of [0, 10_001, -1, 1.5]) {
+      await rejectsWith(client().list(AbortSignal.timeout(10_000), limit), 'PROTOCOL', /limit must be/);
+    }
+  });
+
+  test('the list is serialised once per change: heartbeats reuse it, a join or a leave makes a new one', () => {
+    let now = 1_000_000;
+    const registry = new PeerRegistry({
+      ttlMs: 60_000,
+      maxPeers: 100,
+      maxPeersPerSource: 100,
+      now: () => now,
+    });
+    registry.upsert(info(1), '127.0.0.1');
+    const first = registry.listing();
+    assert.equal(first.body(), first.body(), 'the whole list is one cached body');
+    now += 10;
+    registry.upsert(info(1), '127.0.0.1');
+    assert.equal(registry.listing(), first, 'a heartbeat alone does not re-serialise');
+    now += TRACKER_LIST_REFRESH_MS;
+    const refreshed = registry.listing();
+    assert.notEqual(refreshed, first, 'lastSeen is refreshed within TRACKER_LIST_REFRESH_MS');
+    assert.match(
+      refreshed.body().bytes.toString(),
+      new RegExp(`"lastSeen":${now - TRACKER_LIST_REFRESH_MS}`),
+    );
+    registry.upsert(info(2), '127.0.0.1');
+    const joined = registry.listing();
+    assert.notEqual(joined, refreshed, 'a new peer is listed at once');
+    assert.equal(joined.size, 2);
+    registry.remove(info(2).id, '127.0.0.1');
+    assert.equal(registry.listing().size, 1, 'a leaving peer is gone at once');
+  });
+});
