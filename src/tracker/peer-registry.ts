@@ -9,7 +9,9 @@ import ipaddr from 'ipaddr.js';
 import { TRACKER_LIST_REFRESH_MS } from '../constants.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
 import { PeerListing } from './peer-listing.js';
-import type { PeerStore } from './peer-store.js';
+import type { PeerStore, RemoveResult, UpsertResult } from './peer-store.js';
+
+export type { RemoveResult, UpsertResult };
 
 export interface PeerRegistryOptions {
   /** A peer not seen for this long is gone. */
@@ -20,14 +22,6 @@ export interface PeerRegistryOptions {
   maxPeersPerSource: number;
   now: () => number;
 }
-
-export type UpsertResult =
-  | { ok: true; record: PeerRecord }
-  | { ok: false; reason: 'id-taken'; holder: string }
-  | { ok: false; reason: 'full' }
-  | { ok: false; reason: 'source-full'; source: string };
-
-export type RemoveResult = 'removed' | 'unknown' | 'other-address';
 
 export class PeerRegistry {
   /** In order of first registration. */

@@ -5,9 +5,16 @@
  * records expire, an id stays with the address that holds it, and the caps hold per source
  * address and in all.
  */
-import type { RegisterRequest } from '../protocol/messages.js';
+import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
 import type { PeerListing } from './peer-listing.js';
-import type { RemoveResult, UpsertResult } from './peer-registry.js';
+
+export type UpsertResult =
+  | { ok: true; record: PeerRecord }
+  | { ok: false; reason: 'id-taken'; holder: string }
+  | { ok: false; reason: 'full' }
+  | { ok: false; reason: 'source-full'; source: string };
+
+export type RemoveResult = 'removed' | 'unknown' | 'other-address';
 
 export interface PeerStore {
   /** Registers or refreshes a peer seen at `address` (a heartbeat is the same call). */
