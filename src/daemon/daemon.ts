@@ -27,6 +27,7 @@ import { newNodeId } from '../util/node-id.js';
 import { type DaemonRoute, routeRequests } from './daemon-routes.js';
 import { DaemonHelperRole, type HelperRole } from './helper-role.js';
 import { HelperService } from './helper-service.js';
+import { daemonHostNames } from './host-names.js';
 import {
   type DaemonSettings,
   DaemonSettingsStore,
@@ -175,7 +176,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   writer.changed();
 
-  const allowedHosts = () => hostsFor(options.host, port);
+  const allowedHosts = () => daemonHostNames(options.host, port);
   const uiSessions = createUiSessions({ secret, port: () => port });
   let requestStop!: () => void;
   const stopRequested = new Promise<void>((resolve) => {
@@ -365,13 +366,6 @@ function browserUrl(host: string, port: number): string {
   if (host === '0.0.0.0') return `http://127.0.0.1:${port}`;
   if (host === '::') return `http://[::1]:${port}`;
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-/** Host header values that name this daemon: its own address, or localhost, with its port. */
-function hostsFor(host: string, port: number): ReadonlySet<string> {
-  const names = new Set(['localhost', '127.0.0.1', '[::1]']);
-  if (host !== '0.0.0.0' && host !== '::') names.add(host.includes(':') ? `[${host}]` : host);
-  return new Set([...names].map((name) => `${name.toLowerCase()}:${port}`));
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
