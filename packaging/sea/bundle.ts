@@ -62,6 +62,9 @@ export async function bundle(): Promise<string> {
     banner: { js: '"use strict";' },
     legalComments: 'eof',
     logLevel: 'warning',
+    // ws tries its optional native addons with require(); a single executable can load none, and
+    // the failed attempt prints a warning on every start. Node's own code does their work.
+    define: { 'process.env.WS_NO_BUFFER_UTIL': '"1"', 'process.env.WS_NO_UTF_8_VALIDATE': '"1"' },
     plugins: [inlineVersion(readManifest().version), inlineUiAssets()],
     metafile: true,
   });
