@@ -41,8 +41,8 @@ export function AddPage({ store, navigate }) {
     if (Object.keys(found).length > 0) return;
     setBusy(true);
     try {
-      const gids = await store.rpc.call('ddm.add', [request]);
-      if (form.paused) await Promise.all(gids.map((gid) => store.rpc.call('aria2.pause', [gid])));
+      // Added paused, so it never starts for a moment before a pause arrives.
+      const gids = await store.rpc.call('ddm.add', [{ ...request, paused: form.paused }]);
       await store.refresh();
       setForm(EMPTY);
       navigate(gids.length === 1 ? `#/downloads/${gids[0]}` : '#/');

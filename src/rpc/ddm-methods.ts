@@ -43,7 +43,9 @@ export function ddmMethods({ deps, book }: MethodEnvironment): Record<string, Me
       return deps.commandLine(request);
     },
     'ddm.add': (params) => {
-      const { urls, ...keys } = params.struct(0);
+      const { urls, paused, ...keys } = params.struct(0);
+      if (paused !== undefined && typeof paused !== 'boolean')
+        throw methodError('paused must be true or false');
       if (!Array.isArray(urls) || urls.length === 0 || !urls.every((url) => typeof url === 'string')) {
         throw methodError('urls must be a non-empty list of URLs');
       }
@@ -56,7 +58,7 @@ export function ddmMethods({ deps, book }: MethodEnvironment): Record<string, Me
           throw isDdmError(error) ? fromDdmError(error) : error;
         }
       }
-      const gids = requests.map((request) => addToEngine(deps, request).id);
+      const gids = requests.map((request) => addToEngine(deps, request, paused === true).id);
       deps.changed?.();
       return gids;
     },

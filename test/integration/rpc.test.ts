@@ -203,6 +203,19 @@ describe('JSON-RPC driven by the aria2 npm client', () => {
       ddm('ddm.add', { urls: [origin.url], connections: 100 }),
       /connections must be at most/,
     );
+    // Added paused in the same call (the web UI's "Start paused"), not added and then paused.
+    const [held] = (await ddm('ddm.add', {
+      urls: [`${origin.url}/held.bin`],
+      dir: join(root, 'held'),
+      createDirs: true,
+      paused: true,
+    })) as string[];
+    assert.equal(((await ddm('ddm.getStatus', held)) as { state: string }).state, 'paused');
+    await assert.rejects(
+      ddm('ddm.add', { urls: [origin.url], paused: 'yes' }),
+      /paused must be true or false/,
+    );
+    await ddm('aria2.remove', held);
     for (const gid of gids) await until(gid, 'complete');
     assert.equal(await sha256OfFile(join(root, 'many', 'two.bin')), sha256(data));
     const rich = (await ddm('ddm.getStatus', gids[0])) as {
