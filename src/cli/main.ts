@@ -72,7 +72,8 @@ const COMMANDS: readonly CommandDefinition[] = [
   },
   {
     name: 'daemon',
-    summary: 'keep a download queue running, with a loopback API (session in ~/.local/state/ddm)',
+    summary:
+      "keep a download queue, with the web UI and aria2's JSON-RPC on one port; with --helper also help other machines (session in ~/.local/state/ddm)",
     specs: DAEMON_OPTIONS,
     handler: lazy(() => import('./commands/daemon.js').then((m) => m.runDaemonCommand)),
     common: true,
