@@ -4,13 +4,23 @@
  * JSON-RPC answers only to its secret and its own host names.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadControl } from '../../src/storage/control-file.js';
 import type { ByteRange } from '../../src/types/byte-range.js';
-import { type RunningCli, sha256, sha256OfFile, startCli, testData, withTempDir } from '../helpers/cli.js';
+import {
+  DDM_BIN,
+  type RunningCli,
+  sha256,
+  sha256OfFile,
+  startCli,
+  testData,
+  withTempDir,
+} from '../helpers/cli.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 import { eventually, within } from '../helpers/wait.js';
 
@@ -249,6 +259,46 @@ describe('ddm daemon', () => {
       if (daemon && daemon.cli.child.exitCode === null) daemon.cli.child.kill('SIGKILL');
       await origin.close();
     }
+  });
+  test('the RPC secret is shown on a terminal, and only the file that holds it in a log', async () => {
+    await withTempDir(async (root) => {
+      const env = { ...process.env, XDG_STATE_HOME: join(root, 'state'), NO_COLOR: '1' };
+      const daemonArgs = [DDM_BIN, 'daemon', '--listen', '127.0.0.1:0', '--dir', root];
+      // script(1) gives the daemon a pseudo-terminal, as a person running it in a shell has.
+      const command = [process.execPath, ...daemonArgs].map((word) => `'${word}'`).join(' ');
+      const onTerminal = spawn('script', ['-qec', command, '/dev/null'], {
+        env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let seen = '';
+      onTerminal.stdout.on('data', (chunk: Buffer) => {
+        seen += chunk.toString('utf8');
+      });
+      try {
+        await eventually(
+          () => /RPC secret [0-9a-f]{64} \(in \S+\)/.test(seen),
+          30_000,
+          'the secret on the terminal',
+        );
+        const [, shown, file] = /RPC secret ([0-9a-f]{64}) \(in (\S+)\)/.exec(seen)!;
+        assert.equal(shown, (await readFile(file!, 'utf8')).trim());
+      } finally {
+        onTerminal.kill('SIGKILL');
+        await within(once(onTerminal, 'close'), 10_000, 'script exits').catch(() => undefined);
+      }
+      // The same state directory, stderr a pipe (a service's log): the file, never the secret.
+      const inLog = startCli(['daemon', '--listen', '127.0.0.1:0', '--dir', root], {
+        XDG_STATE_HOME: join(root, 'state'),
+      });
+      try {
+        const [, file] = (await inLog.waitFor(/RPC secret in (\S+)/)) as RegExpMatchArray;
+        const secret = (await readFile(file!, 'utf8')).trim();
+        await inLog.waitFor(/web UI at/);
+        assert.ok(!inLog.stderr().includes(secret), 'the secret stays out of the log');
+      } finally {
+        inLog.child.kill('SIGKILL');
+      }
+    });
   });
   test('DDM_RPC_SECRET sets the RPC token (no secret file is made); aria2.shutdown stops the daemon with exit 0', async () => {
     await withTempDir(async (root) => {

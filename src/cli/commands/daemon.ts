@@ -36,9 +36,7 @@ export async function runDaemonCommand(
     context.stderr.write(
       `ddm daemon: JSON-RPC at ${daemon.url}/jsonrpc (ws://${daemon.url.slice(7)}/jsonrpc)\n`,
     );
-    context.stderr.write(
-      `ddm daemon: RPC secret ${daemon.secretPath ? `in ${daemon.secretPath}` : 'from --rpc-secret'}\n`,
-    );
+    context.stderr.write(`ddm daemon: ${describeRpcSecret(daemon, context.stderr.isTTY === true)}\n`);
     const helper = daemon.helper.status();
     if (helper.enabled) {
       context.stderr.write(
@@ -54,6 +52,19 @@ export async function runDaemonCommand(
   } catch (error) {
     return printError(error, context.stderr, values.verbose === true);
   }
+}
+
+/**
+ * Where the RPC's token comes from. On a terminal the secret itself is shown, for the person who
+ * points AriaNg or a script at this daemon; in a service's log only the file that holds it (a log
+ * is read by more people, and kept longer, than the 0600 file).
+ */
+function describeRpcSecret(
+  daemon: { secret: string; secretPath?: string | undefined },
+  onTerminal: boolean,
+): string {
+  const source = daemon.secretPath ? `in ${daemon.secretPath}` : 'from --rpc-secret';
+  return onTerminal ? `RPC secret ${daemon.secret} (${source})` : `RPC secret ${source}`;
 }
 
 function rpcOptions(values: Record<string, unknown>): {
