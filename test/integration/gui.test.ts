@@ -202,6 +202,42 @@ describe('web UI', () => {
     }
   });
 
+  test('two URLs added at once, started paused, selected together and resumed from the selection bar: both finish byte-identical', async () => {
+    const data = testData(2 * MiB + 77, 9);
+    const origin = await startTestOrigin({ data });
+    try {
+      await withTempDir(async (root) => {
+        const daemon = await startUiDaemon(join(root, 'state'), root);
+        try {
+          const { context, page, errors } = await openSignedIn(browser, daemon);
+          await navigateTo(page, 'Add');
+          await page.getByLabel('URL').fill(`${origin.url}/first.bin\n${origin.url}/second.bin`);
+          await page.getByLabel('Start paused').check();
+          await page.getByRole('button', { name: 'Download' }).click();
+          for (const name of ['first.bin', 'second.bin']) {
+            await row(page, name).getByText('Paused').waitFor({ timeout: UI_WAIT_MS });
+          }
+          assert.equal(origin.bytesServed, 0, 'added paused: neither started');
+          await page.getByLabel('Select first.bin').check();
+          await page.getByLabel('Select second.bin').check();
+          const bar = page.getByRole('toolbar', { name: 'Selected downloads' });
+          await bar.getByText('2 selected').waitFor({ timeout: UI_WAIT_MS });
+          await bar.getByRole('button', { name: 'Resume' }).click();
+          for (const name of ['first.bin', 'second.bin']) {
+            await row(page, name).getByText('Finished').waitFor({ timeout: FINISH_MS });
+            assert.equal(await sha256OfFile(join(root, name)), sha256(data));
+          }
+          assert.deepEqual(errors, [], 'no script error in the page');
+          await context.close();
+        } finally {
+          await daemon.stop();
+        }
+      });
+    } finally {
+      await origin.close();
+    }
+  });
+
   test('a helper daemon in ask mode: its UI shows the help request, Yes is pressed, and the piece map shows two colours', async () => {
     const data = testData(12 * MiB + 7, 8);
     const origin = await startTestOrigin({ data, rateBytesPerSec: 128 * 1024 });
