@@ -39,9 +39,14 @@ export async function openRange(
   signal: AbortSignal,
   expect: RangeExpectation = {},
 ): Promise<AsyncIterable<Uint8Array>> {
-  const opened = await openRangeBody(url, range, validators, opts, signal, expect);
-  if (opened.runsLonger) return leadingBytes(opened.body, opened.wanted, opened.url, signal);
-  return exactBody(opened.body, opened.wanted, opened.url, signal);
+  return rangeBytes(await openRangeBody(url, range, validators, opts, signal, expect), signal);
+}
+
+/** The opened range's bytes, exactly `wanted` of them or an error (a longer body is cut to them). */
+export function rangeBytes(opened: OpenedRange, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  return opened.runsLonger
+    ? leadingBytes(opened.body, opened.wanted, opened.url, signal)
+    : exactBody(opened.body, opened.wanted, opened.url, signal);
 }
 
 /** A checked range response whose body the caller reads (e.g. relays) itself, `wanted` bytes of it. */

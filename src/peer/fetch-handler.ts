@@ -6,9 +6,9 @@ import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { DdmError } from '../errors.js';
-import { exactBody, leadingBytes, relayBody } from '../origin/exact-body.js';
+import { relayBody } from '../origin/exact-body.js';
 import type { OriginRequestOptions } from '../origin/http-client.js';
-import { type OpenedRange, openRangeBody } from '../origin/range-request.js';
+import { openRangeBody, rangeBytes } from '../origin/range-request.js';
 import { FetchRequest } from '../protocol/messages.js';
 import { sendStreamHead } from '../transport/server/signed-answers.js';
 import type { SignedContext } from '../transport/server/signed-server.js';
@@ -53,7 +53,7 @@ export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<
       // Without a limit the origin's chunks go straight to the client's socket (the hot path).
       const served = throttle
         ? pipeline(
-            iterateExact(opened, ctx.signal),
+            rangeBytes(opened, ctx.signal),
             async function* (source: AsyncIterable<Uint8Array>) {
               for await (const chunk of source) {
                 await throttle(chunk.byteLength, ctx.signal);
@@ -77,13 +77,6 @@ export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<
     release();
     consent();
   }
-}
-
-/** The opened range as `openRange` would yield it: exactly its bytes, or an error. */
-function iterateExact(opened: OpenedRange, signal: AbortSignal): AsyncIterable<Uint8Array> {
-  return opened.runsLonger
-    ? leadingBytes(opened.body, opened.wanted, opened.url, signal)
-    : exactBody(opened.body, opened.wanted, opened.url, signal);
 }
 
 /** How often a stream checks that its client still reads, as a share of the stall timeout. */

@@ -14,42 +14,20 @@ import { type Registration, startRegistration } from '../tracker/registration.js
 import type { NodeTrust } from '../transport/client/node-trust.js';
 import type { ServerTls } from '../transport/server/server-tls.js';
 import { startSignedServer } from '../transport/server/signed-server.js';
-import type { AcceptMode } from './consent.js';
-import type { ConsentPrompt } from './consent-prompt.js';
-import { createPeerService } from './peer-service.js';
+import { createPeerService, type PeerServiceOptions } from './peer-service.js';
 
-export interface PeerOptions {
+/** A peer on its own listener: the service's options, plus where it listens and whom it registers with. */
+export interface PeerOptions extends Omit<PeerServiceOptions, 'tls' | 'observer'> {
   host: string;
   port: number;
-  key: SwarmKey;
-  id: string;
-  name: string;
-  slots: number;
-  accept: AcceptMode;
-  /** Let this peer fetch loopback, private, link-local and other non-public addresses. */
-  allowPrivate: boolean;
   trackers: readonly string[];
   /** Serve https with this certificate; trackers then list this peer as https. */
   tls?: ServerTls;
   /** Which https trackers to believe (--tls-fingerprint, --tls-ca). */
   trust?: NodeTrust;
-  /** Answers `--accept ask` offers; defaults to a question on the terminal. */
-  prompt?: ConsentPrompt;
-  log?: Logger;
-  userAgent?: string;
-  /** Origin connect, response-head and idle-body timeout. */
-  timeoutMs?: number;
   heartbeatMs?: number;
-  consentTimeoutMs?: number;
-  consentTtlMs?: number;
-  /** A fetch whose client reads nothing for this long, while bytes wait, loses its slot. */
-  clientStallTimeoutMs?: number;
-  /** Clock for consent expiry. */
-  now?: () => number;
   /** Called when a tracker cannot be reached or refuses us (also logged). */
   onTrackerError?: (tracker: string, error: DdmError) => void;
-  /** Bytes per second this peer serves over all its clients (`--max-upload`); 0 or absent: no limit. */
-  maxUploadBytesPerSec?: number;
 }
 
 export interface Peer {
