@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { HELPER_CLIENT_NAMES_REMEMBERED, HELPER_RATE_WINDOW_MS } from '../constants.js';
 import { DdmError } from '../errors.js';
-import type { AcceptMode } from '../peer/consent.js';
 import type { ConsentAnswer, ConsentPrompt, ConsentQuestion } from '../peer/consent-prompt.js';
 import type { ServedFetch, ServingObserver } from '../peer/peer-service.js';
 import type { FetchRequest, OfferRequest } from '../protocol/messages.js';
@@ -22,16 +21,10 @@ import type {
   ServingEntry,
 } from '../types/helper-role.js';
 
-export type {
-  AcceptMode,
-  HelpAnswer,
-  HelperRole,
-  HelperRoleEvent,
-  HelperRoleSettings,
-  HelperRoleStatus,
-  HelpRequest,
-  ServingEntry,
-};
+// The role's contract sits in types/ (the RPC and the UI use it without the daemon); re-exported
+// here for the daemon's own modules.
+export type * from '../types/helper-role.js';
+
 /** What the serving side tells the role about itself. */
 export interface HelperPresence {
   url: string | null;

@@ -7,9 +7,11 @@
 import type { Logger } from 'pino';
 import { MAX_CONSENT_GRANTS, MAX_CONSENT_GRANTS_PER_CLIENT } from '../constants.js';
 import type { OfferRequest } from '../protocol/messages.js';
+import type { AcceptMode } from '../types/helper-role.js';
 import type { ConsentAnswer, ConsentPrompt, ConsentQuestion } from './consent-prompt.js';
 
-export type AcceptMode = 'auto' | 'ask' | 'never';
+/** `--accept`: one definition, in the helper role's contract. */
+export type { AcceptMode };
 
 export interface ConsentOptions {
   mode: AcceptMode;
