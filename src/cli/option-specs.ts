@@ -419,6 +419,13 @@ export const PEERS_OPTIONS: readonly OptionSpec[] = [
     kind: 'list',
     defaultValue: [],
   },
+  {
+    key: 'peer',
+    flags: '--peer <url>',
+    description: 'peer to ask directly (repeatable)',
+    kind: 'list',
+    defaultValue: [],
+  },
   ...DISCOVERY_OPTIONS,
   { key: 'json', flags: '--json', description: 'print JSON', kind: 'bool', defaultValue: false },
   ...CLIENT_TLS_OPTIONS,

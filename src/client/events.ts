@@ -48,6 +48,8 @@ export type DownloadEvent =
       type: 'peer';
       source: string;
       label: string;
+      /** Where the peer was reached, when it is known (a peer that failed to prove itself). */
+      url?: string;
       /** 'asking': the offer is on its way (the peer's operator may be asked). */
       status: 'asking' | 'accepted' | 'refused' | 'failed' | 'dropped';
       message?: string;

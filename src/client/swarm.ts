@@ -91,6 +91,13 @@ export interface PeerSurvey {
   peers: PeerTarget[];
   /** False when a tracker or a `--peer` URL could not be asked: its peers' absence means nothing. */
   complete: boolean;
+  /** Trackers that could not be asked this time, and why (reported as notices too). */
+  unreachable: TrackerFailure[];
+}
+
+export interface TrackerFailure {
+  url: string;
+  error: unknown;
 }
 
 export async function findPeersWithCoverage(
@@ -110,7 +117,7 @@ export async function findPeersWithCoverage(
       ...direct.flatMap((target) => (target ? [{ id: target.id, via: 'peer', value: target }] : [])),
       ...onLan.map((target) => ({ id: target.id, via: FOUND_ON_LAN, value: target })),
       ...fromTrackers.flatMap((listed, index) =>
-        (listed?.targets ?? []).map((target) => ({
+        ('targets' in listed ? listed.targets : []).map((target) => ({
           id: target.id,
           via: options.trackers[index]!,
           value: target,
@@ -119,9 +126,12 @@ export async function findPeersWithCoverage(
     ];
     // A tracker's sample says nothing of the peers it left out.
     const complete =
-      fromTrackers.every((listed) => listed !== undefined && !listed.sampled) && direct.every(Boolean);
+      fromTrackers.every((listed) => 'targets' in listed && !listed.sampled) && direct.every(Boolean);
     const peers = mergeSightings(sightings).map((peer) => ({ ...peer.value, foundBy: peer.foundBy }));
-    return { peers, complete };
+    const unreachable = fromTrackers.flatMap((listed, index) =>
+      'error' in listed ? [{ url: options.trackers[index]!, error: listed.error }] : [],
+    );
+    return { peers, complete, unreachable };
   } catch (error) {
     controller.abort(error);
     throw error;
@@ -153,6 +163,7 @@ async function findOnLan(options: SwarmOptions, key: SwarmKey, signal: AbortSign
       type: 'peer',
       source: verdict.url,
       label: verdict.announcement.name,
+      url: verdict.url,
       status: 'failed',
       message: verdict.message,
     });
@@ -174,7 +185,7 @@ async function listTracker(
   key: SwarmKey,
   options: SwarmOptions,
   signal: AbortSignal,
-): Promise<{ targets: PeerTarget[]; sampled: boolean } | undefined> {
+): Promise<{ targets: PeerTarget[]; sampled: boolean } | { error: unknown }> {
   let records: PeerRecord[];
   const limit = helperSampleSize(options);
   try {
@@ -184,7 +195,7 @@ async function listTracker(
     // certificate is not believed may be an impostor; an unreachable tracker is not fatal.
     if (stopsSwarmSetup(error)) throw error;
     options.onEvent({ type: 'notice', message: `tracker ${url} unavailable: ${(error as Error).message}` });
-    return undefined;
+    return { error };
   }
   // A record is what some member registered, port included: only a peer that answers a signed
   // /v1/info under the listed id is used, and nothing else is sent to it before that.
@@ -266,6 +277,7 @@ async function identifyPeer(
       type: 'peer',
       source: listed ? `peer:${listed.id}` : baseUrl,
       label: listed?.label ?? baseUrl,
+      url: baseUrl,
       status: 'failed',
       message: (error as Error).message,
     });

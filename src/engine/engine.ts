@@ -8,10 +8,11 @@ import { hostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { DownloadOptions } from '../client/download.js';
-import type { DownloadEvent } from '../client/events.js';
+import type { DownloadEvent, DownloadEventListener } from '../client/events.js';
 import {
   discoverSwarm,
   findPeersWithCoverage,
+  type PeerSurvey,
   type Recruitment,
   type SwarmOptions,
 } from '../client/swarm.js';
@@ -30,7 +31,7 @@ import { deriveKey } from '../protocol/auth.js';
 import { childController } from '../util/abort.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { DownloadHandle, type HandleEnvironment } from './download-handle.js';
-import { knownPeers, PeerDirectory, type PeerNote } from './peer-directory.js';
+import { type FindPeers, knownPeers, PeerDirectory, type PeerNote } from './peer-directory.js';
 import { type DownloadRequest, parseDownloadRequest, requestError, type SwarmRequest } from './request.js';
 import type { EngineEvent, HandleEvent, KnownPeer } from './types.js';
 
@@ -99,6 +100,13 @@ export interface Engine {
   setPeerDispatcher(dispatcher: Dispatcher | undefined): void;
   /** The peers the engine's directories know now. */
   swarm(): KnownPeer[];
+  /**
+   * Looks for peers once, now, as a download with these swarm keys (`tracker`, `peer`,
+   * `discover`, `secret`...; missing ones from the defaults) would: through the directory that
+   * download would use. Problems met on the way (unreachable trackers, peers that failed to
+   * prove themselves) go to `onEvent`; `ddm peers`.
+   */
+  lookForPeers(swarmKeys: unknown, signal: AbortSignal, onEvent?: DownloadEventListener): Promise<PeerSurvey>;
   /** Every event of every download. */
   on(listener: (event: EngineEvent) => void): () => void;
   /** Settles when no download is active or waiting. */
@@ -223,6 +231,28 @@ class DownloadEngine implements Engine {
     return knownPeers([...this.#directories.values()], this.#peerNotes);
   }
 
+  lookForPeers(
+    swarmKeys: unknown,
+    signal: AbortSignal,
+    onEvent?: DownloadEventListener,
+  ): Promise<PeerSurvey> {
+    const keys = withDefaults(swarmKeys, this.#defaults);
+    const request = parseDownloadRequest(
+      typeof keys === 'object' && keys !== null ? { ...keys, url: SWARM_ONLY_URL } : keys,
+    );
+    const swarm = request.swarm;
+    if (swarm === undefined) {
+      throw requestError(
+        'tracker',
+        'is needed (or a peer, or LAN discovery with a secret) to look for peers',
+      );
+    }
+    return this.#directoryFor(
+      swarm,
+      this.#swarmOptions(request, () => {}),
+    ).look(signal, onEvent);
+  }
+
   /**
    * Keeps the directory of the default swarm (the daemon's trackers, peers, LAN) polling while
    * no download runs, so that swarm() shows the peers and a new download finds them at once.
@@ -233,7 +263,7 @@ class DownloadEngine implements Engine {
     if (this.#closed || this.#defaults.secret === undefined) return;
     let request: DownloadRequest;
     try {
-      request = parseDownloadRequest({ ...this.#defaults, url: 'http://swarm.invalid/' });
+      request = parseDownloadRequest({ ...this.#defaults, url: SWARM_ONLY_URL });
     } catch {
       return; // A bad default is reported by the first add() that uses it.
     }
@@ -372,14 +402,11 @@ class DownloadEngine implements Engine {
     if (!directory) {
       const key = deriveKey(swarm.secret);
       const timing = this.#directoryTiming;
+      const find: FindPeers = (signal, onEvent) =>
+        findPeersWithCoverage(onEvent ? { ...options, onEvent } : options, key, signal);
       directory = timing
-        ? new PeerDirectory(
-            (signal) => findPeersWithCoverage(options, key, signal),
-            () => {},
-            timing.pollMs,
-            timing.goneAfterMs,
-          )
-        : new PeerDirectory((signal) => findPeersWithCoverage(options, key, signal));
+        ? new PeerDirectory(find, () => {}, timing.pollMs, timing.goneAfterMs)
+        : new PeerDirectory(find);
       this.#directories.set(name, directory);
     }
     return directory;
@@ -442,6 +469,9 @@ function withLatePeers(
     },
   };
 }
+
+/** A request that only names a swarm still needs a URL to pass the schema; it is never fetched. */
+const SWARM_ONLY_URL = 'http://swarm.invalid/';
 
 /** The request with every default it does not set itself (an explicit undefined counts as unset). */
 function withDefaults(input: unknown, defaults: RequestDefaults): unknown {

@@ -3,6 +3,7 @@
  * URLs identified and the LAN browsed again every PEER_DIRECTORY_POLL_MS, with the merge rules
  * of `findPeers`. Listeners hear when a peer appears and when one has left.
  */
+import type { DownloadEventListener } from '../client/events.js';
 import type { PeerTarget } from '../client/peer-source.js';
 import type { PeerSurvey } from '../client/swarm.js';
 import { MAX_DIRECTORY_PEERS, PEER_DIRECTORY_GONE_AFTER_MS, PEER_DIRECTORY_POLL_MS } from '../constants.js';
@@ -15,6 +16,9 @@ export interface DirectoryChange {
 }
 
 type Listener = (change: DirectoryChange) => void;
+
+/** One look for peers; what it runs into (peers that failed to prove themselves...) goes to `onEvent`. */
+export type FindPeers = (signal: AbortSignal, onEvent?: DownloadEventListener) => Promise<PeerSurvey>;
 
 /** Every peer the directories know, one entry per id (the freshest sighting wins). */
 export function knownPeers(
@@ -58,7 +62,7 @@ export class PeerDirectory {
   #polling: AbortController | undefined;
 
   constructor(
-    private readonly find: (signal: AbortSignal) => Promise<PeerSurvey>,
+    private readonly find: FindPeers,
     private readonly onProblem: (error: unknown) => void = () => {},
     private readonly intervalMs = PEER_DIRECTORY_POLL_MS,
     private readonly goneAfterMs = PEER_DIRECTORY_GONE_AFTER_MS,
@@ -89,6 +93,16 @@ export class PeerDirectory {
       // Only peers that proved they hold the swarm's secret get here.
       trust: 'trusted',
     }));
+  }
+
+  /**
+   * One look now, outside the polls (`ddm peers`): the same finder and merge rules as theirs,
+   * and what it finds is known to the directory as a poll's findings are.
+   */
+  async look(signal: AbortSignal, onEvent?: DownloadEventListener): Promise<PeerSurvey> {
+    const survey = await this.find(signal, onEvent);
+    this.#update(survey);
+    return survey;
   }
 
   /** Hears of every peer known now (as appeared) and of every change; polls while anyone listens. */

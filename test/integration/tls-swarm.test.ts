@@ -42,16 +42,23 @@ async function stop(node: RunningCli | undefined): Promise<void> {
   await node.exited;
 }
 
-async function listedPeers(pin: string): Promise<{ name: string; tls?: boolean }[]> {
-  const result = await runCli(['peers', '--tracker', trackerUrl, '--tls-fingerprint', pin, '--json'], env);
+interface PeersAnswer {
+  peers: { name: string; tls?: boolean }[];
+  rejected: { name: string; message: string }[];
+}
+
+/** `ddm peers` lists the peers a client would use: those it believes, proven by a signed info. */
+async function listedPeers(trust: readonly string[]): Promise<PeersAnswer> {
+  const result = await runCli(['peers', '--tracker', trackerUrl, ...trust, '--json'], env);
   assert.equal(result.code, 0, result.stderr);
-  return (JSON.parse(result.stdout) as { peers: { name: string; tls?: boolean }[] }).peers;
+  return JSON.parse(result.stdout) as PeersAnswer;
 }
 
 async function waitUntilListed(name: string): Promise<{ name: string; tls?: boolean }> {
   const deadline = Date.now() + LISTED_TIMEOUT_MS;
+  const trust = ['--tls-fingerprint', trackerPin, '--tls-ca', certs.file('ca.crt')];
   while (Date.now() < deadline) {
-    const found = (await listedPeers(trackerPin)).find((entry) => entry.name === name);
+    const found = (await listedPeers(trust)).peers.find((entry) => entry.name === name);
     if (found) return found;
     await delay(200);
   }
@@ -158,6 +165,12 @@ describe('a swarm over https', () => {
 
   test('a client that believes the tracker but not the peer gets no bytes from it', async () => {
     await waitUntilListed('tls-peer');
+    const seen = await listedPeers(['--tls-fingerprint', trackerPin]);
+    assert.deepEqual(seen.peers, [], '`ddm peers` shows only peers a client would use');
+    assert.deepEqual(
+      seen.rejected.map((peer) => peer.name),
+      ['tls-peer'],
+    );
     await withTempDir(async (dir) => {
       const result = await runCli(
         [

@@ -24,11 +24,11 @@ function directoryAnswering(answer: () => PeerSurvey): { changes: DirectoryChang
 
 describe('peer directory', () => {
   test('a tracker that cannot be asked does not make its peers leave', async () => {
-    let survey: PeerSurvey = { peers: [peer], complete: true };
+    let survey: PeerSurvey = { peers: [peer], complete: true, unreachable: [] };
     const { changes, stop } = directoryAnswering(() => survey);
     try {
       await eventually(() => changes.length === 1, 2_000, 'the peer appears');
-      survey = { peers: [], complete: false }; // the tracker is down: nothing is known
+      survey = { peers: [], complete: false, unreachable: [] }; // the tracker is down: nothing is known
       await new Promise((resolve) => setTimeout(resolve, GONE_AFTER_MS * 4));
       assert.deepEqual(
         changes.map((change) => change.kind),
@@ -41,12 +41,12 @@ describe('peer directory', () => {
   });
 
   test('a peer absent from complete answers for the whole grace period has left', async () => {
-    let survey: PeerSurvey = { peers: [peer], complete: true };
+    let survey: PeerSurvey = { peers: [peer], complete: true, unreachable: [] };
     const { changes, stop } = directoryAnswering(() => survey);
     try {
       await eventually(() => changes.length === 1, 2_000, 'the peer appears');
       const emptied = Date.now();
-      survey = { peers: [], complete: true }; // a restarted tracker, or the peer really left
+      survey = { peers: [], complete: true, unreachable: [] }; // a restarted tracker, or the peer really left
       await eventually(() => changes.length === 2, 2_000, 'the peer leaves');
       assert.equal(changes[1]?.kind, 'gone', 'the second change is the peer leaving');
       assert.ok(Date.now() - emptied >= GONE_AFTER_MS, 'not before the grace period is over');
