@@ -57,6 +57,14 @@ export const PROBE_BODY_HIGH_WATER_MARK_BYTES = 16 * MiB;
 /** An error or redirect body smaller than this is read and dropped so its socket can be reused. */
 export const ORIGIN_DISCARD_BODY_MAX_BYTES = 64 * KiB;
 
+// --- Expired links ------------------------------------------------------------------------------
+/** `--refresh-cmd` runs at most this often for one download (a signed-URL service is not hammered). */
+export const REFRESH_MIN_INTERVAL_MS = 60_000;
+/** `--refresh-cmd` that has printed no line by then is killed and counts as failed. */
+export const REFRESH_TIMEOUT_MS = 30_000;
+/** Most output of `--refresh-cmd` read (its first line is the URL; stderr is quoted on failure). */
+export const REFRESH_OUTPUT_MAX_BYTES = 64 * KiB;
+
 // --- SSRF guard (peers) ------------------------------------------------------------------------
 /**
  * Ports a peer never dials, whatever the address: the Fetch standard's "bad ports"

@@ -32,6 +32,7 @@ import type { ByteRange } from '../types/byte-range.js';
 import type { FileFacts } from '../types/file-facts.js';
 import { childController } from '../util/abort.js';
 import type { DownloadEvent, DownloadEventListener, WorkerStats } from './events.js';
+import { isExpiredAnswer, linkExpiredError } from './link-expiry.js';
 import { readOriginSlice } from './origin-slice.js';
 import { OriginRangeSource } from './origin-source.js';
 import { createVerifier, verifyWithAudit } from './peer-verification.js';
@@ -71,6 +72,11 @@ export interface DownloadOptions {
   originTls?: OriginTlsOptions;
   /** How a long-lived engine watches and steers this run; absent for a plain one-shot download. */
   hooks?: DownloadHooks;
+  /**
+   * This URL has served this download before (an earlier run probed it): a 401/403/410 from
+   * the probe then means the link expired (LINK_EXPIRED), not that it was never good.
+   */
+  linkWorked?: boolean;
 }
 
 /** What an engine sees of, and changes in, a running segmented download. */
@@ -96,6 +102,15 @@ export interface DownloadHooks {
   throttle?: (kind: 'local' | 'peer', bytes: number, signal: AbortSignal) => Promise<void>;
   /** Whether peers may deliver when they join (the helpers switch). */
   peersEnabled?: () => boolean;
+  /** The origin answered the probe: what a new link for this download must match (identity check). */
+  onProbed?: (facts: ProbedFile) => void;
+}
+
+/** What the probe learnt that names the file: a replacement link must serve the same. */
+export interface ProbedFile {
+  url: string;
+  size: number | null;
+  validators: ProbeResult['validators'];
 }
 
 export interface DownloadResult {
@@ -133,7 +148,7 @@ export async function runDownload(options: DownloadOptions, signal: AbortSignal)
   let prepared: PreparedOutput | undefined;
   try {
     const recruitment = options.swarm ? await options.swarm(signal) : undefined;
-    const probed = await withRetries(() => probe(options.url, requestOptions, signal), {
+    const probed = await withRetries(() => probeOrExpired(options, requestOptions, signal), {
       maxTries,
       signal,
       onRetry: ({ tryNumber, delayMs, error }) =>
@@ -147,6 +162,7 @@ export async function runDownload(options: DownloadOptions, signal: AbortSignal)
         }),
     });
     probeResponse = probed.response;
+    options.hooks?.onProbed?.({ url: options.url, size: probed.size, validators: probed.validators });
     // Ranges go straight to the final URL: credentials given for another origin stay behind.
     const rangeOptions: OriginRequestOptions = {
       ...requestOptions,
@@ -212,6 +228,20 @@ export async function runDownload(options: DownloadOptions, signal: AbortSignal)
     if (probeResponse !== undefined) await discardBody(probeResponse.body, signal);
     await prepared?.release();
     if (!options.dispatcher) await dispatcher.close().catch(() => {});
+  }
+}
+
+/** The probe, where a 401/403/410 for a link that served this download before means it expired. */
+async function probeOrExpired(
+  options: DownloadOptions,
+  requestOptions: OriginRequestOptions,
+  signal: AbortSignal,
+): Promise<ProbeResult> {
+  try {
+    return await probe(options.url, requestOptions, signal);
+  } catch (error) {
+    if (options.linkWorked === true && isExpiredAnswer(error)) throw linkExpiredError(error);
+    throw error;
   }
 }
 
