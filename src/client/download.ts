@@ -123,25 +123,14 @@ export interface DownloadResult {
 export async function runDownload(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
-  checkUserHeaders(options.headers ?? {});
-  const tls = await loadOriginTls(options.originTls ?? {}, signal);
-  if (tls.insecure) {
+  const { requestOptions, insecure, close } = await originRequestsFor(options, signal);
+  if (insecure) {
     emit({
       type: 'notice',
       message:
         "`insecure`: the origin's TLS certificate is not checked, so anyone on the path can read and change the download",
     });
   }
-  const dispatcher =
-    options.dispatcher ?? createOriginDispatcher({ timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, tls });
-  const requestOptions: OriginRequestOptions = {
-    dispatcher,
-    headers: options.headers ?? {},
-    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
-    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    maxRedirects: MAX_REDIRECTS,
-    ...(options.compressed ? { decodeContent: true } : {}),
-  };
   const maxTries = options.maxTries ?? DEFAULT_MAX_TRIES;
   // The probe's own 200 when the origin ignored the range: read by the single stream, else dropped.
   let probeResponse: OriginResponse | undefined;
@@ -227,7 +216,52 @@ export async function runDownload(options: DownloadOptions, signal: AbortSignal)
   } finally {
     if (probeResponse !== undefined) await discardBody(probeResponse.body, signal);
     await prepared?.release();
+    await close();
+  }
+}
+
+/** How this download's requests reach the origin: its headers, trust and pool (closed by `close`). */
+export async function originRequestsFor(
+  options: Omit<DownloadOptions, 'connections'>,
+  signal: AbortSignal,
+): Promise<{ requestOptions: OriginRequestOptions; insecure: boolean; close: () => Promise<void> }> {
+  checkUserHeaders(options.headers ?? {});
+  const tls = await loadOriginTls(options.originTls ?? {}, signal);
+  const dispatcher =
+    options.dispatcher ?? createOriginDispatcher({ timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, tls });
+  const requestOptions: OriginRequestOptions = {
+    dispatcher,
+    headers: options.headers ?? {},
+    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxRedirects: MAX_REDIRECTS,
+    ...(options.compressed ? { decodeContent: true } : {}),
+  };
+  const close = async () => {
     if (!options.dispatcher) await dispatcher.close().catch(() => {});
+  };
+  return { requestOptions, insecure: tls.insecure === true, close };
+}
+
+/**
+ * Asks the origin what `url` serves, as a run's probe does (this download's headers and trust),
+ * without downloading: the identity check of a new link for the download.
+ */
+export async function probeLink(
+  options: Omit<DownloadOptions, 'connections'>,
+  url: string,
+  signal: AbortSignal,
+): Promise<ProbedFile> {
+  const { requestOptions, close } = await originRequestsFor(options, signal);
+  try {
+    const probed = await withRetries(() => probe(url, requestOptions, signal), {
+      maxTries: options.maxTries ?? DEFAULT_MAX_TRIES,
+      signal,
+    });
+    if (probed.response !== undefined) await discardBody(probed.response.body, signal);
+    return { url, size: probed.size, validators: probed.validators };
+  } finally {
+    await close();
   }
 }
 

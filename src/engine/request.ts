@@ -72,6 +72,8 @@ export const downloadRequestSchema = z.strictObject({
   caCertificate: z.string().min(1).optional(),
   /** Do not check the https origin's certificate. */
   insecure: z.boolean().default(false),
+  /** Shell command that prints a fresh link when this one expired (client/refresh-command.ts). */
+  refreshCmd: z.string().min(1).optional(),
 });
 
 export type DownloadRequestInput = z.input<typeof downloadRequestSchema>;
@@ -193,7 +195,8 @@ function swarmOf(raw: RawRequest): SwarmRequest | undefined {
   };
 }
 
-function checkUrl(raw: string): string {
+/** The request's URL checked (http or https), as the request's `url` key. */
+export function checkUrl(raw: string): string {
   if (raw.length === 0) throw requestError('url', 'is missing', 'URL_INVALID');
   let parsed: URL;
   try {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_CONNECTIONS, DEFAULT_MAX_TRIES, DEFAULT_TIMEOUT_MS } from '../constants.js';
+import type { DownloadHandle } from '../engine/download-handle.js';
 import { isDdmError } from '../errors.js';
 import { DDM_VERSION } from '../version.js';
 import {
@@ -67,7 +68,7 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
   };
   const remove = async (params: Params) => {
     const { view, handle } = handleOf(params.string(0));
-    if (!handle || !['active', 'waiting', 'paused'].includes(handle.state)) {
+    if (!handle || !['active', 'waiting', 'paused', 'expired'].includes(handle.state)) {
       throw methodError(`Active Download not found for GID#${view.status.id}`);
     }
     // As aria2: the partial file and its control file stay, so the download can be added again.
@@ -117,7 +118,9 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
     'aria2.forcePauseAll': pauseAll,
     'aria2.unpause': (params) => {
       const { view, handle } = handleOf(params.string(0));
-      if (handle?.state !== 'paused') throw methodError(`GID#${view.status.id} cannot be unpaused now`);
+      // An expired download is `paused` to aria2: unpausing tries its link again.
+      if (handle?.state !== 'paused' && handle?.state !== 'expired')
+        throw methodError(`GID#${view.status.id} cannot be unpaused now`);
       handle.resume();
       return view.status.id;
     },
@@ -166,16 +169,16 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
         view.dir,
       );
     },
-    'aria2.changeUri': (params) => {
-      const { view } = handleOf(params.string(0));
+    'aria2.changeUri': async (params) => {
+      const { view, handle } = handleOf(params.string(0));
       const fileIndex = params.int(1);
       const del = params.array(2);
       const add = params.array(3);
       if (fileIndex !== 1) throw methodError(`fileIndex is out of range: GID#${view.status.id} has one file`);
-      if (del.length > 0 || add.length > 0) {
-        throw methodError('ddm has no mirrors yet: a download has exactly the one URI it was added with.');
+      if (![...del, ...add].every((uri) => typeof uri === 'string')) {
+        throw methodError('The parameter at 2 or 3 has wrong type.');
       }
-      return [0, 0];
+      return changeUri(handle, view, del as string[], add as string[], changed);
     },
     'aria2.changeOption': (params) => {
       const { view, handle } = handleOf(params.string(0));
@@ -242,13 +245,60 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
   };
 }
 
+/**
+ * aria2.changeUri on a download of one link: deleting it and adding another replaces it (the
+ * new one must be the same file: LINK_MISMATCH otherwise, the download unchanged); an expired
+ * download takes an added link in place of its dead one. Answers aria2's [deleted, added].
+ */
+async function changeUri(
+  handle: DownloadHandle | undefined,
+  view: DownloadView,
+  del: readonly string[],
+  add: readonly string[],
+  changed: () => void,
+): Promise<[number, number]> {
+  const current = view.status.url;
+  const deleted = del.filter((uri) => uri === current).length > 0 ? 1 : 0;
+  if (del.length === 0 && add.length === 0) return [0, 0];
+  if (!handle || !['waiting', 'active', 'paused', 'expired'].includes(handle.state)) {
+    throw methodError(`GID#${view.status.id} is over: its URIs cannot change`);
+  }
+  if (add.length > 1) throw methodError("ddm has no mirrors yet: give one URI to replace the download's.");
+  if (add.length === 0) {
+    throw methodError(`GID#${view.status.id} needs a URI: add the new one in the same call to replace it.`);
+  }
+  if (deleted === 0 && handle.state !== 'expired') {
+    throw methodError('ddm has no mirrors yet: delete the current URI in the same call to replace it.');
+  }
+  try {
+    await handle.changeLink(add[0]!);
+  } catch (error) {
+    throw isDdmError(error) ? fromDdmError(error) : error;
+  }
+  changed();
+  return [deleted, 1];
+}
+
 /** Adds to the engine; a bad request key fails the call with the reason (which names the key). */
 export function addToEngine(deps: RpcDeps, request: Record<string, unknown>, paused = false) {
+  refuseRefreshCommand(request);
   try {
     return deps.engine.add(request, { paused });
   } catch (error) {
     if (isDdmError(error)) throw fromDdmError(error);
     throw error;
+  }
+}
+
+/**
+ * `refreshCmd` runs a shell command: that is for the one who starts ddm (its command line, its
+ * config file), not for whoever holds the RPC secret, which only lets one download files.
+ */
+export function refuseRefreshCommand(request: Record<string, unknown>): void {
+  if (request.refreshCmd !== undefined) {
+    throw methodError(
+      'refreshCmd runs a shell command, so it cannot be set over the RPC: give the download a new link with ddm.changeLink or aria2.changeUri',
+    );
   }
 }
 
