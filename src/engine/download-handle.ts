@@ -383,8 +383,14 @@ export class DownloadHandle {
   #expired(error: DdmError): void {
     this.#error = { code: error.code, message: error.message };
     if (this.request.raw.refreshCmd === undefined && !this.environment.waitForLinks) {
+      const ended = new DdmError(
+        'LINK_EXPIRED',
+        `${error.message}: the .part and control file are kept, so the same command with a new link to the same file resumes it (--refresh-cmd can fetch one by itself)`,
+        { cause: error, details: error.details },
+      );
+      this.#error = { code: ended.code, message: ended.message };
       this.#setState('error');
-      this.#reject(error);
+      this.#reject(ended);
       return;
     }
     this.#setState('expired');
