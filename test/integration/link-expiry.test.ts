@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Daemon, startDaemon } from '../../src/daemon/daemon.js';
 import { runCli, sha256, sha256OfFile, startCli, testData, withTempDir } from '../helpers/cli.js';
-import { call } from '../helpers/rpc.js';
+import { call, rawRpc } from '../helpers/rpc.js';
 import { startPeer, stopAll, TEST_SECRET } from '../helpers/swarm.js';
 import { type RangeLogEntry, startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 import { eventually } from '../helpers/wait.js';
@@ -129,6 +129,53 @@ describe('a link that expires in the middle', () => {
     });
   });
 
+  test('a helper switches to the new link with the client (--no-local: only the helper fetches)', async () => {
+    reset();
+    const peer = await startPeer('helper', ['--allow-private', '--slots', '1']);
+    try {
+      await withTempDir(async (dir) => {
+        const output = join(dir, 'out.bin');
+        const linkFile = join(dir, 'link.txt');
+        const running = startCli(
+          [
+            'get',
+            origin.signedUrl(HOUR_MS),
+            '-o',
+            output,
+            '--peer',
+            peer.url,
+            '--no-local',
+            '--json',
+            '--refresh-cmd',
+            `cat '${linkFile}'`,
+          ],
+          { DDM_SECRET: TEST_SECRET },
+        );
+        const fresh = freshLink(origin);
+        await writeFile(linkFile, `${fresh}\n`);
+        await expireAfter(origin, 256 * 1024);
+        const result = await running.exited;
+        assert.equal(result.code, 0, result.stderr + result.stdout);
+        assert.equal(await sha256OfFile(output), sha256(data));
+        assert.match(result.stdout, /peer helper: .*403.*the link has expired/);
+        const done = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
+          type: string;
+          sources: { kind: string; bytes: number }[];
+        };
+        assert.equal(done.type, 'done');
+        const helped = done.sources.filter((source) => source.kind === 'peer');
+        assert.ok(helped.length === 1 && helped[0]!.bytes > 0, JSON.stringify(done.sources));
+        const freshQuery = new URL(fresh).search;
+        assert.ok(
+          origin.rangeLog.some((entry) => entry.query === freshQuery && entry.end - entry.start > 1),
+          'ranges were fetched with the new link',
+        );
+      });
+    } finally {
+      await stopAll([peer]);
+    }
+  });
+
   test('a 401, 403 or 410 on the very first request stays an HTTP error', async () => {
     reset();
     const forged = `${origin.url}?expires=${Date.now() + HOUR_MS}&sig=forged`;
@@ -136,5 +183,93 @@ describe('a link that expires in the middle', () => {
     assert.equal(result.code, 3, result.stderr);
     assert.match(result.stderr, /\[HTTP_STATUS\].*403/);
     assert.doesNotMatch(result.stderr, /LINK_EXPIRED/);
+  });
+});
+
+describe('the daemon: an expired download waits for a new link from the RPC, across a restart', () => {
+  const data = testData(3 * MiB + 5, 17);
+  const SECRET = 'expiry-rpc-secret-0123456789';
+  let origin: TestOrigin;
+  let otherSize: TestOrigin;
+  let otherEtag: TestOrigin;
+  let daemon: Daemon | undefined;
+  let root: string;
+
+  before(async () => {
+    origin = await startTestOrigin({ data, rateBytesPerSec: RATE, expiringLinks: {} });
+    otherSize = await startTestOrigin({ data: data.subarray(1) });
+    // Same size, other bytes: the default ETag is the content's hash, so it differs.
+    otherEtag = await startTestOrigin({ data: Buffer.from(data.map((byte) => byte ^ 1)) });
+  });
+  after(async () => {
+    await daemon?.close();
+    await Promise.all([origin, otherSize, otherEtag].map((o) => o?.close()));
+  });
+
+  const start = (stateDir: string) =>
+    startDaemon({ host: '127.0.0.1', port: 0, dir: root, stateDir, rpcSecret: SECRET });
+  const rpc = (method: string, ...params: unknown[]) => call(daemon!.url, SECRET, method, ...params);
+  /** The call's error as the RPC answers it: aria2's message, ddm's code in `data`. */
+  const refusal = async (method: string, ...params: unknown[]) => {
+    const answer = await rawRpc(
+      daemon!.url,
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: [`token:${SECRET}`, ...params] }),
+    );
+    const body = answer.body as { error?: { code: number; message: string; data?: { code: string } } };
+    assert.ok(body.error, `${method} was refused: ${answer.text}`);
+    return body.error;
+  };
+  const status = (gid: string) =>
+    rpc('ddm.getStatus', gid) as Promise<{ state: string; url: string; completedBytes: number }>;
+
+  test('expired → refused links leave it as it was → restart keeps it → changeUri finishes it, no byte twice', async () => {
+    await withTempDir(async (dir) => {
+      root = dir;
+      const stateDir = join(dir, 'state');
+      daemon = await start(stateDir);
+      const expiring = origin.signedUrl(HOUR_MS);
+      const gid = (await rpc('aria2.addUri', [expiring], { out: 'a.bin', split: '2' })) as string;
+      await expireAfter(origin, 256 * 1024);
+      await eventually(async () => (await status(gid)).state === 'expired', WAIT_MS, 'link expired');
+      const expired = await status(gid);
+      assert.equal(expired.url, expiring);
+      const aria2 = (await rpc('aria2.tellStatus', gid, ['status', 'completedLength'])) as Record<
+        string,
+        string
+      >;
+      assert.equal(aria2.status, 'paused', 'aria2 sees a paused download');
+      assert.ok(Number(aria2.completedLength) > 0);
+
+      // A link to a file of another size, or of the same size with another ETag: refused.
+      const bySize = await refusal('aria2.changeUri', gid, 1, [expiring], [otherSize.url]);
+      assert.equal(bySize.data?.code, 'LINK_MISMATCH');
+      assert.match(bySize.message, /not the same file: it is \d+ bytes/);
+      const byEtag = await refusal('ddm.changeLink', gid, otherEtag.url);
+      assert.equal(byEtag.data?.code, 'LINK_MISMATCH');
+      assert.match(byEtag.message, /ETag/);
+      const unchanged = await status(gid);
+      assert.deepEqual(
+        [unchanged.state, unchanged.url, unchanged.completedBytes],
+        [expired.state, expired.url, expired.completedBytes],
+      );
+      // An expired link offered again is refused by the origin: an error, and nothing changes.
+      const again = await refusal('ddm.changeLink', gid, expiring);
+      assert.equal(again.data?.code, 'HTTP_STATUS');
+
+      await daemon.close();
+      daemon = await start(stateDir);
+      const restored = await status(gid);
+      assert.equal(restored.state, 'expired', 'the session keeps the expired state');
+
+      const fresh = freshLink(origin);
+      assert.deepEqual(await rpc('aria2.changeUri', gid, 1, [expiring], [fresh]), [1, 1]);
+      await eventually(async () => (await status(gid)).state === 'complete', WAIT_MS, 'complete');
+      assert.equal(await sha256OfFile(join(dir, 'a.bin')), sha256(data));
+      assertNoByteTwice(origin.rangeLog, data.length);
+      const uris = (await rpc('aria2.getFiles', gid)) as { uris: { uri: string }[] }[];
+      assert.equal(uris[0]?.uris[0]?.uri, fresh);
+      await daemon.close();
+      daemon = undefined;
+    });
   });
 });
