@@ -60,6 +60,8 @@ export class DownloadHandle {
   #progressBytes = 0;
   #speedBps = 0;
   #error: DownloadStatus['error'];
+  /** The download's origin URLs, primary first: the request's `url`, then its `mirrors`. */
+  #uris: string[];
   /** After the first run opened the files, later runs resume them, whatever `overwrite` said. */
   #started = false;
   #keepFiles = false;
@@ -75,6 +77,7 @@ export class DownloadHandle {
       helpers: request.helpers,
     };
     this.#limiter = new RateLimiter(request.maxSpeed);
+    this.#uris = [request.options.url, ...(request.options.mirrors ?? [])];
     this.#settled = new Promise<DownloadResult>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -90,6 +93,11 @@ export class DownloadHandle {
   /** Connections this download holds while active, for the engine's total. */
   get connections(): number {
     return this.#options.connections;
+  }
+
+  /** The origin URLs of this download, primary first (then the mirrors, in the order given). */
+  uris(): string[] {
+    return [...this.#uris];
   }
 
   /** Settles when the download is complete (fulfilled) or failed, was removed or the engine stopped. */
@@ -129,6 +137,7 @@ export class DownloadHandle {
     const { output, dir } = this.request.options;
     return {
       ...this.request.raw,
+      mirrors: this.#uris.slice(1),
       ...(output === undefined ? {} : { output }),
       ...(dir === undefined || output !== undefined ? {} : { dir }),
       connections: this.#options.connections,
