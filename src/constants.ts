@@ -37,6 +37,10 @@ export const DEFAULT_MAX_TRIES = 5;
 /** Connect and idle-body timeout for one origin request. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const MAX_REDIRECTS = 10;
+
+// --- Mirrors ----------------------------------------------------------------------------------
+/** Most mirror URLs one download takes besides its primary URL (`--mirror`, addUri, Metalink). */
+export const MAX_MIRRORS = 32;
 export const RETRY_BASE_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
 /** A Retry-After longer than this is an error rather than a wait. */

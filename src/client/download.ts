@@ -46,6 +46,8 @@ import type { Recruitment } from './swarm.js';
 
 export interface DownloadOptions {
   url: string;
+  /** More URLs of the same file: one origin source each beside `url`'s; peers fetch `url` only. */
+  mirrors?: readonly string[];
   /** Output path (-o); an existing folder, or a path ending with '/', gets the origin's name inside. */
   output?: string | undefined;
   /** Directory for a name taken from the origin, and base of a relative -o (--dir); default the working directory. */

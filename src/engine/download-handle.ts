@@ -21,7 +21,7 @@ import { abortError, DdmError, isDdmError } from '../errors.js';
 import { redactUrl } from '../origin/origin-url.js';
 import { loadControl } from '../storage/control-file.js';
 import { controlPath, partPath } from '../storage/download-store.js';
-import { identityMismatch } from '../storage/file-identity.js';
+import { identityMismatch, sizeMismatch } from '../storage/file-identity.js';
 import { childController } from '../util/abort.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { PieceMap } from './piece-map.js';
@@ -63,6 +63,13 @@ export interface RestoredLink {
 
 type Stopping = 'pause' | 'remove' | 'relink' | undefined;
 
+/** aria2.changeUri's change: URLs to delete, URLs to insert at `position` (default the end). */
+export interface UriChange {
+  remove: readonly string[];
+  add: readonly string[];
+  position?: number | undefined;
+}
+
 /** A pending or running `refreshCmd`: its timer, its run, and its engine-stop listener. */
 interface RefreshWait {
   timer?: NodeJS.Timeout | undefined;
@@ -89,11 +96,11 @@ export class DownloadHandle {
   #progressBytes = 0;
   #speedBps = 0;
   #error: DownloadStatus['error'];
+  /** The download's origin URLs, primary first: the request's `url`, then its `mirrors`. */
+  #uris: string[];
   /** After the first run opened the files, later runs resume them, whatever `overwrite` said. */
   #started = false;
   #keepFiles = false;
-  /** The link the next run fetches: the request's, until a new one replaced it. */
-  #url: string;
   #linkWorked = false;
   /** What the link served last (the probe): a new link must serve the same file. */
   #facts: ProbedFile | undefined;
@@ -114,7 +121,7 @@ export class DownloadHandle {
       helpers: request.helpers,
     };
     this.#limiter = new RateLimiter(request.maxSpeed);
-    this.#url = request.options.url;
+    this.#uris = [request.options.url, ...(request.options.mirrors ?? [])];
     this.#settled = new Promise<DownloadResult>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -130,6 +137,16 @@ export class DownloadHandle {
   /** Connections this download holds while active, for the engine's total. */
   get connections(): number {
     return this.#options.connections;
+  }
+
+  /** The origin URLs of this download, primary first (then the mirrors, in the order given). */
+  uris(): string[] {
+    return [...this.#uris];
+  }
+
+  /** The primary link: the one the probe asks, and peers fetch. */
+  get #url(): string {
+    return this.#uris[0]!;
   }
 
   /** Settles when the download is complete (fulfilled) or failed, was removed or the engine stopped. */
@@ -170,6 +187,7 @@ export class DownloadHandle {
     return {
       ...this.request.raw,
       url: this.#url,
+      mirrors: this.#uris.slice(1),
       ...(output === undefined ? {} : { output }),
       ...(dir === undefined || output !== undefined ? {} : { dir }),
       connections: this.#options.connections,
@@ -228,47 +246,91 @@ export class DownloadHandle {
   }
 
   /**
-   * Replaces the download's link. The new one is probed first and accepted only if it serves
-   * the same file (same size, and the same strong ETag or Last-Modified); otherwise
-   * LINK_MISMATCH, and the download stays exactly as it was. An accepted link goes on from
-   * every byte on disk: an expired download goes back into the queue, a running one restarts
-   * its run on the new link, peers are offered the new link.
+   * Replaces the download's link (its primary URL): `changeUris` deleting the old and adding the
+   * new one in its place.
    */
   changeLink(url: string, signal: AbortSignal = this.environment.signal): Promise<void> {
-    const change = this.#linkChange.then(() => this.#changeLink(url, signal));
-    this.#linkChange = change.catch(() => {});
-    return change;
+    return this.changeUris({ remove: [this.#url], add: [url], position: 0 }, signal).then(() => {});
   }
 
-  async #changeLink(input: string, signal: AbortSignal): Promise<void> {
-    const url = checkUrl(input);
-    if (!['waiting', 'active', 'paused', 'expired'].includes(this.#state)) {
-      throw new DdmError('USAGE', `download ${this.id} is ${this.#state}: its link cannot change`);
+  /**
+   * Changes the download's URLs as aria2.changeUri does: `remove` deletes each URL it names
+   * (once), then `add` is inserted at `position` (default: the end). The URL that ends up
+   * primary, if it changed, is probed and accepted only if it serves the same file (same size,
+   * and the same strong ETag or Last-Modified); a new mirror needs the same size (the full check
+   * when the download is expired: it replaces a dead link). Any refusal (LINK_MISMATCH, or the
+   * probe's own error) leaves the download exactly as it was. Accepted, it goes on from every
+   * byte on disk: an expired download goes back into the queue, a running one restarts its run
+   * with the new URLs, and peers are offered the new primary link. Answers [deleted, added].
+   */
+  changeUris(change: UriChange, signal: AbortSignal = this.environment.signal): Promise<[number, number]> {
+    const changed = this.#linkChange.then(() => this.#changeUris(change, signal));
+    this.#linkChange = changed.catch(() => {});
+    return changed;
+  }
+
+  async #changeUris(change: UriChange, signal: AbortSignal): Promise<[number, number]> {
+    this.#assertLinksChangeable();
+    const uris = [...this.#uris];
+    let deleted = 0;
+    for (const uri of change.remove) {
+      const index = uris.indexOf(uri);
+      if (index < 0) continue;
+      uris.splice(index, 1);
+      deleted += 1;
     }
-    const probed = await probeLink(this.#optionsFor(url), url, signal);
+    const added = change.add
+      .map((uri, index) => checkUrl(uri, index === 0 ? 'url' : 'mirrors'))
+      .filter((uri, index, all) => !uris.includes(uri) && all.indexOf(uri) === index);
+    const at = Math.max(0, Math.min(change.position ?? uris.length, uris.length));
+    uris.splice(at, 0, ...added);
+    if (uris.length === 0) {
+      throw new DdmError('USAGE', `download ${this.id} needs a URL: add the new one in the same call`);
+    }
+    if (deleted === 0 && added.length === 0) return [0, 0];
+    const primaryChanged = uris[0] !== this.#url;
     const known = this.#facts ?? (await this.#recordedFacts(signal));
-    const why = known === undefined ? undefined : identityMismatch(known, probed);
-    if (why !== undefined) {
-      throw new DdmError(
-        'LINK_MISMATCH',
-        `the new link ${redactUrl(url)} is not the same file: ${why}; the download stays as it was`,
-        { details: { url: redactUrl(url) } },
-      );
+    let primaryFacts: ProbedFile | undefined;
+    for (const uri of new Set([...(primaryChanged ? [uris[0]!] : []), ...added])) {
+      const probed = await probeLink(this.#optionsFor(uri), uri, signal);
+      const full = uri === uris[0] || this.#state === 'expired';
+      const why =
+        known === undefined
+          ? undefined
+          : full
+            ? identityMismatch(known, probed)
+            : sizeMismatch(known, probed);
+      if (why !== undefined) {
+        throw new DdmError(
+          'LINK_MISMATCH',
+          `the new link ${redactUrl(uri)} is not the same file: ${why}; the download stays as it was`,
+          { details: { url: redactUrl(uri) } },
+        );
+      }
+      if (uri === uris[0]) primaryFacts = probed;
     }
-    if (!['waiting', 'active', 'paused', 'expired'].includes(this.#state)) {
-      throw new DdmError('USAGE', `download ${this.id} is ${this.#state}: its link cannot change`);
-    }
+    this.#assertLinksChangeable();
+    // The run reads its URLs when it starts: a running download restarts from its checkpoint.
     if (this.#state === 'active') await this.#stop('relink');
-    this.#url = url;
-    this.#facts = probed;
-    this.#linkWorked = true;
-    this.#emit({ type: 'notice', message: `a new link was accepted: ${redactUrl(url)}` });
+    this.#uris = uris;
+    if (primaryFacts !== undefined) {
+      this.#facts = primaryFacts;
+      this.#linkWorked = true;
+      this.#emit({ type: 'notice', message: `a new link was accepted: ${redactUrl(uris[0]!)}` });
+    }
     if (this.#state === 'expired') {
       this.#cancelRefresh();
       this.#error = undefined;
       this.#setState('waiting');
     }
     this.environment.changed();
+    return [deleted, added.length];
+  }
+
+  #assertLinksChangeable(): void {
+    if (!['waiting', 'active', 'paused', 'expired'].includes(this.#state)) {
+      throw new DdmError('USAGE', `download ${this.id} is ${this.#state}: its URLs cannot change`);
+    }
   }
 
   /** What the control file says the download is, when this process has not probed it yet. */
@@ -325,6 +387,7 @@ export class DownloadHandle {
       : undefined;
     const options: DownloadOptions = {
       ...this.#optionsFor(this.#url),
+      mirrors: this.#uris.slice(1),
       linkWorked: this.#linkWorked,
       connections: this.#options.connections,
       overwrite: (this.request.options.overwrite ?? false) && !this.#started,

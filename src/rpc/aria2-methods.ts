@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_CONNECTIONS, DEFAULT_MAX_TRIES, DEFAULT_TIMEOUT_MS } from '../constants.js';
-import type { DownloadHandle } from '../engine/download-handle.js';
+import type { DownloadHandle, UriChange } from '../engine/download-handle.js';
 import { isDdmError } from '../errors.js';
 import { DDM_VERSION } from '../version.js';
 import {
@@ -178,7 +178,8 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
       if (![...del, ...add].every((uri) => typeof uri === 'string')) {
         throw methodError('The parameter at 2 or 3 has wrong type.');
       }
-      return changeUri(handle, view, del as string[], add as string[], changed);
+      const position = params.optionalInt(4);
+      return changeUri(handle, view, { remove: del as string[], add: add as string[], position }, changed);
     },
     'aria2.changeOption': (params) => {
       const { view, handle } = handleOf(params.string(0));
@@ -246,37 +247,27 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
 }
 
 /**
- * aria2.changeUri on a download of one link: deleting it and adding another replaces it (the
- * new one must be the same file: LINK_MISMATCH otherwise, the download unchanged); an expired
- * download takes an added link in place of its dead one. Answers aria2's [deleted, added].
+ * aria2.changeUri: deletes the URIs in `del`, then inserts `add` at `position` (the end when
+ * absent), as aria2 does. Whatever ends up first is the primary link (the probe's and the
+ * peers'); a new primary must be the same file (size and ETag or Last-Modified), a new mirror
+ * the same size; a refusal (LINK_MISMATCH in `data.code`) leaves the download as it was. An
+ * expired download takes its new link and goes on. Answers aria2's [deleted, added].
  */
 async function changeUri(
   handle: DownloadHandle | undefined,
   view: DownloadView,
-  del: readonly string[],
-  add: readonly string[],
+  change: UriChange,
   changed: () => void,
 ): Promise<[number, number]> {
-  const current = view.status.url;
-  const deleted = del.filter((uri) => uri === current).length > 0 ? 1 : 0;
-  if (del.length === 0 && add.length === 0) return [0, 0];
-  if (!handle || !['waiting', 'active', 'paused', 'expired'].includes(handle.state)) {
-    throw methodError(`GID#${view.status.id} is over: its URIs cannot change`);
-  }
-  if (add.length > 1) throw methodError("ddm has no mirrors yet: give one URI to replace the download's.");
-  if (add.length === 0) {
-    throw methodError(`GID#${view.status.id} needs a URI: add the new one in the same call to replace it.`);
-  }
-  if (deleted === 0 && handle.state !== 'expired') {
-    throw methodError('ddm has no mirrors yet: delete the current URI in the same call to replace it.');
-  }
+  if (change.remove.length === 0 && change.add.length === 0) return [0, 0];
+  if (!handle) throw methodError(`GID#${view.status.id} is over: its URIs cannot change`);
   try {
-    await handle.changeLink(add[0]!);
+    const answer = await handle.changeUris(change);
+    changed();
+    return answer;
   } catch (error) {
     throw isDdmError(error) ? fromDdmError(error) : error;
   }
-  changed();
-  return [deleted, 1];
 }
 
 /** Adds to the engine; a bad request key fails the call with the reason (which names the key). */

@@ -14,9 +14,8 @@ export interface FileIdentity {
 
 /** Why `now` is not provably the file `before` describes, in words; undefined when it is. */
 export function identityMismatch(before: FileIdentity, now: FileIdentity): string | undefined {
-  if (before.size !== now.size) {
-    return `it is ${describeSize(now.size)}, the download is ${describeSize(before.size)}`;
-  }
+  const size = sizeMismatch(before, now);
+  if (size !== undefined) return size;
   const recorded = before.validators;
   // Nothing was recorded to compare (a download that cannot resume anyway): the size is all.
   if (recorded.etag === undefined && recorded.lastModified === undefined) return undefined;
@@ -32,6 +31,13 @@ export function identityMismatch(before: FileIdentity, now: FileIdentity): strin
       : `its Last-Modified is ${lastModified}, the download's is ${recorded.lastModified ?? 'none'}`;
   }
   return 'it gives neither an ETag nor a Last-Modified, so nothing shows it is the same file';
+}
+
+/** A mirror of the file must have its size (its validators are the mirror server's own). */
+export function sizeMismatch(before: FileIdentity, now: FileIdentity): string | undefined {
+  return before.size === now.size
+    ? undefined
+    : `it is ${describeSize(now.size)}, the download is ${describeSize(before.size)}`;
 }
 
 function describeSize(size: number | null): string {
