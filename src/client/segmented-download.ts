@@ -262,7 +262,7 @@ export class SegmentedDownload {
     state.lastError = error.message;
     this.options.onEvent({
       type: 'notice',
-      message: `${state.kind === 'peer' ? `peer ${state.label}` : 'the origin'}: ${error.message}: the link has expired, no more ranges are asked with it`,
+      message: `${state.kind === 'peer' ? `peer ${state.label}: ` : ''}${error.message}: the link has expired, no more ranges are asked with it`,
     });
   }
 
