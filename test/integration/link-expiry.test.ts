@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Daemon, startDaemon } from '../../src/daemon/daemon.js';
@@ -269,6 +269,14 @@ describe('the daemon: an expired download waits for a new link from the RPC, acr
       const uris = (await rpc('aria2.getFiles', gid)) as { uris: { uri: string }[] }[];
       assert.equal(uris[0]?.uris[0]?.uri, fresh);
       await daemon.close();
+      const session = JSON.parse(await readFile(join(stateDir, 'session.json'), 'utf8')) as {
+        downloads: { id: string; request: { url: string } }[];
+      };
+      assert.equal(
+        session.downloads.find((saved) => saved.id === gid)?.request.url,
+        fresh,
+        'the session keeps the new link',
+      );
       daemon = undefined;
     });
   });
