@@ -289,7 +289,12 @@ export class DownloadHandle {
     }
     if (deleted === 0 && added.length === 0) return [0, 0];
     const primaryChanged = uris[0] !== this.#url;
-    const known = this.#facts ?? (await this.#recordedFacts(signal));
+    // What the URLs must match: the last probe, the control file, or (a download that never ran
+    // getting mirrors) the primary link asked now.
+    const known =
+      this.#facts ??
+      (await this.#recordedFacts(signal)) ??
+      (primaryChanged ? undefined : await probeLink(this.#optionsFor(this.#url), this.#url, signal));
     let primaryFacts: ProbedFile | undefined;
     for (const uri of new Set([...(primaryChanged ? [uris[0]!] : []), ...added])) {
       const probed = await probeLink(this.#optionsFor(uri), uri, signal);

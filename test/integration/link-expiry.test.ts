@@ -260,6 +260,10 @@ describe('the daemon: an expired download waits for a new link from the RPC, acr
       daemon = await start(stateDir);
       const restored = await status(gid);
       assert.equal(restored.state, 'expired', 'the session keeps the expired state');
+      // After the restart the file's identity comes from the control file: still refused.
+      const afterRestart = await refusal('ddm.changeLink', gid, otherEtag.url);
+      assert.equal(afterRestart.data?.code, 'LINK_MISMATCH');
+      assert.equal((await status(gid)).state, 'expired');
 
       const fresh = freshLink(origin);
       assert.deepEqual(await rpc('aria2.changeUri', gid, 1, [expiring], [fresh]), [1, 1]);
@@ -277,6 +281,36 @@ describe('the daemon: an expired download waits for a new link from the RPC, acr
         fresh,
         'the session keeps the new link',
       );
+      daemon = undefined;
+    });
+  });
+
+  test('changeUri adds a mirror of the same size, refuses one of another size, and removes it', async () => {
+    await withTempDir(async (dir) => {
+      root = dir;
+      const stateDir = join(dir, 'state');
+      daemon = await start(stateDir);
+      const plain = otherEtag.url;
+      const gid = (await rpc('aria2.addUri', [plain], { out: 'm.bin', pause: 'true' })) as string;
+      const bySize = await refusal('aria2.changeUri', gid, 1, [], [otherSize.url]);
+      assert.equal(bySize.data?.code, 'LINK_MISMATCH');
+      // A mirror's validators are its own server's: the same size is what it must share.
+      const mirror = `${otherEtag.baseUrl}/file/m.bin`;
+      assert.deepEqual(await rpc('aria2.changeUri', gid, 1, [], [mirror]), [0, 1]);
+      const saved = async () => {
+        await rpc('aria2.saveSession');
+        const session = JSON.parse(await readFile(join(stateDir, 'session.json'), 'utf8')) as {
+          downloads: { id: string; request: { url: string; mirrors?: string[] } }[];
+        };
+        return session.downloads.find((download) => download.id === gid)?.request;
+      };
+      assert.deepEqual((await saved())?.mirrors, [mirror]);
+      assert.deepEqual(await rpc('aria2.changeUri', gid, 1, [mirror], []), [1, 0]);
+      assert.deepEqual((await saved())?.mirrors, []);
+      const emptied = await refusal('aria2.changeUri', gid, 1, [plain], []);
+      assert.match(emptied.message, /needs a URL/);
+      assert.equal((await status(gid)).url, plain);
+      await daemon.close();
       daemon = undefined;
     });
   });
