@@ -37,6 +37,10 @@ export const DEFAULT_MAX_TRIES = 5;
 /** Connect and idle-body timeout for one origin request. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const MAX_REDIRECTS = 10;
+
+// --- Mirrors ----------------------------------------------------------------------------------
+/** Most mirror URLs one download takes besides its primary URL (`--mirror`, addUri, Metalink). */
+export const MAX_MIRRORS = 32;
 export const RETRY_BASE_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
 /** A Retry-After longer than this is an error rather than a wait. */
@@ -56,6 +60,14 @@ export const ORIGIN_BODY_HIGH_WATER_MARK_BYTES = 1 * MiB;
 export const PROBE_BODY_HIGH_WATER_MARK_BYTES = 16 * MiB;
 /** An error or redirect body smaller than this is read and dropped so its socket can be reused. */
 export const ORIGIN_DISCARD_BODY_MAX_BYTES = 64 * KiB;
+
+// --- Expired links ------------------------------------------------------------------------------
+/** `--refresh-cmd` runs at most this often for one download (a signed-URL service is not hammered). */
+export const REFRESH_MIN_INTERVAL_MS = 60_000;
+/** `--refresh-cmd` that has printed no line by then is killed and counts as failed. */
+export const REFRESH_TIMEOUT_MS = 30_000;
+/** Most output of `--refresh-cmd` read (its first line is the URL; stderr is quoted on failure). */
+export const REFRESH_OUTPUT_MAX_BYTES = 64 * KiB;
 
 // --- SSRF guard (peers) ------------------------------------------------------------------------
 /**

@@ -46,6 +46,9 @@ export const ERROR_POLICY = {
   RETRY_AFTER_TOO_LONG: row(UPSTREAM, { keptFromWire: true }),
   // The origin content-codes the file whatever we ask: no peer can fetch ranges of it either.
   ENCODED_RESPONSE: row(UPSTREAM, { keptFromWire: true, peerFailure: 'drop' }),
+  // Found by the client from the HTTP status a source met (client/link-expiry.ts), never sent by a node.
+  LINK_EXPIRED: row(UPSTREAM),
+  LINK_MISMATCH: row(UPSTREAM),
   // A peer that cannot trust the origin's certificate will not start trusting it on a retry.
   ORIGIN_TLS: row(UPSTREAM, { keptFromWire: true, peerFailure: 'drop' }),
   NETWORK: row(UPSTREAM, { keptFromWire: true, retryableFromWire: true }),

@@ -39,6 +39,10 @@ export const CODES = {
   RETRY_AFTER_TOO_LONG: EXIT.ORIGIN,
   /** The origin sent a content-coded body (gzip...) that ddm would not save as the file. */
   ENCODED_RESPONSE: EXIT.ORIGIN,
+  /** A link that worked for this download now answers 401/403/410: progress is kept for a new link. */
+  LINK_EXPIRED: EXIT.ORIGIN,
+  /** A new link for a download names another file (size, ETag or Last-Modified differ): refused. */
+  LINK_MISMATCH: EXIT.ORIGIN,
   NETWORK: EXIT.NETWORK,
   TIMEOUT: EXIT.NETWORK,
   /** The origin's TLS certificate is not believed (system CAs or --ca-certificate). */

@@ -8,6 +8,16 @@ export function canResume(download) {
   return download.state === 'paused';
 }
 
+/** Its link expired: it waits, every byte kept, for a new link to the same file. */
+export function canChangeLink(download) {
+  return download.state === 'expired';
+}
+
+/** The daemon probes the new link and refuses it (LINK_MISMATCH) unless it is the same file. */
+export async function changeLink(rpc, download, url) {
+  await rpc.call('ddm.changeLink', [download.id, url]);
+}
+
 export function canRetry(download) {
   return download.state === 'error';
 }

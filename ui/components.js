@@ -44,6 +44,7 @@ const STATE_WORDS = {
   active: 'Downloading',
   waiting: 'Waiting',
   paused: 'Paused',
+  expired: 'Link expired',
   complete: 'Finished',
   error: 'Failed',
   removed: 'Removed',

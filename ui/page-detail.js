@@ -1,9 +1,20 @@
 // One download: its figures, the live piece map coloured per source with a legend, the sources
 // table, speed over time, its events in words, and the `ddm get` command that does the same.
 import { useEffect, useState } from 'preact/hooks';
-import { canPause, canResume, canRetry, pause, remove, resume, retry } from './actions.js';
+import {
+  canChangeLink,
+  canPause,
+  canResume,
+  canRetry,
+  changeLink,
+  pause,
+  remove,
+  resume,
+  retry,
+} from './actions.js';
 import {
   EmptyState,
+  Field,
   Legend,
   Notice,
   PieceMap,
@@ -62,7 +73,13 @@ export function DetailPage({ store, state, gid, navigate }) {
       </div>
     </header>
     ${problem ? html`<${Notice} kind="error">${problem}<//>` : null}
-    ${download.error ? html`<${Notice} kind="error">${download.error.message} (${download.error.code})<//>` : null}
+    ${
+      canChangeLink(download)
+        ? html`<${NewLinkForm} store=${store} download=${download} />`
+        : download.error
+          ? html`<${Notice} kind="error">${download.error.message} (${download.error.code})<//>`
+          : null
+    }
 
     <div class="stats">
       <div class="stat"><span class="stat-label">State</span><${StateBadge} state=${download.state} /></div>
@@ -103,6 +120,62 @@ export function DetailPage({ store, state, gid, navigate }) {
       <h2 id="events-title">Events</h2>
       <${Events} events=${live.events} />
     </section>
+  </section>`;
+}
+
+/**
+ * "Paste a new link": the link expired (signed URLs do), every byte is kept. The daemon checks
+ * that the new link is the same file before it goes on; a refusal is shown under the field and
+ * the download stays as it was.
+ */
+function NewLinkForm({ store, download }) {
+  const [url, setUrl] = useState('');
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event) => {
+    event.preventDefault();
+    const link = url.trim();
+    if (!/^https?:\/\/\S+$/i.test(link)) {
+      setError('Paste an http:// or https:// address.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await changeLink(store.rpc, download, link);
+      setUrl('');
+      await store.refresh();
+    } catch (failure) {
+      setError(failure.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<section class="card relink" aria-labelledby="relink-title">
+    <h2 id="relink-title">The link has expired</h2>
+    <p class="muted">
+      The server no longer accepts this download’s link (signed links stop working after a while).
+      Everything downloaded so far is kept: paste a new link to the same file and the download goes on
+      from there.
+    </p>
+    <form class="relink-form" onSubmit=${submit} novalidate>
+      <${Field} id="relink-url" label="New link" error=${error}>
+        <input
+          id="relink-url"
+          type="text"
+          inputmode="url"
+          value=${url}
+          onInput=${(event) => setUrl(event.currentTarget.value)}
+          placeholder="https://…"
+          spellcheck="false"
+          autocomplete="off"
+          aria-invalid=${error ? 'true' : 'false'}
+        />
+      <//>
+      <div class="form-actions">
+        <button class="button primary" type="submit" disabled=${busy}>${busy ? 'Checking…' : 'Use this link'}</button>
+      </div>
+    </form>
   </section>`;
 }
 

@@ -1,7 +1,7 @@
 // The downloads: active, waiting and finished lists, each row with its progress and actions;
 // several can be selected and acted on at once.
 import { useState } from 'preact/hooks';
-import { canPause, canResume, canRetry, pause, remove, resume, retry } from './actions.js';
+import { canChangeLink, canPause, canResume, canRetry, pause, remove, resume, retry } from './actions.js';
 import { EmptyState, Notice, ProgressBar, StateBadge } from './components.js';
 import { formatBytes, formatDuration, formatSpeed } from './format.js';
 import { html } from './html.js';
@@ -9,7 +9,7 @@ import { describe } from './store.js';
 
 const GROUPS = [
   { title: 'Active', states: ['active'] },
-  { title: 'Waiting', states: ['waiting', 'paused'] },
+  { title: 'Waiting', states: ['waiting', 'paused', 'expired'] },
   { title: 'Finished', states: ['complete', 'error', 'removed'] },
 ];
 
@@ -121,6 +121,7 @@ function DownloadRow({ download, selected, onToggle, onAction }) {
       ${canPause(download) ? html`<button class="button" onClick=${() => onAction(pause)} aria-label=${`Pause ${name}`}>Pause</button>` : null}
       ${canResume(download) ? html`<button class="button" onClick=${() => onAction(resume)} aria-label=${`Resume ${name}`}>Resume</button>` : null}
       ${canRetry(download) ? html`<button class="button" onClick=${() => onAction(retry)} aria-label=${`Retry ${name}`}>Retry</button>` : null}
+      ${canChangeLink(download) ? html`<a class="button primary" href=${`#/downloads/${download.id}`} aria-label=${`Paste a new link for ${name}`}>New link</a>` : null}
       <button class="button ghost" onClick=${() => onAction(remove)} aria-label=${`Remove ${name}`}>Remove</button>
       <a class="button ghost" href=${`#/downloads/${download.id}`} aria-label=${`Details of ${name}`}>Details</a>
     </div>

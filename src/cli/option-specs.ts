@@ -194,6 +194,13 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     max: MAX_CONNECTIONS,
   },
   {
+    key: 'refreshCmd',
+    flags: '--refresh-cmd <command>',
+    description:
+      'when the link expires (401/403/410 after it worked), run this shell command (at most once a minute); its first line of output is the new link, which must be the same file',
+    kind: 'string',
+  },
+  {
     key: 'checksum',
     flags: '--checksum <algo=hex>',
     description: 'verify the file (sha256, sha512, sha1, md5) before it gets its name',

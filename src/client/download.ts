@@ -32,6 +32,7 @@ import type { ByteRange } from '../types/byte-range.js';
 import type { FileFacts } from '../types/file-facts.js';
 import { childController } from '../util/abort.js';
 import type { DownloadEvent, DownloadEventListener, WorkerStats } from './events.js';
+import { isExpiredAnswer, linkExpiredError } from './link-expiry.js';
 import { readOriginSlice } from './origin-slice.js';
 import { OriginRangeSource } from './origin-source.js';
 import { createVerifier, verifyWithAudit } from './peer-verification.js';
@@ -45,6 +46,8 @@ import type { Recruitment } from './swarm.js';
 
 export interface DownloadOptions {
   url: string;
+  /** More URLs of the same file: one origin source each beside `url`'s; peers fetch `url` only. */
+  mirrors?: readonly string[];
   /** Output path (-o); an existing folder, or a path ending with '/', gets the origin's name inside. */
   output?: string | undefined;
   /** Directory for a name taken from the origin, and base of a relative -o (--dir); default the working directory. */
@@ -71,6 +74,11 @@ export interface DownloadOptions {
   originTls?: OriginTlsOptions;
   /** How a long-lived engine watches and steers this run; absent for a plain one-shot download. */
   hooks?: DownloadHooks;
+  /**
+   * This URL has served this download before (an earlier run probed it): a 401/403/410 from
+   * the probe then means the link expired (LINK_EXPIRED), not that it was never good.
+   */
+  linkWorked?: boolean;
 }
 
 /** What an engine sees of, and changes in, a running segmented download. */
@@ -96,6 +104,15 @@ export interface DownloadHooks {
   throttle?: (kind: 'local' | 'peer', bytes: number, signal: AbortSignal) => Promise<void>;
   /** Whether peers may deliver when they join (the helpers switch). */
   peersEnabled?: () => boolean;
+  /** The origin answered the probe: what a new link for this download must match (identity check). */
+  onProbed?: (facts: ProbedFile) => void;
+}
+
+/** What the probe learnt that names the file: a replacement link must serve the same. */
+export interface ProbedFile {
+  url: string;
+  size: number | null;
+  validators: ProbeResult['validators'];
 }
 
 export interface DownloadResult {
@@ -108,32 +125,21 @@ export interface DownloadResult {
 export async function runDownload(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
-  checkUserHeaders(options.headers ?? {});
-  const tls = await loadOriginTls(options.originTls ?? {}, signal);
-  if (tls.insecure) {
+  const { requestOptions, insecure, close } = await originRequestsFor(options, signal);
+  if (insecure) {
     emit({
       type: 'notice',
       message:
         "`insecure`: the origin's TLS certificate is not checked, so anyone on the path can read and change the download",
     });
   }
-  const dispatcher =
-    options.dispatcher ?? createOriginDispatcher({ timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, tls });
-  const requestOptions: OriginRequestOptions = {
-    dispatcher,
-    headers: options.headers ?? {},
-    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
-    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    maxRedirects: MAX_REDIRECTS,
-    ...(options.compressed ? { decodeContent: true } : {}),
-  };
   const maxTries = options.maxTries ?? DEFAULT_MAX_TRIES;
   // The probe's own 200 when the origin ignored the range: read by the single stream, else dropped.
   let probeResponse: OriginResponse | undefined;
   let prepared: PreparedOutput | undefined;
   try {
     const recruitment = options.swarm ? await options.swarm(signal) : undefined;
-    const probed = await withRetries(() => probe(options.url, requestOptions, signal), {
+    const probed = await withRetries(() => probeOrExpired(options, requestOptions, signal), {
       maxTries,
       signal,
       onRetry: ({ tryNumber, delayMs, error }) =>
@@ -147,6 +153,7 @@ export async function runDownload(options: DownloadOptions, signal: AbortSignal)
         }),
     });
     probeResponse = probed.response;
+    options.hooks?.onProbed?.({ url: options.url, size: probed.size, validators: probed.validators });
     // Ranges go straight to the final URL: credentials given for another origin stay behind.
     const rangeOptions: OriginRequestOptions = {
       ...requestOptions,
@@ -211,7 +218,66 @@ export async function runDownload(options: DownloadOptions, signal: AbortSignal)
   } finally {
     if (probeResponse !== undefined) await discardBody(probeResponse.body, signal);
     await prepared?.release();
+    await close();
+  }
+}
+
+/** How this download's requests reach the origin: its headers, trust and pool (closed by `close`). */
+export async function originRequestsFor(
+  options: Omit<DownloadOptions, 'connections'>,
+  signal: AbortSignal,
+): Promise<{ requestOptions: OriginRequestOptions; insecure: boolean; close: () => Promise<void> }> {
+  checkUserHeaders(options.headers ?? {});
+  const tls = await loadOriginTls(options.originTls ?? {}, signal);
+  const dispatcher =
+    options.dispatcher ?? createOriginDispatcher({ timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, tls });
+  const requestOptions: OriginRequestOptions = {
+    dispatcher,
+    headers: options.headers ?? {},
+    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxRedirects: MAX_REDIRECTS,
+    ...(options.compressed ? { decodeContent: true } : {}),
+  };
+  const close = async () => {
     if (!options.dispatcher) await dispatcher.close().catch(() => {});
+  };
+  return { requestOptions, insecure: tls.insecure === true, close };
+}
+
+/**
+ * Asks the origin what `url` serves, as a run's probe does (this download's headers and trust),
+ * without downloading: the identity check of a new link for the download.
+ */
+export async function probeLink(
+  options: Omit<DownloadOptions, 'connections'>,
+  url: string,
+  signal: AbortSignal,
+): Promise<ProbedFile> {
+  const { requestOptions, close } = await originRequestsFor(options, signal);
+  try {
+    const probed = await withRetries(() => probe(url, requestOptions, signal), {
+      maxTries: options.maxTries ?? DEFAULT_MAX_TRIES,
+      signal,
+    });
+    if (probed.response !== undefined) await discardBody(probed.response.body, signal);
+    return { url, size: probed.size, validators: probed.validators };
+  } finally {
+    await close();
+  }
+}
+
+/** The probe, where a 401/403/410 for a link that served this download before means it expired. */
+async function probeOrExpired(
+  options: DownloadOptions,
+  requestOptions: OriginRequestOptions,
+  signal: AbortSignal,
+): Promise<ProbeResult> {
+  try {
+    return await probe(options.url, requestOptions, signal);
+  } catch (error) {
+    if (options.linkWorked === true && isExpiredAnswer(error)) throw linkExpiredError(error);
+    throw error;
   }
 }
 

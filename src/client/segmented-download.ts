@@ -13,6 +13,7 @@ import type { ByteRange } from '../types/byte-range.js';
 import { childController, sleep } from '../util/abort.js';
 import { Notifier } from '../util/notifier.js';
 import type { DownloadEventListener, WorkerStats } from './events.js';
+import { isExpiredAnswer, linkExpiredError } from './link-expiry.js';
 import type { RangeSource, SourcePlan } from './range-source.js';
 import { WriteBatch } from './write-batch.js';
 
@@ -42,6 +43,8 @@ interface SourceState extends WorkerStats {
   rangeSource: RangeSource;
   lastError?: string;
   loops: Set<Promise<void>>;
+  /** The origin refused this source's link as expired (401/403/410 after it worked): it stops, unblamed. */
+  expired?: DdmError;
 }
 
 interface Running {
@@ -84,7 +87,7 @@ export class SegmentedDownload {
   }
 
   stats(): WorkerStats[] {
-    return this.sources.map(({ rangeSource: _, lastError, loops: __, ...stats }) => ({
+    return this.sources.map(({ rangeSource: _, lastError, loops: __, expired: ___, ...stats }) => ({
       ...stats,
       rateBps: this.sourceRate(stats.source),
       ...(lastError === undefined ? {} : { lastError }),
@@ -218,18 +221,49 @@ export class SegmentedDownload {
     try {
       while (!this.finished() && this.fatal === undefined && !controller.signal.aborted) {
         if (recruited && this.loops.size === 0) break;
+        // Every source still fetching has stopped, and a link expired: wait for no late peer.
+        if (this.loops.size === 0 && this.expiredError() !== undefined) break;
         await this.changed.wait(IDLE_RECHECK_MS, controller.signal);
       }
       // Done or failed: idle slots notice on their next wake-up; wake them now.
       this.changed.notify();
-      if (!this.scheduler.isComplete) controller.abort(this.fatal ?? signal.reason);
+      if (!this.scheduler.isComplete) controller.abort(this.fatal ?? this.expiredError() ?? signal.reason);
       await Promise.all([...this.loops]);
     } finally {
       dispose();
     }
     if (this.fatal !== undefined) throw this.fatal;
     if (signal.aborted) throw signal.reason;
-    if (!this.scheduler.isComplete) throw this.noWorkersError();
+    if (!this.scheduler.isComplete) throw this.expiredError() ?? this.noWorkersError();
+  }
+
+  /**
+   * LINK_EXPIRED once some source's link expired and nobody is left fetching: the run ends
+   * with every byte so far kept, for a new link to go on from.
+   */
+  private expiredError(): DdmError | undefined {
+    const expired = this.sources.find((s) => s.expired !== undefined)?.expired;
+    return expired === undefined ? undefined : linkExpiredError(expired);
+  }
+
+  /** Whether any source stopped because its link expired (the run ends LINK_EXPIRED if it cannot finish). */
+  get linkExpired(): boolean {
+    return this.sources.some((s) => s.expired !== undefined);
+  }
+
+  /**
+   * A source's link answered 401/403/410 after it had worked: its slots take no more ranges
+   * (a slot already streaming finishes its range, so nothing in flight is fetched twice), and
+   * it is no failure of the source.
+   */
+  private expire(state: SourceState, error: DdmError): void {
+    if (state.expired !== undefined) return;
+    state.expired = error;
+    state.lastError = error.message;
+    this.options.onEvent({
+      type: 'notice',
+      message: `${state.kind === 'peer' ? `peer ${state.label}: ` : ''}${error.message}: the link has expired, no more ranges are asked with it`,
+    });
   }
 
   private noWorkersError(): DdmError {
@@ -243,7 +277,13 @@ export class SegmentedDownload {
 
   private async slotLoop(state: SourceState, slot: number, stop: AbortController): Promise<void> {
     const workerId = `${state.source}#${slot}`;
-    while (!stop.signal.aborted && !state.dropped && !this.finished() && this.slotWanted(state, slot)) {
+    while (
+      !stop.signal.aborted &&
+      !state.dropped &&
+      state.expired === undefined &&
+      !this.finished() &&
+      this.slotWanted(state, slot)
+    ) {
       const assignment = this.scheduler.next(workerId, this.now());
       if (!assignment) {
         await this.changed.wait(IDLE_RECHECK_MS, stop.signal);
@@ -254,7 +294,13 @@ export class SegmentedDownload {
         this.scheduler.finish(assignment.id, this.now());
       } catch (error) {
         this.scheduler.fail(assignment.id, this.now());
-        if (isDdmError(error) && policyFor(error.code).peerFailure === 'wait' && !stop.signal.aborted) {
+        if (isExpiredAnswer(error) && !stop.signal.aborted) {
+          this.expire(state, error);
+        } else if (
+          isDdmError(error) &&
+          policyFor(error.code).peerFailure === 'wait' &&
+          !stop.signal.aborted
+        ) {
           // Busy is not broken: the peer is serving others (or sharing fairly); ask again later.
           await sleep(PEER_BUSY_BACKOFF_MS, stop.signal).catch(() => {});
         } else {

@@ -103,6 +103,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const session = await loadSession(sessionPath);
   const engine = createEngine({
     ...(options.peerDispatcher ? { peerDispatcher: options.peerDispatcher } : {}),
+    // The UI, scripts and `refreshCmd` can give an expired download a new link: it waits for one.
+    waitForLinks: true,
   });
   const finished: FinishedDownload[] = [];
   const overrides = overridesOf(options);
@@ -357,7 +359,17 @@ function restore(engine: Engine, session: Session | undefined, finished: Finishe
       });
       continue;
     }
-    engine.add(saved.request, { id: saved.id, paused: saved.state === 'paused' });
+    engine.add(saved.request, {
+      id: saved.id,
+      paused: saved.state === 'paused',
+      restored: {
+        ...(saved.linkWorked ? { linkWorked: true } : {}),
+        ...(saved.output === undefined ? {} : { output: saved.output }),
+        ...(saved.state === 'expired'
+          ? { expired: { message: saved.error?.message ?? 'the link expired' } }
+          : {}),
+      },
+    });
   }
 }
 

@@ -30,7 +30,7 @@ import { createOriginDispatcher } from '../origin/http-client.js';
 import { deriveKey } from '../protocol/auth.js';
 import { childController } from '../util/abort.js';
 import { RateLimiter } from '../util/rate-limiter.js';
-import { DownloadHandle, type HandleEnvironment } from './download-handle.js';
+import { DownloadHandle, type HandleEnvironment, type RestoredLink } from './download-handle.js';
 import { type FindPeers, knownPeers, PeerDirectory, type PeerNote } from './peer-directory.js';
 import { type DownloadRequest, parseDownloadRequest, requestError, type SwarmRequest } from './request.js';
 import type { EngineEvent, HandleEvent, KnownPeer } from './types.js';
@@ -57,6 +57,11 @@ export interface EngineConfig extends Partial<EngineLimits> {
   signal?: AbortSignal;
   /** Replaces the engine's continuous mDNS browse (tests without multicast). */
   lanBrowse?: BrowseLan;
+  /**
+   * An expired link waits for a new one (the daemon: RPC, web UI) instead of ending the download
+   * with LINK_EXPIRED (`ddm get`, which has only `refreshCmd`). Default false.
+   */
+  waitForLinks?: boolean;
   /** How often the peer directories look, and after how long an absent peer has left (tests). */
   directoryTiming?: { pollMs: number; goneAfterMs: number };
 }
@@ -68,6 +73,8 @@ export interface AddOptions {
   id?: string;
   /** Added paused: the queue leaves it alone until resumed. */
   paused?: boolean;
+  /** What a session file says of its link: it had worked, it expired (waits for a new one). */
+  restored?: RestoredLink;
 }
 
 /** Request keys a download takes from the engine when it does not give them itself. */
@@ -146,6 +153,7 @@ class DownloadEngine implements Engine {
   /** The directory of the default swarm, watched for the engine's lifetime (a daemon's). */
   #defaultWatch: (() => void) | undefined;
   readonly #directoryTiming: EngineConfig['directoryTiming'];
+  readonly #waitForLinks: boolean;
   #closed = false;
 
   constructor(config: EngineConfig) {
@@ -165,6 +173,7 @@ class DownloadEngine implements Engine {
     this.#peerDispatcher = config.peerDispatcher;
     this.#lanBrowse = config.lanBrowse;
     this.#directoryTiming = config.directoryTiming;
+    this.#waitForLinks = config.waitForLinks ?? false;
   }
 
   add(input: unknown, options: AddOptions = {}): DownloadHandle {
@@ -204,7 +213,8 @@ class DownloadEngine implements Engine {
 
   moveInQueue(id: string, index: number): number {
     const handle = this.#handles.get(id);
-    const queued = (h: DownloadHandle) => h.state === 'waiting' || h.state === 'paused';
+    const queued = (h: DownloadHandle) =>
+      h.state === 'waiting' || h.state === 'paused' || h.state === 'expired';
     if (!handle || !queued(handle)) throw new DdmError('USAGE', `download ${id} is not in the queue`);
     const queue = this.list().filter((other) => other !== handle && queued(other));
     const at = Math.max(0, Math.min(index, queue.length));
@@ -319,6 +329,7 @@ class DownloadEngine implements Engine {
       this.#notePeer(event);
       for (const listener of this.#listeners) listener({ id, event });
     });
+    if (options.restored) handle.restoreLink(options.restored);
     if (options.paused) void handle.pause();
     queueMicrotask(() => this.#pump());
     return handle;
@@ -331,6 +342,7 @@ class DownloadEngine implements Engine {
       signal: this.#controller.signal,
       swarmFor: (request, onEvent, retire) => swarm ?? this.#swarmFor(request, onEvent, retire),
       changed: () => this.#pump(),
+      waitForLinks: this.#waitForLinks,
     };
   }
 

@@ -13,6 +13,7 @@ import {
   DISCOVERY_BROWSE_TIMEOUT_MS,
   MAX_CONNECTIONS,
   MAX_HELPERS_LIMIT,
+  MAX_MIRRORS,
 } from '../constants.js';
 import { DdmError, type ErrorCode } from '../errors.js';
 import { parseChecksum } from '../storage/download-store.js';
@@ -32,6 +33,8 @@ const byteRate = z.union([
 
 export const downloadRequestSchema = z.strictObject({
   url: z.string(),
+  /** More URLs of the same file (same size, same bytes), fetched from alongside `url`. */
+  mirrors: z.array(z.string()).max(MAX_MIRRORS).default([]),
   output: z.string().min(1).optional(),
   dir: z.string().min(1).optional(),
   /** Create the output's missing folders. */
@@ -72,6 +75,8 @@ export const downloadRequestSchema = z.strictObject({
   caCertificate: z.string().min(1).optional(),
   /** Do not check the https origin's certificate. */
   insecure: z.boolean().default(false),
+  /** Shell command that prints a fresh link when this one expired (client/refresh-command.ts). */
+  refreshCmd: z.string().min(1).optional(),
 });
 
 export type DownloadRequestInput = z.input<typeof downloadRequestSchema>;
@@ -115,6 +120,7 @@ export function parseDownloadRequest(input: unknown): DownloadRequest {
   if (!parsed.success) throw fromIssue(parsed.error.issues[0]!);
   const raw = parsed.data;
   const url = checkUrl(raw.url);
+  const mirrors = mirrorsOf(url, raw.mirrors);
   const swarm = swarmOf(raw);
   if (swarm === undefined && !raw.local) {
     throw requestError(
@@ -126,6 +132,7 @@ export function parseDownloadRequest(input: unknown): DownloadRequest {
   }
   const options: DownloadRequest['options'] = {
     url,
+    mirrors,
     output: raw.output,
     dir: raw.dir,
     createDirs: raw.createDirs,
@@ -193,20 +200,30 @@ function swarmOf(raw: RawRequest): SwarmRequest | undefined {
   };
 }
 
-function checkUrl(raw: string): string {
-  if (raw.length === 0) throw requestError('url', 'is missing', 'URL_INVALID');
+/** The mirrors as checked URLs, without repeats of the primary URL or of each other. */
+function mirrorsOf(url: string, raw: readonly string[]): string[] {
+  const seen = new Set([url]);
+  const mirrors: string[] = [];
+  for (const text of raw) {
+    const mirror = checkUrl(text, 'mirrors');
+    if (seen.has(mirror)) continue;
+    seen.add(mirror);
+    mirrors.push(mirror);
+  }
+  return mirrors;
+}
+
+/** A URL of the request checked (http or https), errors naming `key`. */
+export function checkUrl(raw: string, key = 'url'): string {
+  if (raw.length === 0) throw requestError(key, 'is missing', 'URL_INVALID');
   let parsed: URL;
   try {
     parsed = new URL(raw);
   } catch {
-    throw requestError('url', `is not a valid URL: ${raw}`, 'URL_INVALID');
+    throw requestError(key, `is not a valid URL: ${raw}`, 'URL_INVALID');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw requestError(
-      'url',
-      `must be http or https, not ${parsed.protocol.replace(':', '')}`,
-      'URL_INVALID',
-    );
+    throw requestError(key, `must be http or https, not ${parsed.protocol.replace(':', '')}`, 'URL_INVALID');
   }
   return parsed.href;
 }

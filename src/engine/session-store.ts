@@ -15,9 +15,11 @@ export const SESSION_FORMAT_VERSION = 1;
 
 const savedDownload = z.object({
   id: z.string(),
-  state: z.enum(['waiting', 'active', 'paused', 'complete', 'error']),
+  state: z.enum(['waiting', 'active', 'paused', 'expired', 'complete', 'error']),
   request: z.record(z.string(), z.unknown()),
   output: z.string().optional(),
+  /** The link (request.url) had served the download: a 401/403/410 from it means it expired. */
+  linkWorked: z.boolean().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 
@@ -89,6 +91,7 @@ export function snapshotSession(
         request: handle.sessionRequest(),
         ...(status.output === undefined ? {} : { output: status.output }),
         ...(status.error ? { error: status.error } : {}),
+        ...(handle.linkWorked ? { linkWorked: true } : {}),
       },
     ];
   });

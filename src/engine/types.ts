@@ -3,7 +3,11 @@ import type { DownloadEvent } from '../client/events.js';
 import type { ErrorCode } from '../errors.js';
 import type { Piece } from './piece-map.js';
 
-export type DownloadState = 'waiting' | 'active' | 'paused' | 'complete' | 'error' | 'removed';
+/**
+ * `expired`: the link answered 401/403/410 after it had served the download; every byte is kept
+ * and the download waits for a new link (changeLink, `refreshCmd`), then goes on from there.
+ */
+export type DownloadState = 'waiting' | 'active' | 'paused' | 'expired' | 'complete' | 'error' | 'removed';
 
 export interface SourceStatus {
   /** `local` or `peer:<id>`. */

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_CONNECTIONS, DEFAULT_MAX_TRIES, DEFAULT_TIMEOUT_MS } from '../constants.js';
+import type { DownloadHandle, UriChange } from '../engine/download-handle.js';
 import { isDdmError } from '../errors.js';
 import { DDM_VERSION } from '../version.js';
 import {
@@ -67,7 +68,7 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
   };
   const remove = async (params: Params) => {
     const { view, handle } = handleOf(params.string(0));
-    if (!handle || !['active', 'waiting', 'paused'].includes(handle.state)) {
+    if (!handle || !['active', 'waiting', 'paused', 'expired'].includes(handle.state)) {
       throw methodError(`Active Download not found for GID#${view.status.id}`);
     }
     // As aria2: the partial file and its control file stay, so the download can be added again.
@@ -117,7 +118,9 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
     'aria2.forcePauseAll': pauseAll,
     'aria2.unpause': (params) => {
       const { view, handle } = handleOf(params.string(0));
-      if (handle?.state !== 'paused') throw methodError(`GID#${view.status.id} cannot be unpaused now`);
+      // An expired download is `paused` to aria2: unpausing tries its link again.
+      if (handle?.state !== 'paused' && handle?.state !== 'expired')
+        throw methodError(`GID#${view.status.id} cannot be unpaused now`);
       handle.resume();
       return view.status.id;
     },
@@ -166,16 +169,17 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
         view.dir,
       );
     },
-    'aria2.changeUri': (params) => {
-      const { view } = handleOf(params.string(0));
+    'aria2.changeUri': async (params) => {
+      const { view, handle } = handleOf(params.string(0));
       const fileIndex = params.int(1);
       const del = params.array(2);
       const add = params.array(3);
       if (fileIndex !== 1) throw methodError(`fileIndex is out of range: GID#${view.status.id} has one file`);
-      if (del.length > 0 || add.length > 0) {
-        throw methodError('ddm has no mirrors yet: a download has exactly the one URI it was added with.');
+      if (![...del, ...add].every((uri) => typeof uri === 'string')) {
+        throw methodError('The parameter at 2 or 3 has wrong type.');
       }
-      return [0, 0];
+      const position = params.optionalInt(4);
+      return changeUri(handle, view, { remove: del as string[], add: add as string[], position }, changed);
     },
     'aria2.changeOption': (params) => {
       const { view, handle } = handleOf(params.string(0));
@@ -242,13 +246,50 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
   };
 }
 
+/**
+ * aria2.changeUri: deletes the URIs in `del`, then inserts `add` at `position` (the end when
+ * absent), as aria2 does. Whatever ends up first is the primary link (the probe's and the
+ * peers'); a new primary must be the same file (size and ETag or Last-Modified), a new mirror
+ * the same size; a refusal (LINK_MISMATCH in `data.code`) leaves the download as it was. An
+ * expired download takes its new link and goes on. Answers aria2's [deleted, added].
+ */
+async function changeUri(
+  handle: DownloadHandle | undefined,
+  view: DownloadView,
+  change: UriChange,
+  changed: () => void,
+): Promise<[number, number]> {
+  if (change.remove.length === 0 && change.add.length === 0) return [0, 0];
+  if (!handle) throw methodError(`GID#${view.status.id} is over: its URIs cannot change`);
+  try {
+    const answer = await handle.changeUris(change);
+    changed();
+    return answer;
+  } catch (error) {
+    throw isDdmError(error) ? fromDdmError(error) : error;
+  }
+}
+
 /** Adds to the engine; a bad request key fails the call with the reason (which names the key). */
 export function addToEngine(deps: RpcDeps, request: Record<string, unknown>, paused = false) {
+  refuseRefreshCommand(request);
   try {
     return deps.engine.add(request, { paused });
   } catch (error) {
     if (isDdmError(error)) throw fromDdmError(error);
     throw error;
+  }
+}
+
+/**
+ * `refreshCmd` runs a shell command: that is for the one who starts ddm (its command line, its
+ * config file), not for whoever holds the RPC secret, which only lets one download files.
+ */
+export function refuseRefreshCommand(request: Record<string, unknown>): void {
+  if (request.refreshCmd !== undefined) {
+    throw methodError(
+      'refreshCmd runs a shell command, so it cannot be set over the RPC: give the download a new link with ddm.changeLink or aria2.changeUri',
+    );
   }
 }
 

@@ -20,7 +20,7 @@ export function aria2Status(view: DownloadView, keys?: readonly string[]): Aria2
   const numPieces = Math.ceil(total / RPC_PIECE_LENGTH_BYTES);
   const full: Aria2Struct = {
     gid: status.id,
-    status: status.state,
+    status: aria2State(status.state),
     totalLength: String(total),
     completedLength: String(completed),
     uploadLength: '0',
@@ -36,6 +36,14 @@ export function aria2Status(view: DownloadView, keys?: readonly string[]): Aria2
   };
   if (!keys || keys.length === 0) return full;
   return Object.fromEntries(keys.filter((key) => Object.hasOwn(full, key)).map((key) => [key, full[key]]));
+}
+
+/**
+ * aria2 has no word for a download waiting for a new link: it is `paused` there (kept, not
+ * running, unpause tries the link again); ddm.getStatus says `expired`.
+ */
+export function aria2State(state: DownloadStatus['state']): string {
+  return state === 'expired' ? 'paused' : state;
 }
 
 function errorKeys(status: DownloadStatus): Aria2Struct {

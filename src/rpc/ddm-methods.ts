@@ -8,7 +8,7 @@ import { EARLIER_SOURCE } from '../engine/piece-map.js';
 import { parseDownloadRequest } from '../engine/request.js';
 import type { DownloadStatus } from '../engine/types.js';
 import { isDdmError } from '../errors.js';
-import { addToEngine, type Method, type MethodEnvironment } from './aria2-methods.js';
+import { addToEngine, type Method, type MethodEnvironment, refuseRefreshCommand } from './aria2-methods.js';
 import { fromDdmError, methodError } from './rpc-error.js';
 
 const OK = 'OK';
@@ -52,6 +52,7 @@ export function ddmMethods({ deps, book }: MethodEnvironment): Record<string, Me
       // Every URL is checked before any is added: a bad one adds none.
       const requests = urls.map((url) => ({ ...keys, url }));
       for (const request of requests) {
+        refuseRefreshCommand(request);
         try {
           parseDownloadRequest(request);
         } catch (error) {
@@ -62,6 +63,15 @@ export function ddmMethods({ deps, book }: MethodEnvironment): Record<string, Me
       deps.changed?.();
       return gids;
     },
+    'ddm.changeLink': (params) =>
+      guarded(async () => {
+        const view = book.find(params.string(0));
+        const handle = deps.engine.get(view.status.id);
+        if (!handle) throw methodError(`GID#${view.status.id} is over: its link cannot change`);
+        await handle.changeLink(params.string(1));
+        deps.changed?.();
+        return richStatus(handle.status());
+      }),
     'ddm.getSwarm': () => {
       if (!deps.engine.swarm) throw methodError('This daemon does not track a swarm yet.');
       return deps.engine.swarm();

@@ -26,6 +26,8 @@ export type Aria2Notification =
 const NOTIFICATION_OF_STATE: Record<string, Aria2Notification | undefined> = {
   active: 'aria2.onDownloadStart',
   paused: 'aria2.onDownloadPause',
+  // Waiting for a new link is a pause to aria2's clients.
+  expired: 'aria2.onDownloadPause',
   removed: 'aria2.onDownloadStop',
   complete: 'aria2.onDownloadComplete',
   error: 'aria2.onDownloadError',
@@ -83,9 +85,9 @@ export class DownloadBook {
     return this.all().filter((view) => view.status.state === 'active');
   }
 
-  /** Waiting and paused, in queue order. */
+  /** Waiting, paused and expired (paused to aria2), in queue order. */
   waiting(): DownloadView[] {
-    return this.all().filter((view) => view.status.state === 'waiting' || view.status.state === 'paused');
+    return this.all().filter((view) => ['waiting', 'paused', 'expired'].includes(view.status.state));
   }
 
   /** Over (complete, error, removed), oldest first: the earlier daemon's, then this one's. */

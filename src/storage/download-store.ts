@@ -1,11 +1,13 @@
 import { dirname } from 'node:path';
 import { DdmError } from '../errors.js';
+import { redactUrl } from '../origin/origin-url.js';
 import type { ByteRange } from '../types/byte-range.js';
 import type { Validators } from '../types/validators.js';
 import { mergeRanges } from './byte-ranges.js';
 import { type Checksum, hashFile } from './checksum.js';
 import { type ControlState, loadControl, saveControl } from './control-file.js';
 import { syncDirectory } from './durable-write.js';
+import { identityMismatch } from './file-identity.js';
 import { controlPath, partPath } from './file-names.js';
 import { throwIfAborted } from './fs-errors.js';
 import { lstatIfPresent, removeIfPresent } from './if-present.js';
@@ -336,14 +338,17 @@ async function planStart(options: DownloadStoreOptions, signal: AbortSignal): Pr
   }
   const previous = await loadControl(control, signal);
   if (previous === null) return (await exists(part)) ? { restartReason: 'part-unusable' } : {};
-  if (previous.url !== options.url) {
+  const mismatch = versionMismatch(previous, options);
+  // Another URL for the same file (a signed link refreshed, a mirror) goes on with its bytes;
+  // the control file then records the new URL.
+  const sameFile = identityMismatch(previous, options) === undefined && mismatch === undefined;
+  if (previous.url !== options.url && !sameFile) {
     throw new DdmError(
       'CONTROL_FOREIGN',
-      `${control} belongs to a download of ${previous.url}, not ${options.url}; choose another output name or run again with --overwrite`,
-      { details: { path: control, recordedUrl: previous.url, url: options.url } },
+      `${control} belongs to a download of ${redactUrl(previous.url)}, which is not the same file as ${redactUrl(options.url)} (same size and ETag or Last-Modified); choose another output name or run again with --overwrite`,
+      { details: { path: control, recordedUrl: redactUrl(previous.url), url: redactUrl(options.url) } },
     );
   }
-  const mismatch = versionMismatch(previous, options);
   if (mismatch !== undefined) return { restartReason: mismatch };
   if ((await lengthOf(part)) !== options.size) return { restartReason: 'part-unusable' };
   return { resume: previous };

@@ -16,11 +16,14 @@
  * http-server), `forceGzip` (nginx `gzip_static always`), `basicAuth`, and at start `tls` with
  * `http2Only` (an HTTP/2-only https origin).
  *
+ * Signed links (`expiringLinks`, `signedUrl()`, `clockOffsetMs`): links that expire, as signed
+ * cloud-storage URLs do, at a time of the origin's clock that a test can move forward.
+ *
  * Counters of "times" switches (`status503`, `status429`, `dropTimes`, `wrongContentRange`,
  * `shortBody`) and `changeEtagAfterRequests` count requests that reach the file, not
  * redirect hops.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -90,6 +93,14 @@ export interface TestOriginOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Fixed at start, with `tls`: speak only HTTP/2 (no HTTP/1.1 fallback in ALPN). */
   http2Only?: boolean;
+  /**
+   * Signed links, as cloud storage hands out: a file request needs the `?expires=<ms>&sig=<hmac>`
+   * of `signedUrl()`; a missing or wrong signature, or an expiry in the past of the origin's
+   * clock, gets `status` (default 403).
+   */
+  expiringLinks?: { status?: number };
+  /** Moves the origin's clock (ms), so a test expires its links at the moment it chooses. */
+  clockOffsetMs?: number;
 }
 
 export interface RangeLogEntry {
@@ -99,6 +110,8 @@ export interface RangeLogEntry {
   end: number;
   /** What the origin answered. */
   status: number;
+  /** The request's query string (`?expires=…&sig=…` of a signed link), '' without one. */
+  query: string;
 }
 
 export interface RequestLogEntry {
@@ -136,6 +149,10 @@ export interface TestOrigin {
   currentData(): Buffer;
   /** The ETag the next file request will carry. */
   currentEtag(): string | undefined;
+  /** A link to `/file` (or `/file/<name>`) valid for `ttlMs` of the origin's clock (`expiringLinks`). */
+  signedUrl(ttlMs: number, name?: string): string;
+  /** File requests refused for an expired or bad signature (`expiringLinks`). */
+  readonly expiredAnswers: number;
   resetCounters(): void;
   close(): Promise<void>;
 }
@@ -155,7 +172,25 @@ type ParsedRange = { kind: 'none' } | { kind: 'ok'; start: number; end: number }
 export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrigin> {
   const options: TestOriginOptions = { ...opts };
   const sockets = new Set<Socket>();
-  const counters = { requests: 0, fileRequests: 0, rangeRequests: 0, bytesServed: 0, connections: 0 };
+  const counters = {
+    requests: 0,
+    fileRequests: 0,
+    rangeRequests: 0,
+    bytesServed: 0,
+    connections: 0,
+    expiredAnswers: 0,
+  };
+  const linkKey = randomBytes(16);
+  const originNow = () => Date.now() + (options.clockOffsetMs ?? 0);
+  const signature = (path: string, expires: string) =>
+    createHmac('sha256', linkKey).update(`${path}\n${expires}`).digest('hex').slice(0, 32);
+  /** Whether a signed link is missing, forged or past its time. */
+  const linkRefused = (req: IncomingMessage): boolean => {
+    const url = new URL(req.url ?? '/', 'http://origin');
+    const expires = url.searchParams.get('expires') ?? '';
+    const sig = url.searchParams.get('sig') ?? '';
+    return sig !== signature(url.pathname, expires) || !(Number(expires) > originNow());
+  };
   const ranges = { active: 0, peak: 0 };
   let rangeLog: RangeLogEntry[] = [];
   let requestLog: RequestLogEntry[] = [];
@@ -233,6 +268,11 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
 
   function serveFile(req: IncomingMessage, res: ServerResponse): void {
     counters.fileRequests += 1;
+    if (options.expiringLinks !== undefined && linkRefused(req)) {
+      counters.expiredAnswers += 1;
+      sendStatus(res, options.expiringLinks.status ?? 403);
+      return;
+    }
     for (const [status, busy] of [
       [503, options.status503],
       [429, options.status429],
@@ -292,7 +332,10 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
       if (shift > 0) wrong!.times -= 1;
       headers['content-range'] = `bytes ${parsed.start + shift}-${parsed.end - 1 + shift}/${size}`;
     }
-    if (parsed.kind === 'ok') rangeLog.push({ start: parsed.start, end: parsed.end, status });
+    if (parsed.kind === 'ok') {
+      const query = new URL(req.url ?? '/', 'http://origin').search;
+      rangeLog.push({ start: parsed.start, end: parsed.end, status, query });
+    }
     if (!chunked) headers['content-length'] = String(body.length);
     res.writeHead(status, headers);
     if (req.method === 'HEAD') {
@@ -429,6 +472,14 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
     get requestLog() {
       return requestLog;
     },
+    get expiredAnswers() {
+      return counters.expiredAnswers;
+    },
+    signedUrl(ttlMs, name) {
+      const path = name === undefined ? '/file' : `/file/${name}`;
+      const expires = String(originNow() + ttlMs);
+      return `${baseUrl}${path}?expires=${expires}&sig=${signature(path, expires)}`;
+    },
     currentData: () => versionFor(counters.fileRequests + 1).data,
     currentEtag: () => versionFor(counters.fileRequests + 1).etag,
     resetCounters() {
@@ -437,6 +488,7 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
       counters.rangeRequests = 0;
       counters.bytesServed = 0;
       counters.connections = 0;
+      counters.expiredAnswers = 0;
       rangeLog = [];
       requestLog = [];
       ranges.peak = ranges.active;

@@ -202,6 +202,60 @@ describe('web UI', () => {
     }
   });
 
+  test('a download whose link expired: another file is refused under the field, a new link pasted in its page finishes it', async () => {
+    const data = testData(3 * MiB + 9, 18);
+    const origin = await startTestOrigin({ data, rateBytesPerSec: 512 * 1024, expiringLinks: {} });
+    const other = await startTestOrigin({ data: data.subarray(5) });
+    try {
+      await withTempDir(async (root) => {
+        const daemon = await startUiDaemon(join(root, 'state'), root);
+        try {
+          const { context, page, errors } = await openSignedIn(browser, daemon);
+          await navigateTo(page, 'Add');
+          await page.getByLabel('URL').fill(origin.signedUrl(60_000, 'gui-expiry.bin'));
+          // One connection asks for one piece at a time: the link expires between two of them.
+          await page.getByLabel('Connections').fill('1');
+          await page.getByRole('button', { name: 'Download' }).click();
+          await page.getByRole('heading', { name: 'gui-expiry.bin' }).waitFor({ timeout: UI_WAIT_MS });
+          const deadline = Date.now() + UI_WAIT_MS;
+          while (origin.bytesServed < 256 * 1024 && Date.now() < deadline) await page.waitForTimeout(50);
+          origin.options.clockOffsetMs = 120_000;
+          await page.getByRole('heading', { name: 'The link has expired' }).waitFor({ timeout: FINISH_MS });
+          await screenshotEveryWay(page, 'detail-link-expired');
+
+          await page.getByLabel('New link').fill(`${other.url}/gui-expiry.bin`);
+          await page.getByRole('button', { name: 'Use this link' }).click();
+          await page
+            .locator('#relink-url-error')
+            .filter({ hasText: 'not the same file' })
+            .waitFor({ timeout: UI_WAIT_MS });
+          await screenshotEveryWay(page, 'detail-link-refused');
+          assert.match(await page.locator('.stat .badge').innerText(), /Link expired/);
+
+          await navigateTo(page, 'Downloads');
+          const line = row(page, 'gui-expiry.bin');
+          await line.getByText('Link expired', { exact: true }).waitFor({ timeout: UI_WAIT_MS });
+          await screenshotEveryWay(page, 'downloads-link-expired');
+          await line.getByRole('link', { name: 'Paste a new link for gui-expiry.bin' }).click();
+          await page.getByLabel('New link').fill(origin.signedUrl(3_600_000, 'gui-expiry.bin'));
+          await page.getByRole('button', { name: 'Use this link' }).click();
+          await page
+            .getByRole('heading', { name: 'The link has expired' })
+            .waitFor({ state: 'detached', timeout: UI_WAIT_MS });
+          origin.options.rateBytesPerSec = undefined;
+          await page.locator('.stat .badge', { hasText: 'Finished' }).waitFor({ timeout: FINISH_MS });
+          assert.equal(await sha256OfFile(join(root, 'gui-expiry.bin')), sha256(data));
+          assert.deepEqual(errors, [], 'no script error in the page');
+          await context.close();
+        } finally {
+          await daemon.stop();
+        }
+      });
+    } finally {
+      await Promise.all([origin.close(), other.close()]);
+    }
+  });
+
   test('two URLs added at once, started paused, selected together and resumed from the selection bar: both finish byte-identical', async () => {
     const data = testData(2 * MiB + 77, 9);
     const origin = await startTestOrigin({ data });

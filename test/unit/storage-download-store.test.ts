@@ -164,17 +164,25 @@ describe('DownloadStore.open', () => {
     await noRanges.store.close();
   });
 
-  it('refuses a control file for another URL unless overwriting', async () => {
+  it('refuses a control file for another URL of another file unless overwriting', async () => {
     const output = freshOutput();
     await interruptedRun(output, randomBytes(SIZE), 1000);
     const otherUrl = 'https://example.com/other.bin';
     const partBefore = await readFile(partPath(output));
-    await assert.rejects(DownloadStore.open(options(output, { url: otherUrl }), signal), {
-      code: 'CONTROL_FOREIGN',
-    });
+    const controlBefore = await readFile(controlPath(output), 'utf8');
+    for (const other of [
+      { url: otherUrl, validators: { etag: '"another"' } },
+      { url: otherUrl, size: SIZE + 1 },
+      { url: otherUrl, validators: {} },
+    ]) {
+      await assert.rejects(DownloadStore.open(options(output, other), signal), {
+        code: 'CONTROL_FOREIGN',
+      });
+    }
     assert.deepEqual(await readFile(partPath(output)), partBefore);
+    assert.equal(await readFile(controlPath(output), 'utf8'), controlBefore);
     const { store, restartReason } = await DownloadStore.open(
-      options(output, { url: otherUrl, overwrite: true }),
+      options(output, { url: otherUrl, validators: { etag: '"another"' }, overwrite: true }),
       signal,
     );
     assert.equal(restartReason, 'overwrite');
@@ -192,6 +200,22 @@ describe('DownloadStore.open', () => {
     const { store, restartReason } = await DownloadStore.open(options(output, { overwrite: true }), signal);
     assert.equal(restartReason, 'overwrite');
     assert.deepEqual((await loadControl(controlPath(output), signal))?.done, []);
+    await store.close();
+  });
+
+  it('resumes from another URL of the same file (a refreshed link) and records the new URL', async () => {
+    const output = freshOutput();
+    await interruptedRun(output, randomBytes(SIZE), 1000);
+    const before = await loadControl(controlPath(output), signal);
+    const freshUrl = 'https://example.com/file.bin?expires=2&sig=new';
+    const { store, resumed, restartReason } = await DownloadStore.open(
+      options(output, { url: freshUrl, finalUrl: freshUrl }),
+      signal,
+    );
+    assert.equal(restartReason, undefined);
+    assert.deepEqual(resumed, before?.done);
+    await store.checkpoint(resumed, signal);
+    assert.equal((await loadControl(controlPath(output), signal))?.url, freshUrl);
     await store.close();
   });
 
