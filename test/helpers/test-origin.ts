@@ -110,8 +110,8 @@ export interface RangeLogEntry {
   end: number;
   /** What the origin answered. */
   status: number;
-  /** The request's query string (`?expires=…&sig=…` of a signed link), '' without one. */
-  query: string;
+  /** The request's query string (`?expires=…&sig=…` of a signed link); absent without one. */
+  query?: string;
 }
 
 export interface RequestLogEntry {
@@ -334,7 +334,7 @@ export async function startTestOrigin(opts: TestOriginOptions): Promise<TestOrig
     }
     if (parsed.kind === 'ok') {
       const query = new URL(req.url ?? '/', 'http://origin').search;
-      rangeLog.push({ start: parsed.start, end: parsed.end, status, query });
+      rangeLog.push({ start: parsed.start, end: parsed.end, status, ...(query ? { query } : {}) });
     }
     if (!chunked) headers['content-length'] = String(body.length);
     res.writeHead(status, headers);
