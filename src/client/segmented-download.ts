@@ -246,11 +246,6 @@ export class SegmentedDownload {
     return expired === undefined ? undefined : linkExpiredError(expired);
   }
 
-  /** Whether any source stopped because its link expired (the run ends LINK_EXPIRED if it cannot finish). */
-  get linkExpired(): boolean {
-    return this.sources.some((s) => s.expired !== undefined);
-  }
-
   /**
    * A source's link answered 401/403/410 after it had worked: its slots take no more ranges
    * (a slot already streaming finishes its range, so nothing in flight is fetched twice), and

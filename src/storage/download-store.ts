@@ -7,7 +7,6 @@ import { mergeRanges } from './byte-ranges.js';
 import { type Checksum, hashFile } from './checksum.js';
 import { type ControlState, loadControl, saveControl } from './control-file.js';
 import { syncDirectory } from './durable-write.js';
-import { identityMismatch } from './file-identity.js';
 import { controlPath, partPath } from './file-names.js';
 import { throwIfAborted } from './fs-errors.js';
 import { lstatIfPresent, removeIfPresent } from './if-present.js';
@@ -339,10 +338,10 @@ async function planStart(options: DownloadStoreOptions, signal: AbortSignal): Pr
   const previous = await loadControl(control, signal);
   if (previous === null) return (await exists(part)) ? { restartReason: 'part-unusable' } : {};
   const mismatch = versionMismatch(previous, options);
-  // Another URL for the same file (a signed link refreshed, a mirror) goes on with its bytes;
+  // Another URL for the same file (a signed link refreshed, a mirror) goes on with its bytes:
+  // the resume rule (same size, same strong validator) is what proves it the same file, and
   // the control file then records the new URL.
-  const sameFile = identityMismatch(previous, options) === undefined && mismatch === undefined;
-  if (previous.url !== options.url && !sameFile) {
+  if (previous.url !== options.url && mismatch !== undefined) {
     throw new DdmError(
       'CONTROL_FOREIGN',
       `${control} belongs to a download of ${redactUrl(previous.url)}, which is not the same file as ${redactUrl(options.url)} (same size and ETag or Last-Modified); choose another output name or run again with --overwrite`,

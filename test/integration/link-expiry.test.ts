@@ -42,6 +42,17 @@ async function expireAfter(origin: TestOrigin, bytes: number): Promise<void> {
   origin.options.clockOffsetMs = 2 * HOUR_MS;
 }
 
+/** `ddm get` of an hour's link over one connection, with `refreshCommand` to renew it. */
+function getWithRefresh(
+  origin: TestOrigin,
+  output: string,
+  refreshCommand: string,
+  extra: readonly string[] = [],
+) {
+  const link = origin.signedUrl(HOUR_MS);
+  return startCli(['get', link, '-o', output, '-c', '1', ...extra, '--refresh-cmd', refreshCommand]);
+}
+
 /** A link that is still good after `expireAfter` moved the clock. */
 const freshLink = (origin: TestOrigin) => origin.signedUrl(4 * HOUR_MS);
 
@@ -64,17 +75,7 @@ describe('a link that expires in the middle', () => {
     await withTempDir(async (dir) => {
       const output = join(dir, 'out.bin');
       const linkFile = join(dir, 'link.txt');
-      const running = startCli([
-        'get',
-        origin.signedUrl(HOUR_MS),
-        '-o',
-        output,
-        '-c',
-        '1',
-        '--json',
-        '--refresh-cmd',
-        `cat '${linkFile}'`,
-      ]);
+      const running = getWithRefresh(origin, output, `cat '${linkFile}'`, ['--json']);
       await writeFile(linkFile, `${freshLink(origin)}\n`);
       await expireAfter(origin, 256 * 1024);
       const result = await running.exited;
@@ -111,16 +112,7 @@ describe('a link that expires in the middle', () => {
     reset();
     await withTempDir(async (dir) => {
       const output = join(dir, 'out.bin');
-      const running = startCli([
-        'get',
-        origin.signedUrl(HOUR_MS),
-        '-o',
-        output,
-        '-c',
-        '1',
-        '--refresh-cmd',
-        'echo "portal says no" >&2; exit 7',
-      ]);
+      const running = getWithRefresh(origin, output, 'echo "portal says no" >&2; exit 7');
       await expireAfter(origin, 128 * 1024);
       const result = await running.exited;
       assert.equal(result.code, 3, result.stderr);
