@@ -65,7 +65,9 @@ describe('trackers sharing one Redis store', () => {
 
   test('one tracker killed mid-download: the download finishes, byte-identical, through peers', async () => {
     const data = testData(12 * MiB + 5);
-    const origin = await startTestOrigin({ data, rateBytesPerSec: 2 * MiB });
+    // Paced per response: two peers' eight slots take ~4 s, so the kill lands mid-download (at
+    // 2 MiB/s each the file was often done before the first progress line with bytes).
+    const origin = await startTestOrigin({ data, rateBytesPerSec: 384 * 1024 });
     try {
       const [a, b] = await Promise.all([
         startTracker(['--store', redis.url, '--heartbeat', '1']),
