@@ -41,6 +41,10 @@ export const MAX_REDIRECTS = 10;
 // --- Mirrors ----------------------------------------------------------------------------------
 /** Most mirror URLs one download takes besides its primary URL (`--mirror`, addUri, Metalink). */
 export const MAX_MIRRORS = 32;
+/** Failed ranges (after their retries) after which a mirror gets no more work for this download. */
+export const MIRROR_MAX_FAILURES = 3;
+/** Tries of a mirror's probe: a mirror is optional, so one that does not answer is dropped soon. */
+export const MIRROR_PROBE_TRIES = 2;
 export const RETRY_BASE_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
 /** A Retry-After longer than this is an error rather than a wait. */

@@ -33,8 +33,8 @@ import type { FileFacts } from '../types/file-facts.js';
 import { childController } from '../util/abort.js';
 import type { DownloadEvent, DownloadEventListener, WorkerStats } from './events.js';
 import { isExpiredAnswer, linkExpiredError } from './link-expiry.js';
+import { type LiveMirror, originPlans, probeMirrors, spreadSlots } from './mirror-set.js';
 import { readOriginSlice } from './origin-slice.js';
-import { OriginRangeSource } from './origin-source.js';
 import { createVerifier, verifyWithAudit } from './peer-verification.js';
 import type { PeerVerifier } from './peer-verifier.js';
 import { ProgressRate } from './progress-rate.js';
@@ -46,7 +46,7 @@ import type { Recruitment } from './swarm.js';
 
 export interface DownloadOptions {
   url: string;
-  /** More URLs of the same file: one origin source each beside `url`'s; peers fetch `url` only. */
+  /** More URLs of the same file: probed after `url`, one origin source each (client/mirror-set.ts). */
   mirrors?: readonly string[];
   /** Output path (-o); an existing folder, or a path ending with '/', gets the origin's name inside. */
   output?: string | undefined;
@@ -350,13 +350,17 @@ async function runSegmented(
   const restartMessage = describeRestart(restartReason);
   if (restartMessage) emit({ type: 'notice', message: restartMessage });
   for (const message of resumeNotices) emit({ type: 'notice', message });
-  const plans: SourcePlan[] = [];
-  if (options.local ?? true) {
-    plans.push({
-      source: new OriginRangeSource(probed.url, probed.validators, size, context.requestOptions),
-      slots: options.connections,
-    });
-  }
+  const local = options.local ?? true;
+  const mirrors = local ? await liveMirrors(context) : [];
+  const plans: SourcePlan[] = local
+    ? originPlans(
+        { url: probed.url, validators: probed.validators, requestOptions: context.requestOptions },
+        mirrors,
+        size,
+        options.connections,
+      )
+    : [];
+  const originIds = plans.map((plan) => plan.source.id);
   if (plans.length === 0 && (context.recruitment?.candidates ?? 0) === 0) {
     throw new DdmError(
       'NO_WORKERS',
@@ -415,7 +419,10 @@ async function runSegmented(
   };
   options.hooks?.onLive?.({
     resumed,
-    setConnections: (connections) => engine.setSlots('local', connections),
+    setConnections: (connections) => {
+      const slots = spreadSlots(connections, originIds.length);
+      originIds.forEach((id, index) => engine.setSlots(id, slots[index]!));
+    },
     setPeersEnabled: (enabled) => {
       for (const [id, slots] of peerSlots) engine.setSlots(id, enabled ? slots : 0);
     },
@@ -426,7 +433,7 @@ async function runSegmented(
     doneRanges: () => scheduler.doneRanges(),
     stats: () => engine.stats(),
   });
-  if (context.recruitment) {
+  if (context.recruitment || mirrors.length > 0) {
     verifier = createVerifier(store, emit, engine, scheduler, readOrigin, runController.signal);
   }
   const recruiting = context.recruitment?.recruit(facts, addPeer, runController.signal);
@@ -486,6 +493,25 @@ async function runSegmented(
   return { output: context.output, size, elapsedMs, sources };
 }
 
+/** The mirrors that serve the primary's file, probed now; none with --no-local (peers fetch the primary). */
+async function liveMirrors(context: RunContext): Promise<LiveMirror[]> {
+  const { options, probed, emit, signal } = context;
+  if ((options.mirrors ?? []).length === 0) return [];
+  const live = await probeMirrors(options.mirrors!, {
+    primary: probed,
+    requestOptions: context.requestOptions,
+    emit,
+    signal,
+  });
+  if (live.length > 0) {
+    emit({
+      type: 'notice',
+      message: `fetching from ${live.length + 1} origins (the URL and ${live.length} mirror${live.length === 1 ? '' : 's'}); their ranges are spot-checked against each other, and \`checksum\` is what proves the file`,
+    });
+  }
+  return live;
+}
+
 async function runSingle(context: RunContext, restartReason: string | undefined): Promise<DownloadResult> {
   const { options, probed, emit } = context;
   if (options.local === false) {
@@ -496,6 +522,9 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
   }
   const why = singleStreamReason(probed);
   if (why !== undefined) emit({ type: 'notice', message: why });
+  if ((options.mirrors ?? []).length > 0) {
+    emit({ type: 'notice', message: 'a single stream comes from the URL alone: the mirrors are not used' });
+  }
   const expectedSize = probed.size;
   emit({
     type: 'start',

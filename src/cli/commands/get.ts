@@ -10,6 +10,7 @@ import { parseByteRate } from '../../util/byte-rate.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { type InputEntry, parseInputFile } from '../input-file.js';
+import { GET_OPTIONS } from '../option-specs.js';
 import { humanRenderer } from '../render/human-output.js';
 import { jsonLinesRenderer } from '../render/json-lines.js';
 import { flagsInText, withFlagNames } from '../request-flags.js';
@@ -101,6 +102,10 @@ async function readStdin(): Promise<string> {
 function requestFrom(values: Record<string, unknown>): Record<string, unknown> {
   const request: Record<string, unknown> = {};
   for (const key of REQUEST_KEYS) if (values[key] !== undefined) request[key] = values[key];
+  for (const spec of GET_OPTIONS) {
+    if (spec.requestKey !== undefined && values[spec.key] !== undefined)
+      request[spec.requestKey] = values[spec.key];
+  }
   return request;
 }
 

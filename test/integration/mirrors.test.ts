@@ -1,0 +1,150 @@
+/**
+ * Mirrors (issue 16, part 3): several URLs of one file. Connections spread over the URL and its
+ * mirrors, a faster mirror does more ranges, one that dies is dropped with a notice and the
+ * download goes on; a mirror of another size is dropped at its probe; one serving another file
+ * of the same size is caught by the cross-mirror spot checks, its ranges fetched again.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { runCli, sha256, sha256OfFile, startCli, testData, withTempDir } from '../helpers/cli.js';
+import { type RangeLogEntry, startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
+import { eventually } from '../helpers/wait.js';
+
+const MiB = 1024 * 1024;
+const WAIT_MS = 30_000;
+
+/** Bytes an origin served in ranges, the 1-byte probes left out. */
+function rangeBytes(log: readonly RangeLogEntry[]): number {
+  return log
+    .filter((entry) => entry.status === 206 && entry.end - entry.start > 1)
+    .reduce((sum, entry) => sum + entry.end - entry.start, 0);
+}
+
+describe('mirrors', () => {
+  const origins: TestOrigin[] = [];
+  const start = async (...args: Parameters<typeof startTestOrigin>) => {
+    const origin = await startTestOrigin(...args);
+    origins.push(origin);
+    return origin;
+  };
+  after(async () => {
+    await Promise.all(origins.map((origin) => origin.close()));
+  });
+
+  test('three mirrors of different speeds, one dying mid-way: the file is right, the dead one dropped, the fast one did most', async () => {
+    const data = testData(6 * MiB + 5, 31);
+    const slow = await start({ data, rateBytesPerSec: 256 * 1024 });
+    const fast = await start({ data, rateBytesPerSec: 8 * MiB });
+    const dying = await start({ data, rateBytesPerSec: 512 * 1024 });
+    await withTempDir(async (dir) => {
+      const output = join(dir, 'out.bin');
+      const running = startCli([
+        'get',
+        slow.url,
+        '--mirror',
+        fast.url,
+        '--mirror',
+        dying.url,
+        '-o',
+        output,
+        '-c',
+        '6',
+        '--max-tries',
+        '2',
+        '--no-discover',
+      ]);
+      await eventually(() => dying.bytesServed >= 128 * 1024, WAIT_MS, 'the dying mirror serves some bytes');
+      await dying.close();
+      const result = await running.exited;
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await sha256OfFile(output), sha256(data));
+      assert.match(result.stderr, new RegExp(`mirror http://127\\.0\\.0\\.1:${dying.port}/file dropped`));
+      const fastBytes = rangeBytes(fast.rangeLog);
+      assert.ok(
+        fastBytes > rangeBytes(slow.rangeLog) && fastBytes > data.length / 2,
+        `the fast mirror did most: fast ${fastBytes}, slow ${rangeBytes(slow.rangeLog)}, dying ${rangeBytes(dying.rangeLog)}`,
+      );
+    });
+  });
+
+  test('a mirror of another size is dropped at its probe, its query redacted, and never asked for a range', async () => {
+    const data = testData(2 * MiB + 3, 32);
+    const primary = await start({ data });
+    const other = await start({ data: testData(2 * MiB + 4, 32) });
+    await withTempDir(async (dir) => {
+      const output = join(dir, 'out.bin');
+      const result = await runCli([
+        'get',
+        primary.url,
+        '--mirror',
+        `${other.url}?token=sesame`,
+        '-o',
+        output,
+        '--no-discover',
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await sha256OfFile(output), sha256(data));
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `mirror http://127\\.0\\.0\\.1:${other.port}/file\\?token=… dropped: it serves ${2 * MiB + 4} bytes`,
+        ),
+      );
+      assert.doesNotMatch(result.stderr, /sesame/);
+      assert.equal(rangeBytes(other.rangeLog), 0);
+    });
+  });
+
+  test('a mirror serving another file of the same size is caught by spot checks; the file is the primary one', async () => {
+    const data = testData(4 * MiB + 7, 33);
+    const primary = await start({ data, rateBytesPerSec: 2 * MiB });
+    const impostor = await start({ data: testData(data.length, 34), rateBytesPerSec: 2 * MiB });
+    await withTempDir(async (dir) => {
+      const output = join(dir, 'out.bin');
+      const result = await runCli([
+        'get',
+        primary.url,
+        '--mirror',
+        impostor.url,
+        '-o',
+        output,
+        '-c',
+        '4',
+        '--no-discover',
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await sha256OfFile(output), sha256(data));
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `mirror http://127\\.0\\.0\\.1:${impostor.port}/file dropped: served bytes that differ from the primary URL's`,
+        ),
+      );
+    });
+  });
+
+  test('every origin failing ends the download with the error, progress kept', async () => {
+    const data = testData(1 * MiB, 35);
+    const primary = await start({ data });
+    const mirror = await start({ data });
+    await withTempDir(async (dir) => {
+      const output = join(dir, 'out.bin');
+      primary.options.dropAfterBytes = 1000;
+      mirror.options.dropAfterBytes = 1000;
+      const result = await runCli([
+        'get',
+        primary.url,
+        '--mirror',
+        mirror.url,
+        '-o',
+        output,
+        '--max-tries',
+        '1',
+        '--no-discover',
+      ]);
+      assert.notEqual(result.code, 0, result.stderr);
+      assert.match(result.stderr, /mirror http:\/\/127\.0\.0\.1:\d+\/file (failed|dropped)/);
+    });
+  });
+});
