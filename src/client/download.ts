@@ -421,7 +421,7 @@ async function runSegmented(
     resumed,
     setConnections: (connections) => {
       const slots = spreadSlots(connections, originIds.length);
-      originIds.forEach((id, index) => engine.setSlots(id, slots[index]!));
+      for (const [index, id] of originIds.entries()) engine.setSlots(id, slots[index]!);
     },
     setPeersEnabled: (enabled) => {
       for (const [id, slots] of peerSlots) engine.setSlots(id, enabled ? slots : 0);
