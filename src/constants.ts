@@ -45,6 +45,8 @@ export const MAX_MIRRORS = 32;
 export const MIRROR_MAX_FAILURES = 3;
 /** Tries of a mirror's probe: a mirror is optional, so one that does not answer is dropped soon. */
 export const MIRROR_PROBE_TRIES = 2;
+/** Largest Metalink document read (`ddm get FILE.meta4`, aria2.addMetalink), in bytes. */
+export const MAX_METALINK_BYTES = 4 * 1024 * 1024;
 export const RETRY_BASE_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
 /** A Retry-After longer than this is an error rather than a wait. */

@@ -205,6 +205,14 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     defaultValue: [],
   },
   {
+    key: 'metalink',
+    flags: '--metalink <file>',
+    description:
+      'download the files of a Metalink 4 document (.meta4; RFC 5854): its URLs as mirrors, its size, its hash as --checksum (repeatable; a path ending .meta4 or .metalink given as URL does the same)',
+    kind: 'list',
+    defaultValue: [],
+  },
+  {
     key: 'refreshCmd',
     flags: '--refresh-cmd <command>',
     description:

@@ -48,6 +48,8 @@ export interface DownloadOptions {
   url: string;
   /** More URLs of the same file: probed after `url`, one origin source each (client/mirror-set.ts). */
   mirrors?: readonly string[];
+  /** The size the file must have (a Metalink's <size>): an origin serving another is LINK_MISMATCH. */
+  size?: number;
   /** Output path (-o); an existing folder, or a path ending with '/', gets the origin's name inside. */
   output?: string | undefined;
   /** Directory for a name taken from the origin, and base of a relative -o (--dir); default the working directory. */
@@ -153,6 +155,7 @@ export async function runDownload(options: DownloadOptions, signal: AbortSignal)
         }),
     });
     probeResponse = probed.response;
+    checkExpectedSize(options, probed);
     options.hooks?.onProbed?.({ url: options.url, size: probed.size, validators: probed.validators });
     // Ranges go straight to the final URL: credentials given for another origin stay behind.
     const rangeOptions: OriginRequestOptions = {
@@ -265,6 +268,14 @@ export async function probeLink(
   } finally {
     await close();
   }
+}
+
+function checkExpectedSize(options: DownloadOptions, probed: ProbeResult): void {
+  if (options.size === undefined || probed.size === options.size) return;
+  throw new DdmError(
+    'LINK_MISMATCH',
+    `${redactUrl(options.url)} serves ${probed.size === null ? 'a file of unknown size' : `${probed.size} bytes`}, not the ${options.size} bytes the Metalink gives`,
+  );
 }
 
 /** The probe, where a 401/403/410 for a link that served this download before means it expired. */
