@@ -9,25 +9,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCli, sha256, sha256OfFile, testData, withTempDir } from '../helpers/cli.js';
+import { metalinkXml } from '../helpers/metalink.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 
 const MiB = 1024 * 1024;
-
-export function metalinkXml(file: {
-  name: string;
-  size?: number;
-  hash?: string;
-  urls: readonly string[];
-}): string {
-  const urls = file.urls.map((url, index) => `    <url priority="${index + 1}">${url}</url>`).join('\n');
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<metalink xmlns="urn:ietf:params:xml:ns:metalink">
-  <file name="${file.name}">
-${file.size === undefined ? '' : `    <size>${file.size}</size>\n`}${file.hash === undefined ? '' : `    <hash type="sha-256">${file.hash}</hash>\n`}${urls}
-  </file>
-</metalink>
-`;
-}
 
 describe('Metalink on the command line', () => {
   const data = testData(2 * MiB + 9, 41);
