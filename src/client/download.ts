@@ -362,7 +362,8 @@ async function runSegmented(
   if (restartMessage) emit({ type: 'notice', message: restartMessage });
   for (const message of resumeNotices) emit({ type: 'notice', message });
   const local = options.local ?? true;
-  const mirrors = local ? await liveMirrors(context) : [];
+  // Probed with --no-local too: the helpers spread over the mirrors.
+  const mirrors = await liveMirrors(context);
   const plans: SourcePlan[] = local
     ? originPlans(
         { url: probed.url, validators: probed.validators, requestOptions: context.requestOptions },
@@ -372,6 +373,11 @@ async function runSegmented(
       )
     : [];
   const originIds = plans.map((plan) => plan.source.id);
+  facts.mirrors = mirrors.map((mirror) => ({
+    finalUrl: mirror.url,
+    validators: mirror.validators,
+    headers: mirror.requestOptions.headers,
+  }));
   if (plans.length === 0 && (context.recruitment?.candidates ?? 0) === 0) {
     throw new DdmError(
       'NO_WORKERS',
@@ -504,7 +510,7 @@ async function runSegmented(
   return { output: context.output, size, elapsedMs, sources };
 }
 
-/** The mirrors that serve the primary's file, probed now; none with --no-local (peers fetch the primary). */
+/** The mirrors that serve the primary's file, probed now. */
 async function liveMirrors(context: RunContext): Promise<LiveMirror[]> {
   const { options, probed, emit, signal } = context;
   if ((options.mirrors ?? []).length === 0) return [];

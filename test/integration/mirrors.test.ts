@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { runCli, sha256, sha256OfFile, startCli, testData, withTempDir } from '../helpers/cli.js';
+import { type Node, startPeer, stopAll, TEST_SECRET } from '../helpers/swarm.js';
 import { type RangeLogEntry, startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -122,6 +123,39 @@ describe('mirrors', () => {
         ),
       );
     });
+  });
+
+  test('helpers spread over the mirrors: each is offered one origin, and both origins serve ranges', async () => {
+    const data = testData(4 * MiB + 1, 36);
+    const primary = await start({ data, rateBytesPerSec: 2 * MiB });
+    const mirror = await start({ data, rateBytesPerSec: 2 * MiB });
+    const peers: Node[] = [];
+    try {
+      for (const name of ['m1', 'm2']) peers.push(await startPeer(name, ['--allow-private', '--slots', '2']));
+      await withTempDir(async (dir) => {
+        const output = join(dir, 'out.bin');
+        const result = await runCli(
+          [
+            'get',
+            primary.url,
+            '--mirror',
+            mirror.url,
+            '-o',
+            output,
+            '--no-local',
+            '--no-discover',
+            ...peers.flatMap((peer) => ['--peer', peer.url]),
+          ],
+          { DDM_SECRET: TEST_SECRET },
+        );
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(await sha256OfFile(output), sha256(data));
+        assert.ok(rangeBytes(primary.rangeLog) > 0, 'the primary served ranges to a helper');
+        assert.ok(rangeBytes(mirror.rangeLog) > 0, 'the mirror served ranges to a helper');
+      });
+    } finally {
+      await stopAll(peers);
+    }
   });
 
   test('every origin failing ends the download with the error, progress kept', async () => {
