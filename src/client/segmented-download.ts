@@ -184,11 +184,26 @@ export class SegmentedDownload {
 
   /** Adds a source while the download runs (a peer that just accepted); its slots start pulling at once. */
   addSource(plan: SourcePlan): void {
+    this.addSources([plan]);
+  }
+
+  /**
+   * Adds sources and starts their slots in turn (slot 0 of each, then slot 1...), so the first
+   * pieces go round the sources (the primary URL and its mirrors) rather than all to the first.
+   */
+  private addSources(plans: readonly SourcePlan[]): void {
     if (!this.stop || this.stop.signal.aborted) return;
-    const state = this.createState(plan.source);
-    this.sources.push(state);
-    this.slots.set(plan.source.id, plan.slots);
-    for (let slot = 0; slot < plan.slots; slot++) this.startSlot(state, slot, this.stop);
+    const states = plans.map((plan) => {
+      const state = this.createState(plan.source);
+      this.sources.push(state);
+      this.slots.set(plan.source.id, plan.slots);
+      return state;
+    });
+    const most = Math.max(0, ...plans.map((plan) => plan.slots));
+    for (let slot = 0; slot < most; slot++) {
+      for (const [index, plan] of plans.entries())
+        if (slot < plan.slots) this.startSlot(states[index]!, slot, this.stop);
+    }
     this.changed.notify();
   }
 
@@ -226,7 +241,7 @@ export class SegmentedDownload {
         recruited = true;
         this.changed.notify();
       });
-    for (const plan of this.plans) this.addSource(plan);
+    this.addSources(this.plans);
     try {
       while (!this.finished() && this.fatal === undefined && !controller.signal.aborted) {
         if (recruited && this.loops.size === 0) break;
