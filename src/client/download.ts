@@ -12,11 +12,12 @@ import {
   DEFAULT_USER_AGENT,
   MAX_REDIRECTS,
   MIN_SPLIT_BYTES,
+  MIRROR_PROBE_TRIES,
   PROGRESS_INTERVAL_MS,
   SLOW_WORKER_FACTOR,
   STALL_TIMEOUT_MS,
 } from '../constants.js';
-import { DdmError } from '../errors.js';
+import { DdmError, isDdmError } from '../errors.js';
 import { discardBody, type OriginResponse } from '../origin/follow-redirects.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../origin/http-client.js';
 import { loadOriginTls, type OriginTlsOptions } from '../origin/origin-tls.js';
@@ -124,8 +125,9 @@ export interface DownloadResult {
   sources: WorkerStats[];
 }
 
-export async function runDownload(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
+export async function runDownload(given: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
   const started = Date.now();
+  let options = given;
   const emit = options.onEvent ?? (() => {});
   const { requestOptions, insecure, close } = await originRequestsFor(options, signal);
   if (insecure) {
@@ -141,22 +143,15 @@ export async function runDownload(options: DownloadOptions, signal: AbortSignal)
   let prepared: PreparedOutput | undefined;
   try {
     const recruitment = options.swarm ? await options.swarm(signal) : undefined;
-    const probed = await withRetries(() => probeOrExpired(options, requestOptions, signal), {
-      maxTries,
-      signal,
-      onRetry: ({ tryNumber, delayMs, error }) =>
-        emit({
-          type: 'retry',
-          source: 'probe',
-          tryNumber,
-          delayMs,
-          code: error.code,
-          message: error.message,
-        }),
-    });
+    const found = await probeSomeOrigin(options, requestOptions, maxTries, signal);
+    const { probed } = found;
     probeResponse = probed.response;
     checkExpectedSize(options, probed);
-    options.hooks?.onProbed?.({ url: options.url, size: probed.size, validators: probed.validators });
+    // The URL that failed its probe stays the download's primary link for later runs and checks.
+    if (found.options === options) {
+      options.hooks?.onProbed?.({ url: options.url, size: probed.size, validators: probed.validators });
+    }
+    options = found.options;
     // Ranges go straight to the final URL: credentials given for another origin stay behind.
     const rangeOptions: OriginRequestOptions = {
       ...requestOptions,
@@ -276,6 +271,48 @@ function checkExpectedSize(options: DownloadOptions, probed: ProbeResult): void 
     'LINK_MISMATCH',
     `${redactUrl(options.url)} serves ${probed.size === null ? 'a file of unknown size' : `${probed.size} bytes`}, not the ${options.size} bytes the Metalink gives`,
   );
+}
+
+/**
+ * The primary URL's probe; with mirrors, one that fails makes the next mirror the primary of
+ * this run (with a notice), so the download fails at its probe only when every origin did.
+ */
+async function probeSomeOrigin(
+  options: DownloadOptions,
+  requestOptions: OriginRequestOptions,
+  maxTries: number,
+  signal: AbortSignal,
+): Promise<{ probed: ProbeResult; options: DownloadOptions }> {
+  const emit = options.onEvent ?? (() => {});
+  const urls = [options.url, ...(options.mirrors ?? [])];
+  for (let index = 0; ; index++) {
+    const run =
+      index === 0
+        ? options
+        : { ...options, url: urls[index]!, mirrors: urls.slice(index + 1), linkWorked: false };
+    try {
+      const probed = await withRetries(() => probeOrExpired(run, requestOptions, signal), {
+        maxTries: index === 0 ? maxTries : MIRROR_PROBE_TRIES,
+        signal,
+        onRetry: ({ tryNumber, delayMs, error }) =>
+          emit({
+            type: 'retry',
+            source: 'probe',
+            tryNumber,
+            delayMs,
+            code: error.code,
+            message: error.message,
+          }),
+      });
+      return { probed, options: run };
+    } catch (error) {
+      if (signal.aborted || index + 1 >= urls.length || isDdmError(error, 'LINK_EXPIRED')) throw error;
+      emit({
+        type: 'notice',
+        message: `${redactUrl(urls[index]!)} failed its probe (${(error as Error).message}): trying the mirror ${redactUrl(urls[index + 1]!)} in its place`,
+      });
+    }
+  }
 }
 
 /** The probe, where a 401/403/410 for a link that served this download before means it expired. */

@@ -158,6 +158,24 @@ describe('mirrors', () => {
     }
   });
 
+  test('a primary URL that fails its probe hands over to the next mirror', async () => {
+    const data = testData(1 * MiB + 3, 37);
+    const broken = await start({ data, status: 404 });
+    const mirror = await start({ data });
+    await withTempDir(async (dir) => {
+      const output = join(dir, 'out.bin');
+      const result = await runCli(['get', broken.url, '--mirror', mirror.url, '-o', output, '--no-discover']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await sha256OfFile(output), sha256(data));
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `:${broken.port}/file failed its probe .*: trying the mirror http://127\\.0\\.0\\.1:${mirror.port}/file in its place`,
+        ),
+      );
+    });
+  });
+
   test('every origin failing ends the download with the error, progress kept', async () => {
     const data = testData(1 * MiB, 35);
     const primary = await start({ data });
