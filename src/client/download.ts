@@ -560,7 +560,7 @@ async function liveMirrors(context: RunContext): Promise<LiveMirror[]> {
   if (live.length > 0) {
     emit({
       type: 'notice',
-      message: `fetching from ${live.length + 1} origins (the URL and ${live.length} mirror${live.length === 1 ? '' : 's'}); their ranges are spot-checked against each other, and \`checksum\` is what proves the file`,
+      message: `fetching from ${live.length + 1} origins (the URL and ${live.length} mirror${live.length === 1 ? '' : 's'}); the mirrors' ranges are spot-checked against the URL's; only a checksum proves the file`,
     });
   }
   return live;

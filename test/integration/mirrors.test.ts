@@ -176,6 +176,34 @@ describe('mirrors', () => {
     });
   });
 
+  test('killed mid-way with mirrors, the same command resumes to the right file', async () => {
+    const data = testData(4 * MiB + 13, 38);
+    const primary = await start({ data, rateBytesPerSec: 512 * 1024 });
+    const mirror = await start({ data, rateBytesPerSec: 512 * 1024 });
+    await withTempDir(async (dir) => {
+      const output = join(dir, 'out.bin');
+      const args = ['get', primary.url, '--mirror', mirror.url, '-o', output, '-c', '4', '--no-discover'];
+      const first = startCli(args);
+      await eventually(
+        () => primary.bytesServed + mirror.bytesServed >= 2.5 * MiB,
+        WAIT_MS,
+        'more than half of the file arrives (a checkpoint a second)',
+      );
+      first.child.kill('SIGKILL');
+      await first.exited;
+      primary.options.rateBytesPerSec = undefined;
+      mirror.options.rateBytesPerSec = undefined;
+      const served = primary.bytesServed + mirror.bytesServed;
+      const second = await runCli(args);
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(await sha256OfFile(output), sha256(data));
+      assert.ok(
+        primary.bytesServed + mirror.bytesServed - served < data.length,
+        `the rerun resumed: ${second.stderr}, ${primary.bytesServed + mirror.bytesServed - served}`,
+      );
+    });
+  });
+
   test('every origin failing ends the download with the error, progress kept', async () => {
     const data = testData(1 * MiB, 35);
     const primary = await start({ data });
