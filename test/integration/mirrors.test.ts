@@ -125,6 +125,32 @@ describe('mirrors', () => {
     });
   });
 
+  test('with --checksum, a mirror off by a few bytes is repaired from the primary and the checksum decides', async () => {
+    const data = testData(4 * MiB + 21, 39);
+    const flawed = Buffer.from(data);
+    // One byte in every MiB: spot checks of 1% will most likely miss them, the checksum will not.
+    for (let offset = 1234; offset < flawed.length; offset += MiB) flawed[offset]! ^= 0xff;
+    const primary = await start({ data, rateBytesPerSec: 4 * MiB });
+    const mirror = await start({ data: flawed, rateBytesPerSec: 4 * MiB });
+    await withTempDir(async (dir) => {
+      const output = join(dir, 'out.bin');
+      const result = await runCli([
+        'get',
+        primary.url,
+        '--mirror',
+        mirror.url,
+        '-o',
+        output,
+        '--checksum',
+        `sha256=${sha256(data)}`,
+        '--no-discover',
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await sha256OfFile(output), sha256(data));
+      assert.ok(rangeBytes(mirror.rangeLog) > 0, 'the mirror served ranges');
+    });
+  });
+
   test('helpers spread over the mirrors: each is offered one origin, and both origins serve ranges', async () => {
     const data = testData(4 * MiB + 1, 36);
     const primary = await start({ data, rateBytesPerSec: 2 * MiB });
