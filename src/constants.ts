@@ -41,6 +41,12 @@ export const MAX_REDIRECTS = 10;
 // --- Mirrors ----------------------------------------------------------------------------------
 /** Most mirror URLs one download takes besides its primary URL (`--mirror`, addUri, Metalink). */
 export const MAX_MIRRORS = 32;
+/** Failed ranges (after their retries) after which a mirror gets no more work for this download. */
+export const MIRROR_MAX_FAILURES = 3;
+/** Tries of a mirror's probe: a mirror is optional, so one that does not answer is dropped soon. */
+export const MIRROR_PROBE_TRIES = 2;
+/** Largest Metalink document read (`ddm get FILE.meta4`, aria2.addMetalink), in bytes. */
+export const MAX_METALINK_BYTES = 4 * 1024 * 1024;
 export const RETRY_BASE_DELAY_MS = 500;
 export const RETRY_MAX_DELAY_MS = 30_000;
 /** A Retry-After longer than this is an error rather than a wait. */

@@ -38,6 +38,7 @@ export const ERROR_POLICY = {
   USAGE: row(UPSTREAM),
   CONFIG_INVALID: row(UPSTREAM),
   URL_INVALID: row(400, { keptFromWire: true }),
+  METALINK_INVALID: row(UPSTREAM),
   NOT_FOUND: row(UPSTREAM),
   HTTP_STATUS: row(UPSTREAM, { keptFromWire: true, peerFailure: 'drop-unless-retryable' }),
   TOO_MANY_REDIRECTS: row(UPSTREAM, { keptFromWire: true, peerFailure: 'drop-unless-retryable' }),

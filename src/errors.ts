@@ -30,6 +30,8 @@ export const CODES = {
   USAGE: EXIT.USAGE,
   CONFIG_INVALID: EXIT.USAGE,
   URL_INVALID: EXIT.USAGE,
+  /** A Metalink document (`ddm get FILE.meta4`, aria2.addMetalink) is malformed or names no usable file. */
+  METALINK_INVALID: EXIT.USAGE,
   /** A daemon's API was asked about something it does not hold (a help request already settled). */
   NOT_FOUND: EXIT.USAGE,
   HTTP_STATUS: EXIT.ORIGIN,

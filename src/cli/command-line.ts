@@ -13,13 +13,14 @@ export function commandLineFor(request: Record<string, unknown>): string {
   const words = ['ddm', 'get', quote(url)];
   const said = new Set<string>();
   for (const spec of GET_OPTIONS) {
-    const value = request[spec.key];
-    if (value === undefined || spec.key === 'secret' || said.has(spec.key)) continue;
-    if (sameValue(value, defaults[spec.key])) continue;
+    const key = spec.requestKey ?? spec.key;
+    const value = request[key];
+    if (value === undefined || key === 'secret' || said.has(key)) continue;
+    if (sameValue(value, defaults[key])) continue;
     const flagWords = wordsFor(spec, value);
     if (flagWords.length === 0) continue;
     words.push(...flagWords);
-    said.add(spec.key);
+    said.add(key);
   }
   if (request.secret !== undefined) words.unshift('DDM_SECRET=…');
   return words.join(' ');

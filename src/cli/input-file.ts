@@ -39,6 +39,7 @@ const PER_DOWNLOAD_KEYS = new Set([
   'maxSpeed',
   'tracker',
   'peer',
+  'mirror',
 ]);
 
 export function parseInputFile(text: string, source: string): InputEntry[] {
@@ -48,7 +49,12 @@ export function parseInputFile(text: string, source: string): InputEntry[] {
     const lineNumber = index + 1;
     if (raw.trim() === '' || raw.trimStart().startsWith('#')) return;
     if (!/^\s/.test(raw)) {
-      entries.push({ url: raw.trim(), options: {}, line: lineNumber });
+      // As in aria2, URIs on one line separated by TABs are mirrors of one file.
+      const [url, ...mirrors] = raw
+        .split('\t')
+        .map((uri) => uri.trim())
+        .filter((uri) => uri !== '');
+      entries.push({ url: url!, options: mirrors.length > 0 ? { mirrors } : {}, line: lineNumber });
       return;
     }
     const entry = entries.at(-1);
@@ -78,9 +84,12 @@ function setOption(
   line: number,
 ): void {
   switch (spec.kind) {
-    case 'list':
-      options[spec.key] = [...((options[spec.key] as string[] | undefined) ?? []), value];
+    case 'list': {
+      // `mirror=` lines add to the TAB-separated mirrors of the URL line.
+      const key = spec.requestKey ?? spec.key;
+      options[key] = [...((options[key] as string[] | undefined) ?? []), value];
       return;
+    }
     case 'int':
     case 'seconds': {
       const number = Number(value);

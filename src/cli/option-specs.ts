@@ -36,6 +36,8 @@ export interface OptionSpec {
   negated?: boolean;
   /** Largest accepted value of an int or seconds option, checked with the same code as any bad value. */
   max?: number;
+  /** The download request's key when it is not `key` (`--mirror`, repeated, fills `mirrors`). */
+  requestKey?: string;
 }
 
 export function envNameFor(spec: OptionSpec): string {
@@ -192,6 +194,23 @@ export const GET_OPTIONS: readonly OptionSpec[] = [
     kind: 'int',
     defaultValue: 4,
     max: MAX_CONNECTIONS,
+  },
+  {
+    key: 'mirror',
+    requestKey: 'mirrors',
+    flags: '--mirror <url>',
+    description:
+      'another URL of the same file (repeatable): connections spread over the URL and its mirrors; give --checksum with mirrors',
+    kind: 'list',
+    defaultValue: [],
+  },
+  {
+    key: 'metalink',
+    flags: '--metalink <file>',
+    description:
+      'download the files of a Metalink 4 document (.meta4; RFC 5854): its URLs as mirrors, its size, its hash as --checksum (repeatable; a path ending .meta4 or .metalink given as URL does the same)',
+    kind: 'list',
+    defaultValue: [],
   },
   {
     key: 'refreshCmd',

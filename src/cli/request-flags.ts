@@ -8,7 +8,7 @@ import { GET_OPTIONS } from './option-specs.js';
 /** The flag of a request key, e.g. `--no-local` for `local`; the key itself when none. */
 export function flagForKey(key: string): string {
   if (key === 'url') return 'URL';
-  const spec = GET_OPTIONS.find((option) => option.key === key);
+  const spec = GET_OPTIONS.find((option) => (option.requestKey ?? option.key) === key);
   const long = spec ? /--[a-z0-9-]+/.exec(spec.flags)?.[0] : undefined;
   return long ?? key;
 }

@@ -12,11 +12,12 @@ import {
   DEFAULT_USER_AGENT,
   MAX_REDIRECTS,
   MIN_SPLIT_BYTES,
+  MIRROR_PROBE_TRIES,
   PROGRESS_INTERVAL_MS,
   SLOW_WORKER_FACTOR,
   STALL_TIMEOUT_MS,
 } from '../constants.js';
-import { DdmError } from '../errors.js';
+import { DdmError, isDdmError } from '../errors.js';
 import { discardBody, type OriginResponse } from '../origin/follow-redirects.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../origin/http-client.js';
 import { loadOriginTls, type OriginTlsOptions } from '../origin/origin-tls.js';
@@ -33,8 +34,8 @@ import type { FileFacts } from '../types/file-facts.js';
 import { childController } from '../util/abort.js';
 import type { DownloadEvent, DownloadEventListener, WorkerStats } from './events.js';
 import { isExpiredAnswer, linkExpiredError } from './link-expiry.js';
+import { type LiveMirror, originPlans, probeMirrors, spreadSlots } from './mirror-set.js';
 import { readOriginSlice } from './origin-slice.js';
-import { OriginRangeSource } from './origin-source.js';
 import { createVerifier, verifyWithAudit } from './peer-verification.js';
 import type { PeerVerifier } from './peer-verifier.js';
 import { ProgressRate } from './progress-rate.js';
@@ -46,8 +47,10 @@ import type { Recruitment } from './swarm.js';
 
 export interface DownloadOptions {
   url: string;
-  /** More URLs of the same file: one origin source each beside `url`'s; peers fetch `url` only. */
+  /** More URLs of the same file: probed after `url`, one origin source each (client/mirror-set.ts). */
   mirrors?: readonly string[];
+  /** The size the file must have (a Metalink's <size>): an origin serving another is LINK_MISMATCH. */
+  size?: number;
   /** Output path (-o); an existing folder, or a path ending with '/', gets the origin's name inside. */
   output?: string | undefined;
   /** Directory for a name taken from the origin, and base of a relative -o (--dir); default the working directory. */
@@ -122,8 +125,9 @@ export interface DownloadResult {
   sources: WorkerStats[];
 }
 
-export async function runDownload(options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
+export async function runDownload(given: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
   const started = Date.now();
+  let options = given;
   const emit = options.onEvent ?? (() => {});
   const { requestOptions, insecure, close } = await originRequestsFor(options, signal);
   if (insecure) {
@@ -139,21 +143,15 @@ export async function runDownload(options: DownloadOptions, signal: AbortSignal)
   let prepared: PreparedOutput | undefined;
   try {
     const recruitment = options.swarm ? await options.swarm(signal) : undefined;
-    const probed = await withRetries(() => probeOrExpired(options, requestOptions, signal), {
-      maxTries,
-      signal,
-      onRetry: ({ tryNumber, delayMs, error }) =>
-        emit({
-          type: 'retry',
-          source: 'probe',
-          tryNumber,
-          delayMs,
-          code: error.code,
-          message: error.message,
-        }),
-    });
+    const found = await probeSomeOrigin(options, requestOptions, maxTries, signal);
+    const { probed } = found;
     probeResponse = probed.response;
-    options.hooks?.onProbed?.({ url: options.url, size: probed.size, validators: probed.validators });
+    checkExpectedSize(options, probed);
+    // The URL that failed its probe stays the download's primary link for later runs and checks.
+    if (found.options === options) {
+      options.hooks?.onProbed?.({ url: options.url, size: probed.size, validators: probed.validators });
+    }
+    options = found.options;
     // Ranges go straight to the final URL: credentials given for another origin stay behind.
     const rangeOptions: OriginRequestOptions = {
       ...requestOptions,
@@ -267,6 +265,56 @@ export async function probeLink(
   }
 }
 
+function checkExpectedSize(options: DownloadOptions, probed: ProbeResult): void {
+  if (options.size === undefined || probed.size === options.size) return;
+  throw new DdmError(
+    'LINK_MISMATCH',
+    `${redactUrl(options.url)} serves ${probed.size === null ? 'a file of unknown size' : `${probed.size} bytes`}, not the ${options.size} bytes the Metalink gives`,
+  );
+}
+
+/**
+ * The primary URL's probe; with mirrors, one that fails makes the next mirror the primary of
+ * this run (with a notice), so the download fails at its probe only when every origin did.
+ */
+async function probeSomeOrigin(
+  options: DownloadOptions,
+  requestOptions: OriginRequestOptions,
+  maxTries: number,
+  signal: AbortSignal,
+): Promise<{ probed: ProbeResult; options: DownloadOptions }> {
+  const emit = options.onEvent ?? (() => {});
+  const urls = [options.url, ...(options.mirrors ?? [])];
+  for (let index = 0; ; index++) {
+    const run =
+      index === 0
+        ? options
+        : { ...options, url: urls[index]!, mirrors: urls.slice(index + 1), linkWorked: false };
+    try {
+      const probed = await withRetries(() => probeOrExpired(run, requestOptions, signal), {
+        maxTries: index === 0 ? maxTries : MIRROR_PROBE_TRIES,
+        signal,
+        onRetry: ({ tryNumber, delayMs, error }) =>
+          emit({
+            type: 'retry',
+            source: 'probe',
+            tryNumber,
+            delayMs,
+            code: error.code,
+            message: error.message,
+          }),
+      });
+      return { probed, options: run };
+    } catch (error) {
+      if (signal.aborted || index + 1 >= urls.length || isDdmError(error, 'LINK_EXPIRED')) throw error;
+      emit({
+        type: 'notice',
+        message: `${redactUrl(urls[index]!)} failed its probe (${(error as Error).message}): trying the mirror ${redactUrl(urls[index + 1]!)} in its place`,
+      });
+    }
+  }
+}
+
 /** The probe, where a 401/403/410 for a link that served this download before means it expired. */
 async function probeOrExpired(
   options: DownloadOptions,
@@ -350,13 +398,23 @@ async function runSegmented(
   const restartMessage = describeRestart(restartReason);
   if (restartMessage) emit({ type: 'notice', message: restartMessage });
   for (const message of resumeNotices) emit({ type: 'notice', message });
-  const plans: SourcePlan[] = [];
-  if (options.local ?? true) {
-    plans.push({
-      source: new OriginRangeSource(probed.url, probed.validators, size, context.requestOptions),
-      slots: options.connections,
-    });
-  }
+  const local = options.local ?? true;
+  // Probed with --no-local too: the helpers spread over the mirrors.
+  const mirrors = await liveMirrors(context);
+  const plans: SourcePlan[] = local
+    ? originPlans(
+        { url: probed.url, validators: probed.validators, requestOptions: context.requestOptions },
+        mirrors,
+        size,
+        options.connections,
+      )
+    : [];
+  const originIds = plans.map((plan) => plan.source.id);
+  facts.mirrors = mirrors.map((mirror) => ({
+    finalUrl: mirror.url,
+    validators: mirror.validators,
+    headers: mirror.requestOptions.headers,
+  }));
   if (plans.length === 0 && (context.recruitment?.candidates ?? 0) === 0) {
     throw new DdmError(
       'NO_WORKERS',
@@ -415,7 +473,10 @@ async function runSegmented(
   };
   options.hooks?.onLive?.({
     resumed,
-    setConnections: (connections) => engine.setSlots('local', connections),
+    setConnections: (connections) => {
+      const slots = spreadSlots(connections, originIds.length);
+      for (const [index, id] of originIds.entries()) engine.setSlots(id, slots[index]!);
+    },
     setPeersEnabled: (enabled) => {
       for (const [id, slots] of peerSlots) engine.setSlots(id, enabled ? slots : 0);
     },
@@ -426,7 +487,7 @@ async function runSegmented(
     doneRanges: () => scheduler.doneRanges(),
     stats: () => engine.stats(),
   });
-  if (context.recruitment) {
+  if (context.recruitment || mirrors.length > 0) {
     verifier = createVerifier(store, emit, engine, scheduler, readOrigin, runController.signal);
   }
   const recruiting = context.recruitment?.recruit(facts, addPeer, runController.signal);
@@ -486,6 +547,25 @@ async function runSegmented(
   return { output: context.output, size, elapsedMs, sources };
 }
 
+/** The mirrors that serve the primary's file, probed now. */
+async function liveMirrors(context: RunContext): Promise<LiveMirror[]> {
+  const { options, probed, emit, signal } = context;
+  if ((options.mirrors ?? []).length === 0) return [];
+  const live = await probeMirrors(options.mirrors!, {
+    primary: probed,
+    requestOptions: context.requestOptions,
+    emit,
+    signal,
+  });
+  if (live.length > 0) {
+    emit({
+      type: 'notice',
+      message: `fetching from ${live.length + 1} origins (the URL and ${live.length} mirror${live.length === 1 ? '' : 's'}); the mirrors' ranges are spot-checked against the URL's; only a checksum proves the file`,
+    });
+  }
+  return live;
+}
+
 async function runSingle(context: RunContext, restartReason: string | undefined): Promise<DownloadResult> {
   const { options, probed, emit } = context;
   if (options.local === false) {
@@ -496,6 +576,9 @@ async function runSingle(context: RunContext, restartReason: string | undefined)
   }
   const why = singleStreamReason(probed);
   if (why !== undefined) emit({ type: 'notice', message: why });
+  if ((options.mirrors ?? []).length > 0) {
+    emit({ type: 'notice', message: 'a single stream comes from the URL alone: the mirrors are not used' });
+  }
   const expectedSize = probed.size;
   emit({
     type: 'start',

@@ -16,19 +16,34 @@ export const OWN_CONNECTION_FAILURES: SourceFailurePolicy = {
   stallIsFailure: false,
 };
 
-/** The client's own connections to the origin: one source, as many slots as --connections. */
+/** How one origin source differs from the primary URL's (a mirror's: client/mirror-set.ts). */
+export interface OriginSourceIdentity {
+  id?: string;
+  label?: string;
+  policy?: SourceFailurePolicy;
+  crossChecked?: boolean;
+}
+
+/** The client's own connections to one origin URL: one source, as many slots as it is given. */
 export class OriginRangeSource implements RangeSource {
-  readonly id = 'local';
-  readonly label = 'local';
+  readonly id: string;
+  readonly label: string;
   readonly kind = 'local' as const;
-  readonly failurePolicy = OWN_CONNECTION_FAILURES;
+  readonly failurePolicy: SourceFailurePolicy;
+  readonly crossChecked: boolean;
 
   constructor(
     private readonly url: string,
     private readonly validators: Validators,
     private readonly size: number,
     private readonly options: OriginRequestOptions,
-  ) {}
+    identity: OriginSourceIdentity = {},
+  ) {
+    this.id = identity.id ?? 'local';
+    this.label = identity.label ?? 'local';
+    this.failurePolicy = identity.policy ?? OWN_CONNECTION_FAILURES;
+    this.crossChecked = identity.crossChecked ?? false;
+  }
 
   open(range: ByteRange, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
     return openRange(this.url, range, this.validators, this.options, signal, { size: this.size });

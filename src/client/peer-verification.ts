@@ -10,6 +10,7 @@ import type { Checksum } from '../storage/checksum.js';
 import type { DownloadStore } from '../storage/download-store.js';
 import type { ByteRange } from '../types/byte-range.js';
 import type { DownloadEventListener } from './events.js';
+import { isMirrorSource } from './mirror-set.js';
 import { auditDeliveries } from './peer-audit.js';
 import { PeerVerifier } from './peer-verifier.js';
 import type { SegmentedDownload } from './segmented-download.js';
@@ -29,7 +30,11 @@ export function createVerifier(
       readLocal: (position, length) => store.read(position, length),
       readOrigin,
       onMismatch: (sourceId, offset) => {
-        const message = `sent bytes that differ from the origin at offset ${offset}: dropped, its ranges are fetched again`;
+        // Two servers disagreeing cannot say which is right: the primary URL is believed (and
+        // with `checksum` the final hash has the last word, auditing what the mirror delivered).
+        const message = isMirrorSource(sourceId)
+          ? `served bytes that differ from the primary URL's at offset ${offset}: dropped, its ranges are fetched again`
+          : `sent bytes that differ from the origin at offset ${offset}: dropped, its ranges are fetched again`;
         const reopen = () => {
           const ranges = verifier.rangesOf(sourceId);
           for (const range of ranges) store.peerRanges.forget(range.start, range.end);

@@ -13,6 +13,11 @@ export interface RangeSource {
   /** What a failure of this source costs; the segmented download reads it, never `kind`. */
   readonly failurePolicy: SourceFailurePolicy;
   /**
+   * Its bytes are spot-checked against the primary origin as a peer's are (a mirror's: another
+   * server may hold another file of the same size). Peers always are.
+   */
+  readonly crossChecked?: boolean;
+  /**
    * Opens [start, end) and resolves once the bytes start flowing. The body yields exactly
    * `end - start` bytes in order or throws a DdmError. Aborting `signal` ends it early.
    */

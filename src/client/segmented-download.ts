@@ -45,6 +45,13 @@ interface SourceState extends WorkerStats {
   loops: Set<Promise<void>>;
   /** The origin refused this source's link as expired (401/403/410 after it worked): it stops, unblamed. */
   expired?: DdmError;
+  /** The failure that dropped it (an origin's: what the download ends with when no origin is left). */
+  droppedBy?: unknown;
+}
+
+/** Whether a source's bytes are spot-checked against the primary origin (peers', mirrors'). */
+function crossChecked(state: SourceState): boolean {
+  return state.kind === 'peer' || state.rangeSource.crossChecked === true;
 }
 
 interface Running {
@@ -87,11 +94,13 @@ export class SegmentedDownload {
   }
 
   stats(): WorkerStats[] {
-    return this.sources.map(({ rangeSource: _, lastError, loops: __, expired: ___, ...stats }) => ({
-      ...stats,
-      rateBps: this.sourceRate(stats.source),
-      ...(lastError === undefined ? {} : { lastError }),
-    }));
+    return this.sources.map(
+      ({ rangeSource: _, lastError, loops: __, expired: ___, droppedBy: ____, ...stats }) => ({
+        ...stats,
+        rateBps: this.sourceRate(stats.source),
+        ...(lastError === undefined ? {} : { lastError }),
+      }),
+    );
   }
 
   /** Sources known to this download (every kind, dropped ones included). */
@@ -175,11 +184,26 @@ export class SegmentedDownload {
 
   /** Adds a source while the download runs (a peer that just accepted); its slots start pulling at once. */
   addSource(plan: SourcePlan): void {
+    this.addSources([plan]);
+  }
+
+  /**
+   * Adds sources and starts their slots in turn (slot 0 of each, then slot 1...), so the first
+   * pieces go round the sources (the primary URL and its mirrors) rather than all to the first.
+   */
+  private addSources(plans: readonly SourcePlan[]): void {
     if (!this.stop || this.stop.signal.aborted) return;
-    const state = this.createState(plan.source);
-    this.sources.push(state);
-    this.slots.set(plan.source.id, plan.slots);
-    for (let slot = 0; slot < plan.slots; slot++) this.startSlot(state, slot, this.stop);
+    const states = plans.map((plan) => {
+      const state = this.createState(plan.source);
+      this.sources.push(state);
+      this.slots.set(plan.source.id, plan.slots);
+      return state;
+    });
+    const most = Math.max(0, ...plans.map((plan) => plan.slots));
+    for (let slot = 0; slot < most; slot++) {
+      for (const [index, plan] of plans.entries())
+        if (slot < plan.slots) this.startSlot(states[index]!, slot, this.stop);
+    }
     this.changed.notify();
   }
 
@@ -217,7 +241,7 @@ export class SegmentedDownload {
         recruited = true;
         this.changed.notify();
       });
-    for (const plan of this.plans) this.addSource(plan);
+    this.addSources(this.plans);
     try {
       while (!this.finished() && this.fatal === undefined && !controller.signal.aborted) {
         if (recruited && this.loops.size === 0) break;
@@ -234,7 +258,8 @@ export class SegmentedDownload {
     }
     if (this.fatal !== undefined) throw this.fatal;
     if (signal.aborted) throw signal.reason;
-    if (!this.scheduler.isComplete) throw this.expiredError() ?? this.noWorkersError();
+    if (!this.scheduler.isComplete)
+      throw this.expiredError() ?? this.originsGoneError() ?? this.noWorkersError();
   }
 
   /**
@@ -259,6 +284,16 @@ export class SegmentedDownload {
       type: 'notice',
       message: `${state.kind === 'peer' ? `peer ${state.label}: ` : ''}${error.message}: the link has expired, no more ranges are asked with it`,
     });
+  }
+
+  /**
+   * With mirrors no origin ends the download alone; once every one was dropped (and no peer is
+   * left either), the download ends with the primary's failure, or the last mirror's.
+   */
+  private originsGoneError(): unknown {
+    const origins = this.sources.filter((s) => s.kind === 'local');
+    if (origins.length === 0 || origins.some((s) => !s.dropped)) return undefined;
+    return origins.find((s) => s.droppedBy !== undefined)?.droppedBy;
   }
 
   private noWorkersError(): DdmError {
@@ -340,6 +375,7 @@ export class SegmentedDownload {
     if (state.failures >= state.rangeSource.failurePolicy.maxFailures || hopeless) {
       if (!state.dropped) {
         state.dropped = true;
+        state.droppedBy = error;
         this.options.onEvent({
           type: 'peer',
           source: state.source,
@@ -420,7 +456,7 @@ export class SegmentedDownload {
         committedTo = position + length;
         state.bytes += length;
         this.options.onCommitted?.(state.source, position, position + length);
-        if (state.kind === 'peer') this.options.onPeerBytes?.(state.source, position, position + length);
+        if (crossChecked(state)) this.options.onPeerBytes?.(state.source, position, position + length);
       });
       // Awaited by the next flush; until then a failed write (a full disk) must not count as
       // unhandled, which would kill the process instead of reporting DISK_FULL.
@@ -443,7 +479,7 @@ export class SegmentedDownload {
       // committed even when the transfer failed, or they would be a hole nobody fetches.
       await flush();
       await writing;
-      if (state.kind === 'peer' && committedTo > from)
+      if (crossChecked(state) && committedTo > from)
         this.options.onPeerPiece?.(state.source, from, committedTo);
     }
   }

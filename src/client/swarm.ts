@@ -294,11 +294,16 @@ export async function discoverSwarm(options: SwarmOptions, signal: AbortSignal):
   const clientId = clientIdFor(options.secret);
   const targets = await findPeers(options, key, signal);
   if (targets.length === 0) options.onEvent({ type: 'notice', message: 'no peers found' });
+  let engaged = 0;
   const engage = async (target: PeerTarget, file: FileFacts, recruitSignal: AbortSignal) => {
+    // Helpers take the origins in turn: each is offered (and fetches) one URL, so the wire is
+    // the same with mirrors as without; a consent stands for that URL alone.
+    const origins = [file, ...(file.mirrors ?? [])];
+    const origin = origins[engaged++ % origins.length]!;
     const offer: OfferRequest = {
       clientId,
       clientName: displayName(options.clientName),
-      url: file.finalUrl,
+      url: origin.finalUrl,
       fileName: file.fileName,
       size: file.size,
     };
@@ -306,7 +311,7 @@ export async function discoverSwarm(options: SwarmOptions, signal: AbortSignal):
     if (slots === 0) return undefined;
     const source = new PeerRangeSource(
       target,
-      { clientId, url: file.finalUrl, validators: file.validators, headers: file.headers },
+      { clientId, url: origin.finalUrl, validators: origin.validators, headers: origin.headers },
       key,
       options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       options.dispatcher,

@@ -166,6 +166,7 @@ export class DownloadHandle {
       id: this.id,
       state: this.#state,
       url: this.#url,
+      mirrors: this.#uris.slice(1),
       output: this.#output,
       totalBytes: this.#totalBytes,
       completedBytes: Math.max(this.#pieces.bytes, this.#progressBytes),

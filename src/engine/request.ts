@@ -35,6 +35,8 @@ export const downloadRequestSchema = z.strictObject({
   url: z.string(),
   /** More URLs of the same file (same size, same bytes), fetched from alongside `url`. */
   mirrors: z.array(z.string()).max(MAX_MIRRORS).default([]),
+  /** The file's size as a Metalink gives it: an origin serving another size is refused. */
+  size: z.number().int().min(0).optional(),
   output: z.string().min(1).optional(),
   dir: z.string().min(1).optional(),
   /** Create the output's missing folders. */
@@ -133,6 +135,7 @@ export function parseDownloadRequest(input: unknown): DownloadRequest {
   const options: DownloadRequest['options'] = {
     url,
     mirrors,
+    ...(raw.size === undefined ? {} : { size: raw.size }),
     output: raw.output,
     dir: raw.dir,
     createDirs: raw.createDirs,

@@ -10,7 +10,7 @@ import type { Piece } from './piece-map.js';
 export type DownloadState = 'waiting' | 'active' | 'paused' | 'expired' | 'complete' | 'error' | 'removed';
 
 export interface SourceStatus {
-  /** `local` or `peer:<id>`. */
+  /** `local` (the primary URL), `mirror:<n>` (the n-th mirror) or `peer:<id>`. */
   id: string;
   label: string;
   kind: 'local' | 'peer';
@@ -43,6 +43,8 @@ export interface DownloadStatus {
   id: string;
   state: DownloadState;
   url: string;
+  /** More URLs of the same file, in the order given (sources `mirror:1`, `mirror:2`... while it runs). */
+  mirrors: string[];
   /** Known once the origin answered (the name may come from it). */
   output: string | undefined;
   totalBytes: number | null;

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULT_CONNECTIONS, DEFAULT_MAX_TRIES, DEFAULT_TIMEOUT_MS } from '../constants.js';
 import type { DownloadHandle, UriChange } from '../engine/download-handle.js';
 import { isDdmError } from '../errors.js';
+import { type MetalinkFile, parseMetalink, requestOfMetalinkFile } from '../origin/metalink.js';
 import { DDM_VERSION } from '../version.js';
 import {
   asStruct,
@@ -14,7 +15,7 @@ import {
   optionsOfRequest,
   requestFromOptions,
 } from './aria2-options.js';
-import { aria2Files, aria2Status, aria2Uris } from './aria2-status.js';
+import { aria2Files, aria2Servers, aria2Status, aria2Uris } from './aria2-status.js';
 import type { RpcDeps } from './deps.js';
 import type { DownloadBook } from './download-book.js';
 import type { DownloadView } from './download-view.js';
@@ -91,14 +92,10 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
       if (uris.length === 0 || !uris.every((uri) => typeof uri === 'string')) {
         throw methodError('The parameter at 0 has wrong type.');
       }
-      if (uris.length > 1) {
-        throw methodError(
-          'ddm has no mirrors yet: give one URI per aria2.addUri (several URIs are mirrors of one file in aria2).',
-        );
-      }
+      // As in aria2, several URIs are mirrors of one file: the first is the primary URL.
       const { request, paused } = requestFromOptions(params.optionalStruct(1));
       const position = params.optionalInt(2);
-      const handle = addToEngine(deps, { url: uris[0], ...request }, paused);
+      const handle = addToEngine(deps, { ...request, url: uris[0], mirrors: uris.slice(1) }, paused);
       if (position !== undefined) engine.moveInQueue(handle.id, position);
       changed();
       return handle.id;
@@ -110,7 +107,23 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
       if (status.state !== 'active') throw methodError(`No peer data is available for GID#${status.id}`);
       return [];
     },
-    'aria2.addMetalink': unsupported('Metalink'),
+    'aria2.addMetalink': (params) => {
+      const files = metalinkFiles(params.string(0));
+      const { request, paused } = requestFromOptions(params.optionalStruct(1));
+      const position = params.optionalInt(2);
+      const keep = {
+        checksum: request.checksum !== undefined,
+        output: request.output !== undefined && files.length === 1,
+      };
+      const handles = files.map((file) =>
+        addToEngine(deps, { ...request, ...requestOfMetalinkFile(file, keep) }, paused),
+      );
+      if (position !== undefined) {
+        for (const [index, handle] of handles.entries()) engine.moveInQueue(handle.id, position + index);
+      }
+      changed();
+      return handles.map((handle) => handle.id);
+    },
     'aria2.remove': remove,
     'aria2.pause': pause,
     'aria2.forcePause': pause,
@@ -152,8 +165,7 @@ export function aria2Methods({ deps, book }: MethodEnvironment): Record<string, 
     'aria2.getServers': (params) => {
       const { status } = book.find(params.string(0));
       if (status.state !== 'active') throw methodError(`No active download for GID#${status.id}`);
-      const downloadSpeed = String(Math.round(status.speedBps));
-      return [{ index: '1', servers: [{ uri: status.url, currentUri: status.url, downloadSpeed }] }];
+      return [{ index: '1', servers: aria2Servers(status) }];
     },
     'aria2.tellActive': (params) => book.active().map((view) => aria2Status(view, params.optionalKeys(0))),
     'aria2.tellWaiting': (params) => tellWindow(book.waiting(), params),
@@ -267,6 +279,16 @@ async function changeUri(
     return answer;
   } catch (error) {
     throw isDdmError(error) ? fromDdmError(error) : error;
+  }
+}
+
+/** The files of a base64 Metalink 4 document (aria2.addMetalink's first parameter). */
+function metalinkFiles(base64: string): MetalinkFile[] {
+  try {
+    return parseMetalink(Buffer.from(base64, 'base64').toString('utf8'), 'the Metalink').files;
+  } catch (error) {
+    if (isDdmError(error)) throw fromDdmError(error);
+    throw error;
   }
 }
 

@@ -70,9 +70,38 @@ export function aria2Files(view: DownloadView): Aria2Struct[] {
   ];
 }
 
-/** aria2.getUris: the one URL, `used` while it is being fetched. */
+/**
+ * aria2.getUris: the URL and its mirrors, each `used` while the download runs and it is still
+ * fetched from (not dropped), else `waiting`.
+ */
 export function aria2Uris(status: DownloadStatus): Aria2Struct[] {
-  return [{ uri: status.url, status: status.state === 'active' ? 'used' : 'waiting' }];
+  return originUris(status).map(({ uri, sourceId }) => ({
+    uri,
+    status: status.state === 'active' && !droppedSource(status, sourceId) ? 'used' : 'waiting',
+  }));
+}
+
+/** aria2.getServers' servers of the one file: each origin fetched from now, with its speed. */
+export function aria2Servers(status: DownloadStatus): Aria2Struct[] {
+  return originUris(status)
+    .filter(({ sourceId }) => !droppedSource(status, sourceId))
+    .map(({ uri, sourceId }) => {
+      const source = status.sources.find((s) => s.id === sourceId);
+      const speed = sourceId === 'local' && source === undefined ? status.speedBps : (source?.rateBps ?? 0);
+      return { uri, currentUri: uri, downloadSpeed: String(Math.round(speed)) };
+    });
+}
+
+/** The primary URL (source `local`) and the mirrors (sources `mirror:1`...). */
+function originUris(status: DownloadStatus): { uri: string; sourceId: string }[] {
+  return [
+    { uri: status.url, sourceId: 'local' },
+    ...status.mirrors.map((uri, index) => ({ uri, sourceId: `mirror:${index + 1}` })),
+  ];
+}
+
+function droppedSource(status: DownloadStatus, sourceId: string): boolean {
+  return status.sources.some((s) => s.id === sourceId && s.state === 'dropped');
 }
 
 /** Pieces wholly on disk, highest bit of the first byte for piece 0, spare bits zero. */

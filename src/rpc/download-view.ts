@@ -31,6 +31,9 @@ export function finishedStatus(saved: {
     id: saved.id,
     state: saved.state,
     url: typeof saved.request.url === 'string' ? saved.request.url : '',
+    mirrors: Array.isArray(saved.request.mirrors)
+      ? saved.request.mirrors.filter((mirror): mirror is string => typeof mirror === 'string')
+      : [],
     output: saved.output,
     totalBytes: null,
     completedBytes: 0,

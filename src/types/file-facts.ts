@@ -11,4 +11,16 @@ export interface FileFacts {
   fileName: string;
   validators: Validators;
   headers: Record<string, string>;
+  /**
+   * Mirrors that passed their probe, each with its own final URL, validators and headers:
+   * helpers are offered the primary and these in turn, so they spread over the origins.
+   */
+  mirrors?: readonly OriginFacts[];
+}
+
+/** One origin URL of the file as a helper fetches it. */
+export interface OriginFacts {
+  finalUrl: string;
+  validators: Validators;
+  headers: Record<string, string>;
 }

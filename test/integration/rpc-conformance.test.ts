@@ -135,6 +135,19 @@ async function scenario(target: Target, fast: string, slow: string): Promise<Map
   await record('wrong type', 'aria2.tellStatus', 5);
   await record('addTorrent', 'aria2.addTorrent', 'bm90IGEgdG9ycmVudA==');
   await record('addMetalink', 'aria2.addMetalink', 'bm90IGEgbWV0YWxpbms=');
+  // Several URIs of one file are its mirrors, in aria2 as in ddm; a Metalink names them too.
+  const mirrored = (await record('addUri mirrors', 'aria2.addUri', [fast, `${fast}?mirror=2`], {
+    out: 'mirrored.bin',
+    pause: 'true',
+  })) as string;
+  await record('getUris mirrors', 'aria2.getUris', mirrored);
+  const metalink = `<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <file name="metalink.bin"><url priority="1">${fast}</url><url priority="2">${fast}?mirror=3</url></file>
+</metalink>`;
+  await record('addMetalink a file', 'aria2.addMetalink', Buffer.from(metalink).toString('base64'), {
+    pause: 'true',
+  });
 
   await record('pause', 'aria2.pause', active);
   await until(active, (s) => s.status === 'paused', 'paused');

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { RPC_AUTH_FAILURE_DELAY_MS, RPC_MAX_REQUEST_BYTES } from '../../src/constants.js';
+import { MAX_MIRRORS, RPC_AUTH_FAILURE_DELAY_MS, RPC_MAX_REQUEST_BYTES } from '../../src/constants.js';
 import { type Daemon, startDaemon } from '../../src/daemon/daemon.js';
 import { routeRequests } from '../../src/daemon/daemon-routes.js';
 import { createEngine } from '../../src/engine/engine.js';
@@ -106,11 +106,10 @@ describe('JSON-RPC bad input and access', () => {
       json('aria2.addUri', [['http://127.0.0.1:1/x'], { split: '0' }]),
     );
     assert.match((badOption.body as ErrorBody).error.message, /processing the option '--split'/);
-    const mirrors = await rawRpc(
-      daemon.url,
-      json('aria2.addUri', [['http://127.0.0.1:1/a', 'http://127.0.0.1:1/b']]),
-    );
-    assert.match((mirrors.body as ErrorBody).error.message, /no mirrors yet/);
+    // Several URIs are mirrors of one file, up to MAX_MIRRORS besides the first.
+    const tooMany = Array.from({ length: MAX_MIRRORS + 2 }, (_, index) => `http://127.0.0.1:1/${index}`);
+    const mirrors = await rawRpc(daemon.url, json('aria2.addUri', [tooMany]));
+    assert.match((mirrors.body as ErrorBody).error.message, /^mirrors /);
     const badKey = await rawRpc(
       daemon.url,
       json('ddm.add', [{ urls: ['http://127.0.0.1:1/x'], connections: 'four' }]),

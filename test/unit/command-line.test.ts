@@ -27,3 +27,11 @@ test('defaults are left out, lists repeat their flag, odd words are quoted, the 
   assert.match(line, /--header 'X-A: 1' --header 'X-B: 2'/);
   assert.doesNotMatch(line, /a-very-secret/);
 });
+
+test('mirrors are said with --mirror, once each', () => {
+  const line = commandLineFor({
+    url: 'http://a.example/f',
+    mirrors: ['http://b.example/f', 'http://c.example/f'],
+  });
+  assert.match(line, / --mirror http:\/\/b\.example\/f --mirror http:\/\/c\.example\/f(?: |$)/);
+});

@@ -5,11 +5,13 @@ import type { DownloadHandle } from '../../engine/download-handle.js';
 import { createEngine, type Engine } from '../../engine/engine.js';
 import { downloadRequestSchema } from '../../engine/request.js';
 import { DdmError, EXIT, isDdmError } from '../../errors.js';
+import { parseMetalink, requestOfMetalinkFile } from '../../origin/metalink.js';
 import { loadNodeTrust, type NodeTrust } from '../../transport/client/node-trust.js';
 import { parseByteRate } from '../../util/byte-rate.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
 import { type InputEntry, parseInputFile } from '../input-file.js';
+import { GET_OPTIONS } from '../option-specs.js';
 import { humanRenderer } from '../render/human-output.js';
 import { jsonLinesRenderer } from '../render/json-lines.js';
 import { flagsInText, withFlagNames } from '../request-flags.js';
@@ -30,7 +32,10 @@ export async function runGetCommand(
   let trust: NodeTrust | undefined;
   let engine: Engine | undefined;
   try {
-    const entries = await collectEntries(values, args);
+    const entries = await collectEntries(values, args, (message) => {
+      if (emitJson) emitJson({ type: 'notice', message });
+      else if (!quiet) context.stderr.write(`ddm: ${message}\n`);
+    });
     trust = await loadNodeTrust(
       { fingerprints: values.tlsFingerprint as string[], caFile: values.tlsCa as string | undefined },
       context.signal,
@@ -70,18 +75,53 @@ export async function runGetCommand(
   }
 }
 
-async function collectEntries(values: Record<string, unknown>, args: string[]): Promise<InputEntry[]> {
-  const entries: InputEntry[] = args.map((url, index) => ({ url, options: {}, line: index + 1 }));
+async function collectEntries(
+  values: Record<string, unknown>,
+  args: string[],
+  notice: (message: string) => void,
+): Promise<InputEntry[]> {
+  const metalinks = [...((values.metalink as string[] | undefined) ?? []), ...args.filter(isMetalinkPath)];
+  const entries: InputEntry[] = args
+    .filter((arg) => !isMetalinkPath(arg))
+    .map((url, index) => ({ url, options: {}, line: index + 1 }));
+  for (const path of metalinks) entries.push(...(await metalinkEntries(path, values, notice)));
   const inputFile = values.inputFile as string | undefined;
   if (inputFile !== undefined) {
     const text = inputFile === '-' ? await readStdin() : await readInput(inputFile);
     entries.push(...parseInputFile(text, inputFile === '-' ? 'stdin' : inputFile));
   }
-  if (entries.length === 0) throw new DdmError('USAGE', 'missing URL: ddm get URL (or -i FILE)');
+  if (entries.length === 0)
+    throw new DdmError('USAGE', 'missing URL: ddm get URL (or -i FILE, or FILE.meta4)');
   if (entries.length > 1 && values.output !== undefined) {
     throw new DdmError('USAGE', '-o names one file: with several URLs use --dir (or out= per URL in -i)');
   }
   return entries;
+}
+
+/** A local Metalink given where a URL goes: a path (no scheme) ending .meta4 or .metalink. */
+function isMetalinkPath(arg: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:/i.test(arg) && /\.(meta4|metalink)$/i.test(arg);
+}
+
+/** One entry per file of the Metalink; what it leaves out is said as a notice. */
+async function metalinkEntries(
+  path: string,
+  values: Record<string, unknown>,
+  notice: (message: string) => void,
+): Promise<InputEntry[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new DdmError('USAGE', `cannot read the Metalink ${path}: ${(error as Error).message}`);
+  }
+  const metalink = parseMetalink(text, path);
+  for (const message of metalink.notices) notice(message);
+  const keep = { checksum: values.checksum !== undefined, output: values.output !== undefined };
+  return metalink.files.map((file, index) => {
+    const { url, ...options } = requestOfMetalinkFile(file, keep);
+    return { url: url as string, options, line: index + 1 };
+  });
 }
 
 async function readInput(path: string): Promise<string> {
@@ -101,6 +141,10 @@ async function readStdin(): Promise<string> {
 function requestFrom(values: Record<string, unknown>): Record<string, unknown> {
   const request: Record<string, unknown> = {};
   for (const key of REQUEST_KEYS) if (values[key] !== undefined) request[key] = values[key];
+  for (const spec of GET_OPTIONS) {
+    if (spec.requestKey !== undefined && values[spec.key] !== undefined)
+      request[spec.requestKey] = values[spec.key];
+  }
   return request;
 }
 

@@ -3,6 +3,7 @@
  * each peer's rate), plain lines otherwise, and a summary of who fetched how much.
  */
 import type { DownloadEvent, WorkerStats } from '../../client/events.js';
+import { isMirrorSource } from '../../client/mirror-set.js';
 import { DEFAULT_TERMINAL_COLUMNS, PROGRESS_REDRAW_INTERVAL_MS } from '../../constants.js';
 import { formatBytes, formatDuration, formatRate } from '../../util/format.js';
 import { barLine } from './bar-line.js';
@@ -69,7 +70,9 @@ export function humanRenderer(
       case 'peer':
         // An offer on its way is news only once answered.
         if (event.status === 'asking') break;
-        writeLine(`ddm: peer ${event.label} ${event.status}${event.message ? `: ${event.message}` : ''}`);
+        writeLine(
+          `ddm: ${isMirrorSource(event.source) ? event.label : `peer ${event.label}`} ${event.status}${event.message ? `: ${event.message}` : ''}`,
+        );
         break;
       case 'done':
         // The bar goes first, so the summary starts on its row, below every notice.
@@ -77,7 +80,7 @@ export function humanRenderer(
         stderr.write(
           `ddm: done: ${event.output}, ${formatBytes(event.fetchedBytes)} in ${formatDuration(event.elapsedMs / 1000)} (${formatRate(event.rateBps)})\n`,
         );
-        if (event.sources.some((s) => s.kind === 'peer'))
+        if (event.sources.some((s) => s.kind === 'peer' || isMirrorSource(s.source)))
           stderr.write(summary(event.sources, event.fetchedBytes));
         break;
       case 'error':
