@@ -173,6 +173,10 @@ export async function runDownload(given: DownloadOptions, signal: AbortSignal): 
       signal,
     );
     const output = prepared.path;
+    // Before the store opens: progress recorded from one of them is checked against its answer.
+    const mirrors = segmented
+      ? await liveMirrors({ options, probed, emit, signal, requestOptions: rangeOptions })
+      : [];
     const opened = await DownloadStore.open(
       {
         outputPath: output,
@@ -183,6 +187,13 @@ export async function runDownload(given: DownloadOptions, signal: AbortSignal): 
         overwrite: options.overwrite ?? false,
         resumable: segmented && !prepared.discard,
         discard: prepared.discard,
+        origins: {
+          urls: [given.url, ...(given.mirrors ?? [])],
+          answered: [
+            { url: options.url, validators: probed.validators },
+            ...mirrors.map((mirror) => ({ url: mirror.requested, validators: mirror.validators })),
+          ],
+        },
       },
       signal,
     );
@@ -198,6 +209,7 @@ export async function runDownload(given: DownloadOptions, signal: AbortSignal): 
       started,
       signal,
       recruitment,
+      mirrors,
       takeProbeResponse: () => {
         const taken = probeResponse;
         probeResponse = undefined;
@@ -359,6 +371,8 @@ interface RunContext {
   started: number;
   signal: AbortSignal;
   recruitment: Recruitment | undefined;
+  /** The mirrors that answered their probes like the primary. */
+  mirrors: LiveMirror[];
   takeProbeResponse: () => OriginResponse | undefined;
 }
 
@@ -400,7 +414,7 @@ async function runSegmented(
   for (const message of resumeNotices) emit({ type: 'notice', message });
   const local = options.local ?? true;
   // Probed with --no-local too: the helpers spread over the mirrors.
-  const mirrors = await liveMirrors(context);
+  const { mirrors } = context;
   const plans: SourcePlan[] = local
     ? originPlans(
         { url: probed.url, validators: probed.validators, requestOptions: context.requestOptions },
@@ -548,7 +562,9 @@ async function runSegmented(
 }
 
 /** The mirrors that serve the primary's file, probed now. */
-async function liveMirrors(context: RunContext): Promise<LiveMirror[]> {
+async function liveMirrors(
+  context: Pick<RunContext, 'options' | 'probed' | 'emit' | 'signal' | 'requestOptions'>,
+): Promise<LiveMirror[]> {
   const { options, probed, emit, signal } = context;
   if ((options.mirrors ?? []).length === 0) return [];
   const live = await probeMirrors(options.mirrors!, {

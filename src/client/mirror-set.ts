@@ -40,6 +40,8 @@ export interface LiveMirror {
   id: string;
   /** Redacted URL, for messages. */
   label: string;
+  /** The URL as given (what a control file records). */
+  requested: string;
   /** Final URL after its redirects. */
   url: string;
   validators: Validators;
@@ -88,6 +90,7 @@ async function probeMirror(
   return {
     id: `mirror:${n}`,
     label,
+    requested: url,
     url: probed.url,
     validators: probed.validators,
     // As for the primary: credentials given for another origin stay behind.

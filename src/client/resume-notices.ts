@@ -1,5 +1,6 @@
 /** What the user is told when a resume finds recorded progress that cannot be trusted. */
 
+import { redactUrl } from '../origin/origin-url.js';
 import type { OpenedStore } from '../storage/download-store.js';
 import type { ByteRange } from '../types/byte-range.js';
 import { formatBytes } from '../util/format.js';
@@ -8,8 +9,18 @@ function bytesIn(ranges: readonly ByteRange[]): number {
   return ranges.reduce((sum, range) => sum + range.end - range.start, 0);
 }
 
-export function describeResumeCheck(opened: Pick<OpenedStore, 'damaged' | 'unchecked'>): string[] {
+export function describeResumeCheck(
+  opened: Pick<OpenedStore, 'damaged' | 'unchecked' | 'resumedFromUrl' | 'resumedBySizeAlone'>,
+): string[] {
   const notices: string[] = [];
+  if (opened.resumedFromUrl !== undefined) {
+    const from = redactUrl(opened.resumedFromUrl);
+    notices.push(
+      opened.resumedBySizeAlone === true
+        ? `resuming progress fetched from ${from}, which does not answer now, on the size alone (as for any mirror): a checksum proves the file`
+        : `resuming progress fetched from ${from}, which still serves it unchanged`,
+    );
+  }
   if (opened.damaged.length > 0) {
     const first = opened.damaged[0]!.start;
     notices.push(

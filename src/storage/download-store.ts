@@ -51,6 +51,19 @@ export interface DownloadStoreOptions {
   resumable: boolean;
   /** `outputPath` is the null device: bytes are dropped, nothing else is written or kept. */
   discard?: boolean;
+  /** With mirrors: every URL of the download, and what those that answered this run's probes gave. */
+  origins?: SameFileOrigins;
+}
+
+/**
+ * The URLs of one download with mirrors. A run whose primary failed its probe goes on from a
+ * mirror and records it, so the next run may find progress recorded under another of them.
+ */
+export interface SameFileOrigins {
+  /** The request's URLs as given: the primary, then its mirrors. */
+  urls: readonly string[];
+  /** Each URL (as given) that answered its probe in this run, with its validators. */
+  answered: readonly { url: string; validators: Validators }[];
 }
 
 export interface OpenedStore {
@@ -63,11 +76,17 @@ export interface OpenedStore {
   damaged: ByteRange[];
   /** Peer bytes an earlier run recorded before their spot checks passed: fetched again. */
   unchecked: ByteRange[];
+  /** Set when the progress was recorded from another of the download's URLs: which one. */
+  resumedFromUrl?: string;
+  /** With resumedFromUrl: that URL did not answer, so its bytes were kept on the mirrors' rule (size). */
+  resumedBySizeAlone?: boolean;
 }
 
 interface StartPlan {
   resume?: ControlState;
   restartReason?: RestartReason;
+  resumedFromUrl?: string;
+  resumedBySizeAlone?: boolean;
 }
 
 interface PendingCheckpoint {
@@ -154,6 +173,8 @@ export class DownloadStore {
       unchecked: check?.unchecked ?? [],
     };
     if (plan.restartReason !== undefined) opened.restartReason = plan.restartReason;
+    if (plan.resumedFromUrl !== undefined) opened.resumedFromUrl = plan.resumedFromUrl;
+    if (plan.resumedBySizeAlone === true) opened.resumedBySizeAlone = true;
     return opened;
   }
 
@@ -342,6 +363,11 @@ async function planStart(options: DownloadStoreOptions, signal: AbortSignal): Pr
   // the resume rule (same size, same strong validator) is what proves it the same file, and
   // the control file then records the new URL.
   if (previous.url !== options.url && mismatch !== undefined) {
+    const sibling = siblingPlan(previous, options);
+    if (sibling !== undefined) {
+      if (sibling.resume === undefined) return sibling;
+      return (await lengthOf(part)) === options.size ? sibling : { restartReason: 'part-unusable' };
+    }
     throw new DdmError(
       'CONTROL_FOREIGN',
       `${control} belongs to a download of ${redactUrl(previous.url)}, which is not the same file as ${redactUrl(options.url)} (same size and ETag or Last-Modified); choose another output name or run again with --overwrite`,
@@ -351,6 +377,27 @@ async function planStart(options: DownloadStoreOptions, signal: AbortSignal): Pr
   if (mismatch !== undefined) return { restartReason: mismatch };
   if ((await lengthOf(part)) !== options.size) return { restartReason: 'part-unusable' };
   return { resume: previous };
+}
+
+/**
+ * Progress recorded from another URL of the same download (a mirror that stood in for a failed
+ * primary, or the primary when a mirror stands in now): its own validators decide when it
+ * answered this run; when it did not, its bytes are kept on the rule the mirrors are held to in
+ * one run, the same size, and the spot checks and `checksum` guard the rest.
+ */
+function siblingPlan(previous: ControlState, options: DownloadStoreOptions): StartPlan | undefined {
+  const origins = options.origins;
+  if (origins === undefined || !origins.urls.includes(previous.url)) return undefined;
+  const answered = origins.answered.find((origin) => origin.url === previous.url);
+  if (answered !== undefined) {
+    const mismatch = versionMismatch(previous, { ...options, validators: answered.validators });
+    return mismatch === undefined
+      ? { resume: previous, resumedFromUrl: previous.url }
+      : { restartReason: mismatch };
+  }
+  if (!options.resumable || options.size === null) return { restartReason: 'not-resumable' };
+  if (previous.size !== options.size) return { restartReason: 'size-changed' };
+  return { resume: previous, resumedFromUrl: previous.url, resumedBySizeAlone: true };
 }
 
 /** Whether the origin still serves provably the same bytes as when the progress was recorded. */

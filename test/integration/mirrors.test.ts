@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { loadControl } from '../../src/storage/control-file.js';
+import { controlPath } from '../../src/storage/file-names.js';
 import { runCli, sha256, sha256OfFile, startCli, testData, withTempDir } from '../helpers/cli.js';
 import { type Node, startPeer, stopAll, TEST_SECRET } from '../helpers/swarm.js';
 import { type RangeLogEntry, startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
@@ -229,6 +231,48 @@ describe('mirrors', () => {
       );
     });
   });
+
+  // Each origin with its own ETag, as real mirrors have: the progress is recorded under the
+  // URL that served the run, and the rerun must see it belongs to the same download.
+  for (const direction of [
+    'a mirror stood in, the primary is back',
+    'the primary ran, a mirror stands in',
+  ] as const) {
+    test(`killed after a run from one URL, the rerun from another of its URLs resumes (${direction})`, async () => {
+      const data = testData(4 * MiB + 17, direction.length);
+      const primary = await start({ data, etag: '"primary-1"', rateBytesPerSec: 512 * 1024 });
+      const mirror = await start({ data, etag: '"mirror-1"', rateBytesPerSec: 512 * 1024 });
+      const firstDown = direction.startsWith('a mirror') ? primary : mirror;
+      const secondDown = firstDown === primary ? mirror : primary;
+      await withTempDir(async (dir) => {
+        const output = join(dir, 'out.bin');
+        const args = ['get', primary.url, '--mirror', mirror.url, '-o', output, '-c', '4', '--no-discover'];
+        firstDown.options.status = 404;
+        const first = startCli(args);
+        const keptBytes = async () => {
+          const recorded = await loadControl(controlPath(output), AbortSignal.timeout(10_000)).catch(
+            () => null,
+          );
+          return (recorded?.done ?? []).reduce((sum, range) => sum + range.end - range.start, 0);
+        };
+        await eventually(async () => (await keptBytes()) >= MiB, WAIT_MS, 'a checkpoint holds 1 MiB');
+        first.child.kill('SIGKILL');
+        await first.exited;
+        firstDown.options.status = undefined;
+        secondDown.options.rateBytesPerSec = undefined;
+        if (secondDown === primary) primary.options.status = 404;
+        const kept = await keptBytes();
+        const served = primary.bytesServed + mirror.bytesServed;
+        const second = await runCli(args);
+        assert.equal(second.code, 0, second.stderr);
+        assert.equal(await sha256OfFile(output), sha256(data));
+        assert.match(second.stderr, /resuming progress fetched from http:\/\/127\.0\.0\.1:\d+\/file/);
+        const fetchedAgain = primary.bytesServed + mirror.bytesServed - served;
+        // Probes and the spot checks of mirror ranges aside, the rerun fetches what the control file lacked.
+        assert.ok(fetchedAgain <= data.length - kept + 256 * 1024, `fetched ${fetchedAgain}, kept ${kept}`);
+      });
+    });
+  }
 
   test('every origin failing ends the download with the error, progress kept', async () => {
     const data = testData(1 * MiB, 35);
