@@ -335,9 +335,12 @@ export class Scheduler {
 /**
  * A piece size that gives each worker several pieces (so fast workers can pull more) without
  * making requests tiny: a whole number of MIN_SPLIT_BYTES, between MIN_SPLIT_BYTES and MAX_PIECE_BYTES.
+ * With a window (ordered mode) the pieces are cut from the window instead of the whole file.
  */
-export function choosePieceBytes(size: number, workers: number): number {
-  const perPiece = Math.ceil(size / (Math.max(1, workers) * PIECES_PER_WORKER));
+export function choosePieceBytes(size: number, workers: number, windowBytes?: number): number {
+  // In ordered mode every worker needs a piece inside the window, with room for the next ones.
+  const spread = windowBytes === undefined ? size : Math.min(size, windowBytes / 2);
+  const perPiece = Math.ceil(spread / (Math.max(1, workers) * PIECES_PER_WORKER));
   const rounded = Math.ceil(perPiece / MIN_SPLIT_BYTES) * MIN_SPLIT_BYTES;
   return clamp(rounded, MIN_SPLIT_BYTES, MAX_PIECE_BYTES);
 }
