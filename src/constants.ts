@@ -372,8 +372,6 @@ export const STREAM_RECHECK_MS = 250;
 export const PREVIEW_WAIT_MS = 60_000;
 /** A preview asks for this much ahead of what it sends, so the player does not wait on each piece. */
 export const PREVIEW_AHEAD_BYTES = 4 * MiB;
-/** Random bytes of the daemon's preview key (hex-encoded in its file). */
-export const PREVIEW_KEY_BYTES = 32;
 /** Hex digits of a preview token (an HMAC-SHA-256 of the download's id, cut). */
 export const PREVIEW_TOKEN_HEX_DIGITS = 32;
 

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyInOrder, type FileView, type OrderedSource } from '../client/ordered-output.js';
 import type { DownloadHandle } from '../engine/download-handle.js';
-import type { Piece } from '../engine/piece-map.js';
 
 /** A private folder (mode 0700) for the bytes on their way to stdout. */
 export function makeStreamFolder(): Promise<string> {
@@ -43,7 +42,7 @@ function sourceOf(handle: DownloadHandle): OrderedSource {
       const status = handle.status();
       return {
         output: status.output,
-        prefixBytes: prefixOf(status.pieces),
+        pieces: status.pieces,
         complete: status.state === 'complete',
         size: status.totalBytes,
       };
@@ -51,14 +50,4 @@ function sourceOf(handle: DownloadHandle): OrderedSource {
     advance: (position) => handle.reading.advanceReader(position),
     wait: (maxWaitMs, signal) => handle.reading.waitForBytes(maxWaitMs, signal),
   };
-}
-
-/** Bytes from offset 0 without a gap; pieces are sorted by start. */
-export function prefixOf(pieces: readonly Piece[]): number {
-  let end = 0;
-  for (const piece of pieces) {
-    if (piece.start > end) break;
-    end = Math.max(end, piece.end);
-  }
-  return end;
 }

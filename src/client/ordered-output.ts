@@ -1,20 +1,22 @@
 /**
- * Copies a download to a stream in order while it is still running: each prefix of the file
- * that is on disk is read back from the part file and written out, and the reader position it
- * reaches moves the scheduler's window, so a slow consumer slows the download instead of
- * filling memory. Memory holds one read (STREAM_READ_BYTES) and the stream's own buffer.
+ * Copies a download's bytes to a stream in order while it is still running: each stretch of
+ * the file that is on disk is read back from the part file and written out. `-o -` copies the
+ * whole file and moves the scheduler's window as it goes, so a slow consumer slows the
+ * download instead of filling memory; a preview copies one range and asks for the bytes it
+ * waits for first. Memory holds one read (STREAM_READ_BYTES) and the stream's own buffer.
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import { STREAM_READ_BYTES, STREAM_RECHECK_MS } from '../constants.js';
 import { abortError, DdmError } from '../errors.js';
 import { partPath } from '../storage/download-store.js';
+import type { ByteRange } from '../types/byte-range.js';
 
 /** Where a download's bytes are now, as a reader sees it. */
 export interface FileView {
   /** The final path, once known (the bytes are in its `.part` until complete). */
   output: string | undefined;
-  /** Bytes from offset 0 on disk without a gap. */
-  prefixBytes: number;
+  /** Ranges on disk, sorted by start (they may touch or overlap). */
+  pieces: readonly ByteRange[];
   /** The file is final: every byte is at `output`. */
   complete: boolean;
   /** The file's length, once known. */
@@ -24,38 +26,77 @@ export interface FileView {
 export interface OrderedSource {
   view(): FileView;
   /** The consumer took every byte before `position`. */
-  advance(position: number): void;
+  advance?(position: number): void;
+  /** The copy waits for the bytes at `position`, up to `end`. */
+  want?(position: number, end: number): void;
   /** Resolves when bytes land or the download changes state (or after `maxWaitMs`). */
   wait(maxWaitMs: number, signal: AbortSignal): Promise<void>;
 }
 
-/** Writes the whole file to `out` in order; returns the number of bytes written. */
+export interface CopyRange {
+  start: number;
+  /** Exclusive; absent: to the end of the file, whenever that is known. */
+  end?: number;
+  /** A wait for bytes longer than this fails with TIMEOUT; absent: no bound. */
+  maxWaitMs?: number;
+}
+
+/** Writes [start, end) of the download to `out` in order; returns the number of bytes written. */
 export async function copyInOrder(
   source: OrderedSource,
   out: NodeJS.WritableStream,
   signal: AbortSignal,
+  range: CopyRange = { start: 0 },
 ): Promise<number> {
   const file = new FollowedFile();
-  let position = 0;
+  let position = range.start;
+  let waitingSince: number | undefined;
   try {
     for (;;) {
       if (signal.aborted) throw abortError(signal);
       const view = source.view();
-      const available = view.complete ? (view.size ?? (await file.size(view))) : view.prefixBytes;
-      if (view.complete && position >= available) return position;
-      if (position >= available || view.output === undefined) {
+      const fileEnd = view.complete ? (view.size ?? (await file.size(view))) : view.size;
+      const end = Math.min(range.end ?? Number.POSITIVE_INFINITY, fileEnd ?? Number.POSITIVE_INFINITY);
+      if (position >= end) return position - range.start;
+      const available = availableEnd(view, position, end);
+      if (available <= position) {
+        waitingSince ??= Date.now();
+        if (range.maxWaitMs !== undefined && Date.now() - waitingSince > range.maxWaitMs) {
+          throw new DdmError(
+            'TIMEOUT',
+            `the bytes at ${position} did not arrive within ${range.maxWaitMs} ms`,
+          );
+        }
+        source.want?.(position, end);
         await source.wait(STREAM_RECHECK_MS, signal);
         continue;
       }
-      const length = Math.min(available - position, STREAM_READ_BYTES);
-      const bytes = await file.read(view, position, length);
+      waitingSince = undefined;
+      const bytes = await file.read(view, position, available - position);
       await writeWithBackpressure(out, bytes, signal);
       position += bytes.byteLength;
-      source.advance(position);
+      source.advance?.(position);
     }
   } finally {
     await file.close();
   }
+}
+
+/** Where the bytes that can be read from `position` on end, before `end`. */
+function availableEnd(view: FileView, position: number, end: number): number {
+  if (view.complete) return end;
+  if (view.output === undefined) return position;
+  return Math.min(end, coveredEnd(view.pieces, position));
+}
+
+/** Where the bytes on disk that start at or before `from` end without a gap (`from` if none). */
+export function coveredEnd(pieces: readonly ByteRange[], from: number): number {
+  let end = from;
+  for (const piece of pieces) {
+    if (piece.start > end) break;
+    end = Math.max(end, piece.end);
+  }
+  return end;
 }
 
 /**
@@ -65,8 +106,10 @@ export async function copyInOrder(
 class FollowedFile {
   #handle: FileHandle | undefined;
 
-  async read(view: FileView, position: number, length: number): Promise<Buffer> {
+  /** At most STREAM_READ_BYTES of what is asked. */
+  async read(view: FileView, position: number, wanted: number): Promise<Buffer> {
     const handle = await this.#open(view);
+    const length = Math.min(wanted, STREAM_READ_BYTES);
     const buffer = Buffer.allocUnsafe(length);
     let filled = 0;
     while (filled < length) {
