@@ -98,6 +98,8 @@ export interface LiveDownload {
   /** Bytes of `range` are fetched before any other (a preview waits for them). */
   prioritize(range: ByteRange): void;
   unprioritize(range: ByteRange): void;
+  /** Helpers' bytes on disk whose spot checks have not passed yet: readers hold back from them. */
+  uncheckedRanges(): ByteRange[];
 }
 
 export interface DownloadHooks {
@@ -443,6 +445,7 @@ async function runSegmented(
       engine.poke();
     },
     unprioritize: (range) => scheduler.unprioritize(range),
+    uncheckedRanges: () => store.peerRanges.unchecked,
   });
   if (context.recruitment) {
     verifier = createVerifier(store, emit, engine, scheduler, readOrigin, runController.signal);

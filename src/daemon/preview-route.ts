@@ -142,7 +142,8 @@ function runningFile(handle: DownloadHandle, output: string, size: number): Serv
   const source: OrderedSource = {
     view: () => {
       const status = handle.status();
-      return { output, pieces: status.pieces, complete: status.state === 'complete', size };
+      const pieces = handle.reading.readable(status.pieces);
+      return { output, pieces, complete: status.state === 'complete', size };
     },
     // What the player waits for goes first; the range moves on with the response.
     want: (position, end) => {

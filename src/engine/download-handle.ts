@@ -405,7 +405,7 @@ export class DownloadHandle {
         onLive: (live) => this.#onLive(live),
         onCommitted: (source, start, end) => {
           this.#pieces.add(source, start, end);
-          this.reading.landed();
+          this.reading.landed(start);
         },
         ...(this.reading.windowBytes === undefined ? {} : { windowBytes: this.reading.windowBytes }),
         throttle: async (_kind, bytes, throttleSignal) => {

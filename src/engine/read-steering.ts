@@ -4,6 +4,7 @@
  * bytes land. It outlives runs (pause, relink): each new run gets the window and urgent ranges.
  */
 import type { LiveDownload } from '../client/download.js';
+import { RangeSet } from '../scheduler/range-set.js';
 import type { ByteRange } from '../types/byte-range.js';
 import { Notifier } from '../util/notifier.js';
 
@@ -13,6 +14,7 @@ export class ReadSteering {
   #live: LiveDownload | undefined;
   readonly #urgent = new Set<ByteRange>();
   readonly #landed = new Notifier();
+  #rewrittenAt: number | undefined;
 
   /** Ordered mode for the runs started from now on; undefined: the whole file at once. */
   get windowBytes(): number | undefined {
@@ -51,9 +53,34 @@ export class ReadSteering {
     this.#landed.notify();
   }
 
-  /** Bytes reached the disk, or the download changed state. */
-  landed(): void {
+  /**
+   * Bytes from `start` on reached the disk (or, without `start`, the download changed state).
+   * Bytes landing again behind an ordered reader were fetched again because a helper lied
+   * about them (its spot check failed after they were written): the reader got wrong bytes.
+   */
+  landed(start?: number): void {
+    if (start !== undefined && this.#windowBytes !== undefined && start < this.#reader) {
+      this.#rewrittenAt ??= start;
+    }
     this.#landed.notify();
+  }
+
+  /**
+   * What a reader may pass on now: while a run goes, the bytes it counts as done (a liar's
+   * ranges leave them at once) less helpers' bytes whose spot checks are pending, since bytes
+   * sent cannot be taken back; between runs, `onDisk`.
+   */
+  readable(onDisk: readonly ByteRange[]): ByteRange[] {
+    const live = this.#live;
+    if (live === undefined) return [...onDisk];
+    const free = new RangeSet(live.doneRanges());
+    for (const range of live.uncheckedRanges()) free.subtract(range.start, range.end);
+    return free.toArray();
+  }
+
+  /** Where bytes an ordered reader had taken were written again, if they were. */
+  get rewrittenAt(): number | undefined {
+    return this.#rewrittenAt;
   }
 
   /** Resolves when bytes land or the state changes, after `maxWaitMs`, or on abort. */

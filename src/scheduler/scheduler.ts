@@ -211,10 +211,11 @@ export class Scheduler {
       return lowest === undefined ? undefined : this.#cut(lowest, 'low');
     }
     const limit = Math.min(this.size, this.#reader + windowBytes);
-    const lowest = this.#untaken.firstWithin(this.#reader, limit);
+    // Untaken bytes behind the reader were reopened (a helper lied): they are still needed.
+    const lowest = this.#untaken.firstWithin(0, limit);
     if (lowest === undefined) return undefined;
     if (this.#isMuchSlower(worker, now)) {
-      return this.#cut(this.#untaken.lastWithin(this.#reader, limit)!, 'high');
+      return this.#cut(this.#untaken.lastWithin(lowest.start, limit)!, 'high');
     }
     return this.#cut(lowest, 'low');
   }

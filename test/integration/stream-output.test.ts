@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { STREAM_WINDOW_BYTES } from '../../src/constants.js';
 import { CLI_TIMEOUT_MS, DDM_BIN, runCli, sha256, testData } from '../helpers/cli.js';
+import { startLyingPeer } from '../helpers/lying-peer.js';
 import { type Node, startPeer, stopAll, TEST_SECRET } from '../helpers/swarm.js';
 import { startTestOrigin } from '../helpers/test-origin.js';
 
@@ -155,6 +156,22 @@ describe('ddm get -o -', { timeout: 240_000 }, () => {
       assert.ok(peerBytes > 0, `the helpers delivered: ${JSON.stringify(done.sources)}`);
     } finally {
       await stopAll(peers);
+      await origin.close();
+    }
+  });
+
+  test("a helper's bytes go to stdout only after their spot checks: a liar is caught before", async () => {
+    const data = testData(12 * MiB, 9);
+    const origin = await startTestOrigin({ data, rateBytesPerSec: 2 * MiB });
+    const liar = await startLyingPeer(data, 'shift', TEST_SECRET, { rateBytesPerSec: 2 * MiB });
+    try {
+      const result = await streamGet([origin.url, '--connections', '2', '--peer', liar.url]);
+      assert.ok(liar.fetches > 0, 'the liar delivered bytes');
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /peer liar-shift dropped: sent bytes that differ from the origin/);
+      assert.equal(result.sha256, sha256(data), 'none of its bytes reached stdout');
+    } finally {
+      await liar.close();
       await origin.close();
     }
   });

@@ -140,3 +140,18 @@ describe('Scheduler in ordered mode', () => {
     assert.throws(() => s.advanceReader(-1), RangeError);
   });
 });
+
+describe('Scheduler in ordered mode, after a lie', () => {
+  it('fetches reopened bytes behind the reader again', () => {
+    const s = scheduler({ size: 8 * MiB, windowBytes: 2 * MiB });
+    let now = 0;
+    for (const worker of ['a', 'b', 'c', 'd']) {
+      now = deliverAll(s, take(s, worker, now), MiB, now);
+      s.advanceReader(s.doneRanges()[0]!.end);
+    }
+    assert.ok(s.isComplete);
+    s.reopen(MiB, 2 * MiB);
+    const again = take(s, 'a', now);
+    assert.deepEqual([again.start, again.end], [MiB, 2 * MiB]);
+  });
+});

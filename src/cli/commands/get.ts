@@ -70,7 +70,7 @@ export async function runGetCommand(
       handles.push(handle);
     }
     const waits = toStdout
-      ? [streamDownload(handles[0]!, context.stdout, context.signal).then(() => handles[0]!.finished())]
+      ? [streamDownload(handles[0]!, context.stdout, context.signal)]
       : handles.map((handle) => handle.finished());
     const outcomes = await Promise.allSettled(waits);
     for (const renderer of renderers) renderer.stop();
