@@ -86,11 +86,8 @@ export async function runGetCommand(
   }
 }
 
-/** `-o -` is one file in order: one URL, and no folder to put it in. */
+/** `-o -` is one file in order (collectEntries refused several URLs), with no folder to put it in. */
 function checkStdoutUse(values: Record<string, unknown>, entries: readonly InputEntry[]): void {
-  if (entries.length > 1) {
-    throw new DdmError('USAGE', '-o - writes one file to stdout: give one URL (several need --dir)');
-  }
   if (values.dir !== undefined) {
     throw new DdmError('USAGE', '-o - writes to stdout, so --dir has nothing to do: drop one of them');
   }
