@@ -122,7 +122,8 @@ describe('ddm get -o -', { timeout: 240_000 }, () => {
       const result = await streamGet([origin.url, '--json']);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.sha256, sha256(data));
-      assert.match(result.stderr, /"type":"done"/);
+      assert.match(result.stderr, /"type":"done","output":"stdout"/);
+      assert.doesNotMatch(result.stderr, /ddm-stdout-/, 'the temporary path is not shown');
     } finally {
       await origin.close();
     }

@@ -61,7 +61,7 @@ export async function runGetCommand(
       const human = !json && !quiet ? humanRenderer(context.stderr, { bar }) : undefined;
       if (human) renderers.push(human);
       const onEvent = (engineEvent: DownloadEvent) => {
-        const event = withFlagsInEvent(engineEvent);
+        const event = withFlagsInEvent(toStdout ? onStdout(engineEvent) : engineEvent);
         human?.onEvent(event);
         emitJson?.(event);
       };
@@ -84,6 +84,11 @@ export async function runGetCommand(
     await trust?.close();
     if (streamFolder !== undefined) await removeStreamFolder(streamFolder);
   }
+}
+
+/** With `-o -` the file's path is a temporary one, gone at the end: events name stdout instead. */
+function onStdout(event: DownloadEvent): DownloadEvent {
+  return event.type === 'start' || event.type === 'done' ? { ...event, output: 'stdout' } : event;
 }
 
 /** `-o -` is one file in order (collectEntries refused several URLs), with no folder to put it in. */
