@@ -204,6 +204,38 @@ describe('ddm get -o -', { timeout: 240_000 }, () => {
     }
   });
 
+  test('a reader that goes away ends ddm at once and quietly, and nothing is left behind', async () => {
+    const origin = await startTestOrigin({ data: testData(40 * MiB, 10), rateBytesPerSec: 4 * MiB });
+    try {
+      const before = await streamFolders();
+      const child = spawn(process.execPath, [DDM_BIN, 'get', origin.url, '-o', '-', '--quiet'], {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          XDG_CONFIG_HOME: '/nonexistent-ddm-test-config',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      // `| head -c 1`: the first bytes, then the pipe is closed.
+      child.stdout!.once('data', () => child.stdout!.destroy());
+      const started = Date.now();
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.ok(Date.now() - started < 20_000, 'ddm ended soon after its reader');
+      assert.equal(code, 130);
+      assert.equal(
+        stderr,
+        'ddm: error [ABORTED]: stdout was closed (-o - does not resume: a new run starts over)\n',
+      );
+      assert.deepEqual(await streamFolders(), before, 'the temporary folder is gone');
+    } finally {
+      await origin.close();
+    }
+  });
+
   test('-o - with several URLs, or with --dir, is a usage error', async () => {
     const several = await runCli(['get', 'http://127.0.0.1:9/a', 'http://127.0.0.1:9/b', '-o', '-']);
     assert.equal(several.code, 2);

@@ -74,7 +74,8 @@ export async function runGetCommand(
       : handles.map((handle) => handle.finished());
     const outcomes = await Promise.allSettled(waits);
     for (const renderer of renderers) renderer.stop();
-    return exitCodeOf(outcomes, context, values.verbose === true, emitJson);
+    const settled = toStdout ? outcomes.map(notResumable) : outcomes;
+    return exitCodeOf(settled, context, values.verbose === true, emitJson);
   } catch (error) {
     for (const renderer of renderers) renderer.stop();
     return report(withFlagNames(error), context, values.verbose === true, emitJson);
@@ -84,6 +85,20 @@ export async function runGetCommand(
     await trust?.close();
     if (streamFolder !== undefined) await removeStreamFolder(streamFolder);
   }
+}
+
+/** An interrupted `-o -` has nothing to resume from: its part file goes with its folder. */
+function notResumable(outcome: PromiseSettledResult<unknown>): PromiseSettledResult<unknown> {
+  if (outcome.status === 'fulfilled' || !isDdmError(outcome.reason, 'ABORTED')) return outcome;
+  const reason = new DdmError(
+    'ABORTED',
+    `${outcome.reason.message} (-o - does not resume: a new run starts over)`,
+    {
+      cause: outcome.reason,
+      details: { ...outcome.reason.details, resumable: false },
+    },
+  );
+  return { status: 'rejected', reason };
 }
 
 /** With `-o -` the file's path is a temporary one, gone at the end: events name stdout instead. */
