@@ -75,7 +75,7 @@ describe('preview of a running download', { timeout: 240_000 }, () => {
       const data = testData(SIZE, 11);
       const origin = await startTestOrigin({ data, rateBytesPerSec: ORIGIN_RATE });
       const peers: Node[] = [];
-      const daemon = await startDaemon(join(home, 'state'), join(home, 'downloads'));
+      let daemon = await startDaemon(join(home, 'state'), join(home, 'downloads'));
       const rpc = (method: string, ...params: unknown[]) =>
         call(daemon.url, daemon.secret, method, ...params);
       try {
@@ -152,6 +152,16 @@ describe('preview of a running download', { timeout: 240_000 }, () => {
         const whole = await curl([url]);
         assert.equal(whole.status, 200, whole.stderr);
         assert.equal(sha256(whole.body), sha256(data));
+
+        // A restarted daemon keeps the address: the same token, the finished file behind it.
+        daemon.cli.child.kill('SIGTERM');
+        await daemon.cli.exited;
+        daemon = await startDaemon(join(home, 'state'), join(home, 'downloads'));
+        const again = (await rpc('ddm.getPreviewUrl', gid)) as { path: string };
+        assert.equal(again.path, path);
+        const reopened = await curl(['-r', '1000-1999', `${daemon.url}${path}`]);
+        assert.equal(reopened.status, 206, reopened.stderr);
+        assert.equal(sha256(reopened.body), sha256(data.subarray(1000, 2000)));
       } finally {
         daemon.cli.child.kill('SIGTERM');
         await daemon.cli.exited;
