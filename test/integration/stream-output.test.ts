@@ -16,7 +16,7 @@ import { type Node, startPeer, stopAll, TEST_SECRET } from '../helpers/swarm.js'
 import { startTestOrigin } from '../helpers/test-origin.js';
 
 const MiB = 1024 * 1024;
-/** The throttled consumer: the issue's 1 MB/s would make a file of several windows take a minute. */
+/** The throttled consumer of a whole file of several windows (at 1 MB/s it would take a minute; the 1 MB/s test reads ten seconds). */
 const READER_BYTES_PER_SEC = 4_000_000;
 
 interface Streamed {
@@ -38,6 +38,8 @@ function streamGet(
   args: readonly string[],
   readBytesPerSec?: number,
   served: () => number = () => 0,
+  /** The reader leaves (closes the pipe) once it has this many bytes. */
+  stopAfterBytes = Number.POSITIVE_INFINITY,
 ): Promise<Streamed> {
   const child = spawn(process.execPath, [DDM_BIN, 'get', ...args, '-o', '-'], {
     env: {
@@ -68,6 +70,10 @@ function streamGet(
     for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
       hash.update(chunk);
       bytes += chunk.byteLength;
+      if (bytes >= stopAfterBytes) {
+        child.stdout!.destroy();
+        break;
+      }
       if (readBytesPerSec !== undefined) {
         const dueMs = (bytes / readBytesPerSec) * 1000 - (Date.now() - started);
         if (dueMs > 0) await delay(dueMs);
@@ -199,6 +205,33 @@ describe('ddm get -o -', { timeout: 240_000 }, () => {
       assert.ok(result.peakRssBytes !== undefined, 'VmHWM was read');
       // Node's own footprint plus a window's worth of slack; a file held in memory would be 48 MiB more.
       assert.ok(result.peakRssBytes < 160 * MiB, `peak RSS ${(result.peakRssBytes / MiB).toFixed(0)} MiB`);
+    } finally {
+      await origin.close();
+    }
+  });
+
+  test('a reader at 1 MB/s holds the download back to a window ahead of it, in bounded memory', async () => {
+    const data = testData(3 * STREAM_WINDOW_BYTES, 12);
+    const origin = await startTestOrigin({ data });
+    try {
+      // Ten seconds of reading at 1 MB/s, then the reader leaves.
+      const result = await streamGet(
+        [origin.url, '--connections', '4', '--quiet'],
+        1_000_000,
+        () => origin.bytesServed,
+        10_000_000,
+      );
+      assert.equal(result.code, 130, result.stderr);
+      assert.ok(result.bytes >= 10_000_000);
+      assert.ok(
+        origin.bytesServed < result.bytes + STREAM_WINDOW_BYTES + 12 * MiB,
+        `the origin sent ${(origin.bytesServed / MiB).toFixed(1)} MiB for ${(result.bytes / MiB).toFixed(1)} MiB read`,
+      );
+      assert.ok(result.peakAheadBytes < STREAM_WINDOW_BYTES + 12 * MiB);
+      assert.ok(
+        result.peakRssBytes !== undefined && result.peakRssBytes < 160 * MiB,
+        `peak RSS ${result.peakRssBytes}`,
+      );
     } finally {
       await origin.close();
     }
