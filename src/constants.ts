@@ -367,6 +367,20 @@ export const RATE_LIMIT_BURST_MS = 100;
 /** A throttled reader re-reads the limit at least this often, so a changed limit applies at once. */
 export const RATE_LIMIT_RECHECK_MS = 100;
 
+// --- Reading while downloading (-o -, previews) ------------------------------------------------
+/** `-o -`: ranges are fetched at most this far ahead of what stdout has taken (disk, not memory). */
+export const STREAM_WINDOW_BYTES = 16 * MiB;
+/** Largest read from the part file for one write to stdout or to a preview's response. */
+export const STREAM_READ_BYTES = 1 * MiB;
+/** A reader waiting for bytes looks again at least this often, whatever it was told. */
+export const STREAM_RECHECK_MS = 250;
+/** A preview request waits this long at most for bytes not yet on disk, then answers 503. */
+export const PREVIEW_WAIT_MS = 60_000;
+/** A preview asks for this much ahead of what it sends, so the player does not wait on each piece. */
+export const PREVIEW_AHEAD_BYTES = 4 * MiB;
+/** Hex digits of a preview token (an HMAC-SHA-256 of the download's id, cut). */
+export const PREVIEW_TOKEN_HEX_DIGITS = 32;
+
 // --- Daemon -----------------------------------------------------------------------------------
 /** `ddm daemon` listens here by default: loopback, aria2's RPC port. */
 export const DEFAULT_DAEMON_PORT = 6800;
@@ -375,6 +389,7 @@ export const DAEMON_SECRET_BYTES = 32;
 /** File names in the state directory ($XDG_STATE_HOME/ddm). */
 export const SESSION_FILE_NAME = 'session.json';
 export const DAEMON_SECRET_FILE_NAME = 'daemon-secret';
+export const PREVIEW_KEY_FILE_NAME = 'preview-key';
 
 // --- JSON-RPC (aria2's, served by the daemon at /jsonrpc) -------------------------------------
 /** The largest JSON-RPC request, over HTTP or in one WebSocket message: aria2's limit. */

@@ -34,6 +34,7 @@ const EVENTS_SHOWN = 50;
 export function DetailPage({ store, state, gid, navigate }) {
   const download = state.downloads.find((candidate) => candidate.id === gid);
   const live = usePolled(store, gid, state.connection === 'open');
+  const preview = usePreviewPath(store, gid, state.connection === 'open');
   const [problem, setProblem] = useState(null);
   if (!download) {
     return html`<section class="page">
@@ -66,6 +67,11 @@ export function DetailPage({ store, state, gid, navigate }) {
         <p class="muted break">${download.url}</p>
       </div>
       <div class="header-actions">
+        ${
+          preview && download.state !== 'error'
+            ? html`<a class="button" href=${preview} target="_blank" rel="noopener" title="Opens the file in a new tab (or copy the link into a media player); parts not downloaded yet are fetched first">${download.state === 'complete' ? 'Open' : 'Open while downloading'}</a>`
+            : null
+        }
         ${canPause(download) ? html`<button class="button" onClick=${act(pause)}>Pause</button>` : null}
         ${canResume(download) ? html`<button class="button" onClick=${act(resume)}>Resume</button>` : null}
         ${canRetry(download) ? html`<button class="button" onClick=${act(retry, () => navigate('#/'))}>Retry</button>` : null}
@@ -177,6 +183,25 @@ function NewLinkForm({ store, download }) {
       </div>
     </form>
   </section>`;
+}
+
+/** The download's preview address (stable for the download): fetched once per page. */
+function usePreviewPath(store, gid, connected) {
+  const [path, setPath] = useState(null);
+  useEffect(() => {
+    if (!connected) return undefined;
+    let stopped = false;
+    store.rpc.call('ddm.getPreviewUrl', [gid]).then(
+      (answer) => {
+        if (!stopped) setPath(answer.path);
+      },
+      () => {},
+    );
+    return () => {
+      stopped = true;
+    };
+  }, [store, gid, connected]);
+  return path;
 }
 
 /** The piece map, sources and events of one download, fetched again every second while shown. */

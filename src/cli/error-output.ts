@@ -3,7 +3,9 @@ import { type DdmError, EXIT, isDdmError } from '../errors.js';
 /** Prints one clear line (with the stable code) for an error and returns the exit code. */
 export function printError(error: unknown, stderr: NodeJS.WritableStream, verbose: boolean): number {
   if (isDdmError(error)) {
-    const hint = error.code === 'ABORTED' ? ' (run the same command again to resume)' : '';
+    // `-o -` keeps nothing to resume from (details.resumable false).
+    const resumable = error.details.resumable !== false;
+    const hint = error.code === 'ABORTED' && resumable ? ' (run the same command again to resume)' : '';
     stderr.write(`ddm: error [${error.code}]: ${error.message}${hint}\n`);
     if (verbose) stderr.write(`${describeCause(error)}\n`);
     return error.exitCode;

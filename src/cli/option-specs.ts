@@ -150,7 +150,13 @@ const QUEUE_OPTIONS: readonly OptionSpec[] = [
 ];
 
 export const GET_OPTIONS: readonly OptionSpec[] = [
-  { key: 'output', flags: '-o, --output <file>', description: 'write to FILE', kind: 'string' },
+  {
+    key: 'output',
+    flags: '-o, --output <file>',
+    description:
+      'write to FILE; `-o -` writes the file to stdout in order while every connection and helper fetches (one URL; no resume: an interrupted stream starts over)',
+    kind: 'string',
+  },
   {
     key: 'dir',
     flags: '--dir <dir>',

@@ -96,6 +96,13 @@ export interface LiveDownload {
   retireSource(sourceId: string): void;
   doneRanges(): ByteRange[];
   stats(): WorkerStats[];
+  /** Ordered mode: the consumer took every byte before `position` (see DownloadHooks.windowBytes). */
+  advanceReader(position: number): void;
+  /** Bytes of `range` are fetched before any other (a preview waits for them). */
+  prioritize(range: ByteRange): void;
+  unprioritize(range: ByteRange): void;
+  /** Helpers' bytes on disk whose spot checks have not passed yet: readers hold back from them. */
+  uncheckedRanges(): ByteRange[];
 }
 
 export interface DownloadHooks {
@@ -109,6 +116,8 @@ export interface DownloadHooks {
   peersEnabled?: () => boolean;
   /** The origin answered the probe: what a new link for this download must match (identity check). */
   onProbed?: (facts: ProbedFile) => void;
+  /** Ordered mode: ranges only within this many bytes ahead of the reader (LiveDownload.advanceReader). */
+  windowBytes?: number;
 }
 
 /** What the probe learnt that names the file: a replacement link must serve the same. */
@@ -437,9 +446,11 @@ async function runSegmented(
   }
   const workers =
     plans.reduce((sum, plan) => sum + plan.slots, 0) + (context.recruitment?.expectedSlots ?? 0);
+  const windowBytes = options.hooks?.windowBytes;
   const scheduler = new Scheduler({
     size,
-    pieceBytes: choosePieceBytes(size, workers),
+    pieceBytes: choosePieceBytes(size, workers, windowBytes),
+    ...(windowBytes === undefined ? {} : { windowBytes }),
     minSplitBytes: MIN_SPLIT_BYTES,
     stallTimeoutMs: STALL_TIMEOUT_MS,
     slowFactor: SLOW_WORKER_FACTOR,
@@ -500,6 +511,16 @@ async function runSegmented(
     },
     doneRanges: () => scheduler.doneRanges(),
     stats: () => engine.stats(),
+    advanceReader: (position) => {
+      scheduler.advanceReader(Math.min(position, size));
+      engine.poke();
+    },
+    prioritize: (range) => {
+      scheduler.prioritize(range);
+      engine.poke();
+    },
+    unprioritize: (range) => scheduler.unprioritize(range),
+    uncheckedRanges: () => store.peerRanges.unchecked,
   });
   if (context.recruitment || mirrors.length > 0) {
     verifier = createVerifier(store, emit, engine, scheduler, readOrigin, runController.signal);

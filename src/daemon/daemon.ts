@@ -9,7 +9,12 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { DAEMON_SECRET_FILE_NAME, SESSION_FILE_NAME, SWARM_SECRET_FILE_NAME } from '../constants.js';
+import {
+  DAEMON_SECRET_FILE_NAME,
+  PREVIEW_KEY_FILE_NAME,
+  SESSION_FILE_NAME,
+  SWARM_SECRET_FILE_NAME,
+} from '../constants.js';
 import { createEngine, type Engine } from '../engine/engine.js';
 import {
   type FinishedDownload,
@@ -28,6 +33,8 @@ import { type DaemonRoute, routeRequests } from './daemon-routes.js';
 import { DaemonHelperRole, type HelperRole } from './helper-role.js';
 import { HelperService } from './helper-service.js';
 import { daemonHostNames } from './host-names.js';
+import { createPreviewRoute } from './preview-route.js';
+import { previewTokens } from './preview-token.js';
 import {
   type DaemonSettings,
   DaemonSettingsStore,
@@ -100,6 +107,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     options.rpcSecret === undefined ? join(options.stateDir, DAEMON_SECRET_FILE_NAME) : undefined;
   const secret = options.rpcSecret ?? (await loadOrCreateSecret(secretPath!));
   const sessionPath = join(options.stateDir, SESSION_FILE_NAME);
+  // Its own key, not the RPC secret: a preview address must not give anything away about it.
+  const previews = previewTokens(await loadOrCreateSecret(join(options.stateDir, PREVIEW_KEY_FILE_NAME)));
   const session = await loadSession(sessionPath);
   const engine = createEngine({
     ...(options.peerDispatcher ? { peerDispatcher: options.peerDispatcher } : {}),
@@ -201,10 +210,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
     shutdown: () => requestStop(),
     authorizeRequest: uiSessions.authorizeRequest,
+    previewUrl: (gid) => {
+      const path = previews.pathFor(gid);
+      return { path, url: `${browserUrl(options.host, port)}${path}` };
+    },
   });
   const routes: DaemonRoute[] = [
     rpc,
     createUiRoute({ sessions: uiSessions, allowedHosts }),
+    createPreviewRoute({ tokens: previews, download: (gid) => engine.get(gid), finished, allowedHosts }),
     helperService.route,
   ];
   const router = routeRequests(routes);

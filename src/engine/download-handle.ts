@@ -25,6 +25,7 @@ import { identityMismatch, sizeMismatch } from '../storage/file-identity.js';
 import { childController } from '../util/abort.js';
 import { RateLimiter } from '../util/rate-limiter.js';
 import { PieceMap } from './piece-map.js';
+import { ReadSteering } from './read-steering.js';
 import { checkUrl, type DownloadRequest } from './request.js';
 import { SourceStates } from './source-states.js';
 import type { DownloadState, DownloadStatus, HandleEvent, LiveOptions } from './types.js';
@@ -81,6 +82,8 @@ export class DownloadHandle {
   #state: DownloadState = 'waiting';
   readonly #listeners = new Set<(event: HandleEvent) => void>();
   readonly #pieces = new PieceMap();
+  /** Readers of the bytes while the download runs (`-o -`, the daemon's preview). */
+  readonly reading = new ReadSteering();
   readonly #limiter: RateLimiter;
   readonly #options: LiveOptions;
   readonly #settled: Promise<DownloadResult>;
@@ -401,7 +404,11 @@ export class DownloadHandle {
       ...(swarm ? { swarm } : {}),
       hooks: {
         onLive: (live) => this.#onLive(live),
-        onCommitted: (source, start, end) => this.#pieces.add(source, start, end),
+        onCommitted: (source, start, end) => {
+          this.#pieces.add(source, start, end);
+          this.reading.landed(start);
+        },
+        ...(this.reading.windowBytes === undefined ? {} : { windowBytes: this.reading.windowBytes }),
         throttle: async (_kind, bytes, throttleSignal) => {
           await this.#limiter.take(bytes, throttleSignal);
           await this.environment.globalLimiter.take(bytes, throttleSignal);
@@ -576,6 +583,7 @@ export class DownloadHandle {
       this.#lastSources = this.#live.stats();
     }
     this.#live = live;
+    this.reading.attach(live);
   }
 
   #onEvent(event: DownloadEvent): void {
@@ -600,6 +608,7 @@ export class DownloadHandle {
     const previous = this.#state;
     if (previous === state) return;
     this.#state = state;
+    this.reading.landed();
     this.#emit({ type: 'state', state, previous });
     this.environment.changed();
   }

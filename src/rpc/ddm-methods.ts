@@ -37,6 +37,11 @@ export function ddmMethods({ deps, book }: MethodEnvironment): Record<string, Me
     'ddm.getSources': (params) => book.find(params.string(0)).status.sources,
     'ddm.getPieceMap': (params) => pieceMap(book.find(params.string(0)).status),
     'ddm.getEvents': (params) => book.events(params.string(0)),
+    'ddm.getPreviewUrl': (params) => {
+      const gid = book.find(params.string(0)).status.id;
+      if (!deps.previewUrl) throw methodError('This daemon serves no previews.');
+      return deps.previewUrl(gid);
+    },
     'ddm.getCommandLine': (params) => {
       const request = book.find(params.string(0)).request;
       if (!deps.commandLine) throw methodError('this daemon was started without the command-line vocabulary');

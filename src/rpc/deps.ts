@@ -37,6 +37,8 @@ export interface RpcDeps {
   shutdown?: () => void;
   /** The `ddm get` command line for a request (the CLI's vocabulary, handed in by `ddm daemon`). */
   commandLine?: (request: Record<string, unknown>) => string;
+  /** Where a download can be read while it runs (the daemon's preview route), path and full URL. */
+  previewUrl?: (gid: string) => { path: string; url: string };
   /** The download folder of downloads that name none (aria2's global `dir`); settings may change it. */
   dir: () => string;
 }

@@ -31,6 +31,20 @@ export class RangeSet {
     return this.#starts.length === 0 ? undefined : this.#rangeAt(0);
   }
 
+  /** The lowest part of the set inside [start, end), or undefined when none is. */
+  firstWithin(start: number, end: number): ByteRange | undefined {
+    const index = bisect(this.#ends, start, true, 0);
+    if (index >= this.#starts.length || this.#starts[index]! >= end) return undefined;
+    return { start: Math.max(start, this.#starts[index]!), end: Math.min(end, this.#ends[index]!) };
+  }
+
+  /** The highest part of the set inside [start, end), or undefined when none is. */
+  lastWithin(start: number, end: number): ByteRange | undefined {
+    const index = bisect(this.#starts, end, false, 0) - 1;
+    if (index < 0 || this.#ends[index]! <= start) return undefined;
+    return { start: Math.max(start, this.#starts[index]!), end: Math.min(end, this.#ends[index]!) };
+  }
+
   /** Copies of the ranges, sorted. */
   toArray(): ByteRange[] {
     return this.#starts.map((_, index) => this.#rangeAt(index));

@@ -39,6 +39,10 @@ export class Scheduler {
   /** Takeovers whose losers the caller has not yet been told about (reported by `sweep`). */
   #unreported: Revocation[] = [];
   #nextId = 1;
+  /** Ordered mode: everything before this offset the consumer has taken. */
+  #reader = 0;
+  /** Ranges someone waits for now (a preview's request): handed out before any other. */
+  readonly #urgent = new RangeSet();
 
   constructor(options: SchedulerOptions) {
     checkOptions(options);
@@ -90,7 +94,7 @@ export class Scheduler {
     }
     const worker = this.#worker(workerId);
     const range =
-      this.#takeUntaken() ?? this.#splitLargest(worker, now) ?? this.#takeOverSlowest(worker, now);
+      this.#takeUntaken(worker, now) ?? this.#splitLargest(worker, now) ?? this.#takeOverSlowest(worker, now);
     return range === undefined ? null : this.#assign(workerId, worker, range, now);
   }
 
@@ -112,6 +116,24 @@ export class Scheduler {
       flight.lastProgressAt = now;
     }
     return wanted;
+  }
+
+  /** Ordered mode: the consumer has taken every byte before `position`; the window moves on. */
+  advanceReader(position: number): void {
+    if (!Number.isSafeInteger(position) || position < 0 || position > this.size) {
+      throw new RangeError(`invalid reader position ${position}`);
+    }
+    this.#reader = Math.max(this.#reader, position);
+  }
+
+  /** The bytes of [start, end) are wanted now: they go out before any other, window or not. */
+  prioritize(range: ByteRange): void {
+    this.#urgent.add(range.start, Math.min(range.end, this.size));
+  }
+
+  /** Nobody waits for [start, end) any more. */
+  unprioritize(range: ByteRange): void {
+    this.#urgent.subtract(range.start, Math.min(range.end, this.size));
   }
 
   /** Claimed bytes are now in storage. */
@@ -175,14 +197,60 @@ export class Scheduler {
     return revoked;
   }
 
-  #takeUntaken(): ByteRange | undefined {
-    const lowest = this.#untaken.first();
+  /**
+   * The next piece from the untaken pool: urgent bytes first; then, in ordered mode, the lowest
+   * bytes of the window (a much slower worker gets the highest, so the fastest sources fetch
+   * what the reader needs next); otherwise the lowest untaken bytes.
+   */
+  #takeUntaken(worker: WorkerState, now: number): ByteRange | undefined {
+    const urgent = this.#firstUrgent();
+    if (urgent !== undefined) return this.#cut(urgent, 'low');
+    const { windowBytes } = this.#options;
+    if (windowBytes === undefined) {
+      const lowest = this.#untaken.first();
+      return lowest === undefined ? undefined : this.#cut(lowest, 'low');
+    }
+    const limit = Math.min(this.size, this.#reader + windowBytes);
+    // Untaken bytes behind the reader were reopened (a helper lied): they are still needed.
+    const lowest = this.#untaken.firstWithin(0, limit);
     if (lowest === undefined) return undefined;
-    let end = Math.min(lowest.end, lowest.start + this.#options.pieceBytes);
+    if (this.#isMuchSlower(worker, now)) {
+      return this.#cut(this.#untaken.lastWithin(lowest.start, limit)!, 'high');
+    }
+    return this.#cut(lowest, 'low');
+  }
+
+  /** The lowest untaken bytes that someone waits for. */
+  #firstUrgent(): ByteRange | undefined {
+    for (const wanted of this.#urgent.toArray()) {
+      const untaken = this.#untaken.firstWithin(wanted.start, wanted.end);
+      if (untaken !== undefined) return untaken;
+    }
+    return undefined;
+  }
+
+  /** A piece of at most pieceBytes from the low (or high) end of `free`, which is untaken. */
+  #cut(free: ByteRange, from: 'low' | 'high'): ByteRange {
+    const { pieceBytes, minSplitBytes } = this.#options;
+    let length = Math.min(free.end - free.start, pieceBytes);
     // A sliver left behind would later be fetched on its own, costing a whole request.
-    if (lowest.end - end < this.#options.minSplitBytes) end = lowest.end;
-    this.#untaken.subtract(lowest.start, end);
-    return { start: lowest.start, end };
+    if (free.end - free.start - length < minSplitBytes) length = free.end - free.start;
+    const piece =
+      from === 'low'
+        ? { start: free.start, end: free.start + length }
+        : { start: free.end - length, end: free.end };
+    this.#untaken.subtract(piece.start, piece.end);
+    return piece;
+  }
+
+  /** This worker is SLOW_WORKER_FACTOR times slower than the fastest one measured. */
+  #isMuchSlower(worker: WorkerState, now: number): boolean {
+    const rate = this.#trustedRate(worker, now);
+    if (rate === undefined) return false;
+    let fastest = 0;
+    for (const other of this.#workers.values())
+      fastest = Math.max(fastest, this.#trustedRate(other, now) ?? 0);
+    return fastest > this.#options.slowFactor * rate;
   }
 
   /** Splits the largest range in flight so that both workers should finish at the same time. */
@@ -268,9 +336,12 @@ export class Scheduler {
 /**
  * A piece size that gives each worker several pieces (so fast workers can pull more) without
  * making requests tiny: a whole number of MIN_SPLIT_BYTES, between MIN_SPLIT_BYTES and MAX_PIECE_BYTES.
+ * With a window (ordered mode) the pieces are cut from the window instead of the whole file.
  */
-export function choosePieceBytes(size: number, workers: number): number {
-  const perPiece = Math.ceil(size / (Math.max(1, workers) * PIECES_PER_WORKER));
+export function choosePieceBytes(size: number, workers: number, windowBytes?: number): number {
+  // In ordered mode every worker needs a piece inside the window, with room for the next ones.
+  const spread = windowBytes === undefined ? size : Math.min(size, windowBytes / 2);
+  const perPiece = Math.ceil(spread / (Math.max(1, workers) * PIECES_PER_WORKER));
   const rounded = Math.ceil(perPiece / MIN_SPLIT_BYTES) * MIN_SPLIT_BYTES;
   return clamp(rounded, MIN_SPLIT_BYTES, MAX_PIECE_BYTES);
 }
@@ -293,4 +364,8 @@ function checkOptions(options: SchedulerOptions): void {
   }
   if (!(stallTimeoutMs > 0)) throw new RangeError(`invalid stallTimeoutMs ${stallTimeoutMs}`);
   if (!(slowFactor >= 1)) throw new RangeError(`invalid slowFactor ${slowFactor}`);
+  const { windowBytes } = options;
+  if (windowBytes !== undefined && (!Number.isSafeInteger(windowBytes) || windowBytes <= 0)) {
+    throw new RangeError(`invalid windowBytes ${windowBytes}`);
+  }
 }

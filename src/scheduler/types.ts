@@ -32,6 +32,12 @@ export interface SchedulerOptions {
   stallTimeoutMs: number;
   /** In the tail, a free worker this many times faster than a busy one takes over its whole remainder. */
   slowFactor: number;
+  /**
+   * Ordered mode (a consumer reads the file front to back, e.g. stdout): only bytes in
+   * [reader, reader + windowBytes) are handed out, lowest first, so memory and disk ahead of the
+   * reader stay bounded and the reader waits as little as possible. Unset: the whole file at once.
+   */
+  windowBytes?: number;
   /** Ranges already on disk (resume); never handed out. */
   done?: readonly ByteRange[];
 }

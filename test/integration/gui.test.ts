@@ -190,6 +190,14 @@ describe('web UI', () => {
           await page.getByRole('heading', { name: 'Piece map' }).waitFor({ timeout: UI_WAIT_MS });
           await page.locator('.piece-map [data-source]').first().waitFor({ timeout: UI_WAIT_MS });
           assert.match(await page.locator('.command-text').innerText(), /^ddm get .*gui-test\.bin/);
+          // The preview link: the file itself, from the daemon, at the download's stable address.
+          const open = page.getByRole('link', { name: 'Open', exact: true });
+          await open.waitFor({ timeout: UI_WAIT_MS });
+          const href = (await open.getAttribute('href')) ?? '';
+          assert.match(href, /^\/preview\/[0-9a-f]+\/[0-9a-f]{32}$/);
+          const served = await fetch(`${daemon.url}${href}`, { signal: AbortSignal.timeout(30_000) });
+          assert.equal(served.status, 200);
+          assert.equal(sha256(Buffer.from(await served.arrayBuffer())), sha256(data));
           await screenshotEveryWay(page, 'detail-local');
           assert.deepEqual(errors, [], 'no script error in the page');
           await context.close();

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DownloadEvent } from '../../client/events.js';
+import { STREAM_WINDOW_BYTES } from '../../constants.js';
 import type { DownloadHandle } from '../../engine/download-handle.js';
 import { createEngine, type Engine } from '../../engine/engine.js';
 import { downloadRequestSchema } from '../../engine/request.js';
@@ -15,6 +16,7 @@ import { GET_OPTIONS } from '../option-specs.js';
 import { humanRenderer } from '../render/human-output.js';
 import { jsonLinesRenderer } from '../render/json-lines.js';
 import { flagsInText, withFlagNames } from '../request-flags.js';
+import { makeStreamFolder, removeStreamFolder, streamDownload } from '../stdout-stream.js';
 
 /** Resolved option values that are keys of a download request, passed on as they are. */
 /** The flags that are options of a download request: every key of the one schema but the URL. */
@@ -27,15 +29,22 @@ export async function runGetCommand(
 ): Promise<number> {
   const json = values.json === true;
   const quiet = values.quiet === true;
-  const emitJson = json ? jsonLinesRenderer(context.stdout) : undefined;
+  const toStdout = values.output === '-';
+  // With `-o -` stdout carries the file's bytes and nothing else.
+  const emitJson = json ? jsonLinesRenderer(toStdout ? context.stderr : context.stdout) : undefined;
   const renderers: { stop: () => void }[] = [];
   let trust: NodeTrust | undefined;
   let engine: Engine | undefined;
+  let streamFolder: string | undefined;
   try {
     const entries = await collectEntries(values, args, (message) => {
       if (emitJson) emitJson({ type: 'notice', message });
       else if (!quiet) context.stderr.write(`ddm: ${message}\n`);
     });
+    if (toStdout) {
+      checkStdoutUse(values, entries);
+      streamFolder = await makeStreamFolder();
+    }
     trust = await loadNodeTrust(
       { fingerprints: values.tlsFingerprint as string[], caFile: values.tlsCa as string | undefined },
       context.signal,
@@ -49,6 +58,7 @@ export async function runGetCommand(
       timeoutMs: (values.timeout as number) * 1000,
     });
     const base = requestFrom(values);
+    if (streamFolder !== undefined) base.output = streamFolder;
     // One live bar for one download; several at once would fight over the terminal.
     const bar = entries.length === 1;
     const handles: DownloadHandle[] = [];
@@ -56,15 +66,21 @@ export async function runGetCommand(
       const human = !json && !quiet ? humanRenderer(context.stderr, { bar }) : undefined;
       if (human) renderers.push(human);
       const onEvent = (engineEvent: DownloadEvent) => {
-        const event = withFlagsInEvent(engineEvent);
+        const event = withFlagsInEvent(toStdout ? onStdout(engineEvent) : engineEvent);
         human?.onEvent(event);
         emitJson?.(event);
       };
-      handles.push(engine.add(entryRequest(base, entry), { onEvent }));
+      const handle = engine.add(entryRequest(base, entry), { onEvent });
+      if (toStdout) handle.reading.setWindow(STREAM_WINDOW_BYTES);
+      handles.push(handle);
     }
-    const outcomes = await Promise.allSettled(handles.map((handle) => handle.finished()));
+    const waits = toStdout
+      ? [streamDownload(handles[0]!, context.stdout, context.signal)]
+      : handles.map((handle) => handle.finished());
+    const outcomes = await Promise.allSettled(waits);
     for (const renderer of renderers) renderer.stop();
-    return exitCodeOf(outcomes, context, values.verbose === true, emitJson);
+    const settled = toStdout ? outcomes.map(notResumable) : outcomes;
+    return exitCodeOf(settled, context, values.verbose === true, emitJson);
   } catch (error) {
     for (const renderer of renderers) renderer.stop();
     return report(withFlagNames(error), context, values.verbose === true, emitJson);
@@ -72,6 +88,36 @@ export async function runGetCommand(
     for (const renderer of renderers) renderer.stop();
     await engine?.close();
     await trust?.close();
+    if (streamFolder !== undefined) await removeStreamFolder(streamFolder);
+  }
+}
+
+/** An interrupted `-o -` has nothing to resume from: its part file goes with its folder. */
+function notResumable(outcome: PromiseSettledResult<unknown>): PromiseSettledResult<unknown> {
+  if (outcome.status === 'fulfilled' || !isDdmError(outcome.reason, 'ABORTED')) return outcome;
+  const reason = new DdmError(
+    'ABORTED',
+    `${outcome.reason.message} (-o - does not resume: a new run starts over)`,
+    {
+      cause: outcome.reason,
+      details: { ...outcome.reason.details, resumable: false },
+    },
+  );
+  return { status: 'rejected', reason };
+}
+
+/** With `-o -` the file's path is a temporary one, gone at the end: events name stdout instead. */
+function onStdout(event: DownloadEvent): DownloadEvent {
+  return event.type === 'start' || event.type === 'done' ? { ...event, output: 'stdout' } : event;
+}
+
+/** `-o -` is one file in order (collectEntries refused several URLs), with no folder to put it in. */
+function checkStdoutUse(values: Record<string, unknown>, entries: readonly InputEntry[]): void {
+  if (values.dir !== undefined) {
+    throw new DdmError('USAGE', '-o - writes to stdout, so --dir has nothing to do: drop one of them');
+  }
+  if (entries[0]!.options.output !== undefined) {
+    throw new DdmError('USAGE', "-o - writes to stdout: the input file's out= cannot name a file as well");
   }
 }
 
