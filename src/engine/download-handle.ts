@@ -23,7 +23,7 @@ import { loadControl } from '../storage/control-file.js';
 import { controlPath, partPath } from '../storage/download-store.js';
 import { identityMismatch, sizeMismatch } from '../storage/file-identity.js';
 import { childController } from '../util/abort.js';
-import { RateLimiter } from '../util/rate-limiter.js';
+import { RateLimiter, takeAll } from '../util/rate-limiter.js';
 import { PieceMap } from './piece-map.js';
 import { checkUrl, type DownloadRequest } from './request.js';
 import { SourceStates } from './source-states.js';
@@ -401,9 +401,10 @@ export class DownloadHandle {
       hooks: {
         onLive: (live) => this.#onLive(live),
         onCommitted: (source, start, end) => this.#pieces.add(source, start, end),
-        throttle: async (_kind, bytes, throttleSignal) => {
-          await this.#limiter.take(bytes, throttleSignal);
-          await this.environment.globalLimiter.take(bytes, throttleSignal);
+        throttle: (_kind, bytes, throttleSignal) => {
+          const global = this.environment.globalLimiter;
+          if (this.#limiter.bytesPerSecond === 0 && global.bytesPerSecond === 0) return undefined;
+          return takeAll([this.#limiter, global], bytes, throttleSignal);
         },
         peersEnabled: () => this.#options.helpers,
         onProbed: (facts) => {
