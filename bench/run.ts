@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [single|swarm|memory|rss|ratelimit|peer-relay|tracker] [--size S] [--runs N] [--quick]`: see BENCHMARKS.md.
+ * `npm run bench -- [single|swarm|memory|rss|ratelimit|peer-relay|tracker|issue14] [--size S] [--runs N] [--quick]`: see BENCHMARKS.md.
  * Every process started here is killed on the way out, on Ctrl-C and on SIGTERM, and the work
  * dir is removed.
  */
@@ -7,6 +7,7 @@ import { type BenchOptions, parseBenchArgs, type Scenario, USAGE } from './lib/a
 import { BenchError, isBenchError } from './lib/bench-error.js';
 import { killAllNow } from './lib/processes.js';
 import { removeAllWorkspacesNow } from './lib/workspace.js';
+import { runIssue14 } from './scenarios/issue14.js';
 import { runMemory } from './scenarios/memory.js';
 import { runPeerRelay } from './scenarios/peer-relay.js';
 import { runRateLimit } from './scenarios/ratelimit.js';
@@ -25,6 +26,7 @@ const SCENARIO_RUNNERS: Record<Scenario, (options: BenchOptions, signal: AbortSi
   ratelimit: runRateLimit,
   'peer-relay': runPeerRelay,
   tracker: runTracker,
+  issue14: runIssue14,
 };
 
 function exitCodeOf(error: unknown): number {

@@ -102,19 +102,26 @@ export const WRITE_BATCH_MAX_AGE_MS = 250;
 export const PART_SUFFIX = '.part';
 export const CONTROL_SUFFIX = '.ddm';
 /**
- * 2 added the peer-delivered and not-yet-checked ranges and the piece digests; version 1 files
- * are still read (see control-file.ts for how their ranges are treated).
+ * 2 added the peer-delivered and not-yet-checked ranges and the piece digests (SHA-256); 3 made
+ * the digests XXH64. Versions 1 and 2 are still read (see control-file.ts).
  */
-export const CONTROL_FORMAT_VERSION = 2;
+export const CONTROL_FORMAT_VERSION = 3;
 /**
  * Completed, aligned pieces of this size get a digest in the control file, checked on resume to
  * find a damaged `.part`. Larger means a smaller control file but more refetched per damage.
  */
 export const PIECE_DIGEST_BYTES = 4 * MiB;
-/** Hash used for piece digests: the fastest in node:crypto where CPUs have SHA extensions. */
-export const PIECE_DIGEST_ALGORITHM = 'sha256';
-/** Hex digits of each piece digest kept: 128 bits is plenty to notice damage, and halves the file. */
-export const PIECE_DIGEST_HEX_CHARS = 32;
+/**
+ * Hash used for piece digests: they detect damage on disk, not an adversary, so XXH64 (a quarter
+ * of SHA-256's CPU per byte) is enough.
+ */
+export const PIECE_DIGEST_ALGORITHM = 'xxh64';
+/** Hex digits of each piece digest: all 64 bits of XXH64. */
+export const PIECE_DIGEST_HEX_CHARS = 16;
+/** The piece digests of control format 2, still checked on resume: SHA-256... */
+export const LEGACY_PIECE_DIGEST_ALGORITHM = 'sha256';
+/** ...cut to its first 128 bits. */
+export const LEGACY_PIECE_DIGEST_HEX_CHARS = 32;
 /** Beside the output while a run owns it; holds the owner's PID. */
 export const LOCK_SUFFIX = '.ddm-lock';
 /** The limit of one name on ext4, XFS, btrfs, APFS (NTFS counts UTF-16 units: bytes is the stricter bound). */

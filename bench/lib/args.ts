@@ -3,7 +3,15 @@ import { parseArgs } from 'node:util';
 import { BenchError } from './bench-error.js';
 import { GiB, MiB, parseSize } from './data-file.js';
 
-export const SCENARIOS = ['single', 'swarm', 'memory', 'ratelimit', 'peer-relay', 'tracker'] as const;
+export const SCENARIOS = [
+  'single',
+  'swarm',
+  'memory',
+  'ratelimit',
+  'peer-relay',
+  'tracker',
+  'issue14',
+] as const;
 /** Other names a scenario answers to. */
 const ALIASES: Readonly<Record<string, Scenario>> = { rss: 'memory' };
 export type Scenario = (typeof SCENARIOS)[number];
@@ -29,13 +37,15 @@ export const MEMORY_SMALL_BYTES = 64 * MiB;
 const MEMORY_LARGE_BYTES = 4 * GiB;
 const QUICK_MEMORY_LARGE_BYTES = GiB;
 
-export const USAGE = `usage: npm run bench -- [single|swarm|memory|rss|ratelimit|peer-relay] [--size 64M|1G|4G] [--runs N] [--quick] [--memory]
+export const USAGE = `usage: npm run bench -- [single|swarm|memory|rss|ratelimit|peer-relay|tracker|issue14] [--size 64M|1G|4G] [--runs N] [--quick] [--memory]
 
   single    (default) ddm get, aria2c -x4 and curl from a local nginx, alternating
   swarm     ddm get through a tracker and 4 local peers (--no-local) against aria2c -x4
   memory    peak RSS of ddm get on 64 MiB and on 4 GiB (same as --memory; also named rss)
   ratelimit speed limits (per download, global) held over 10 s against a local origin
   peer-relay one ddm peer relays the file to a --no-local client: its CPU and peak RSS against curl
+  issue14   issue 14's whole target table in one run: single, peak RSS (64M and 4G; --quick: 64M
+            and --size), peer-relay and swarm, with PASS/FAIL per target
   tracker   one ddm tracker with 10,000 signed peers: registrations/s, list p50/p99 (whole and
             ?limit=64), heartbeats/s sustained (--duration S, default 20; 120 for the target)
             with refusals, tracker RSS; --peers N, --store redis://HOST:PORT

@@ -9,8 +9,8 @@ import { BenchError } from '../lib/bench-error.js';
 import { curl, DDM_SWARM_GET_OPTIONS, ddmSwarmGet } from '../lib/contenders.js';
 import { formatSize } from '../lib/data-file.js';
 import { probeDdm } from '../lib/ddm-cli.js';
+import { type HelperRun, helperMeter } from '../lib/helper-cost.js';
 import { measureOnce, roundName, runRounds } from '../lib/measure.js';
-import { readCpuSeconds, readPeakRssKiB, resetPeakRss } from '../lib/proc-status.js';
 import { describeRun, printTable, RESULT_COLUMNS, resultRow, rssMiB } from '../lib/results.js';
 import { progress, withSession } from '../lib/session.js';
 import { maximum, median } from '../lib/stats.js';
@@ -27,11 +27,6 @@ const HELPER_COLUMNS: readonly Column[] = [
   { title: 'max peak RSS (MiB)', align: 'right' },
 ];
 
-interface HelperRun {
-  cpuSeconds: number;
-  peakRssKiB: number;
-}
-
 export async function runPeerRelay(options: BenchOptions, signal: AbortSignal): Promise<number> {
   const readiness = await probeDdm([{ command: 'get', options: DDM_SWARM_GET_OPTIONS }, ...SWARM_USAGES]);
   if (!readiness.ready) {
@@ -46,29 +41,24 @@ export async function runPeerRelay(options: BenchOptions, signal: AbortSignal): 
     const swarm = await startSwarm(1, signal);
     try {
       const helper = swarm.peers[0]!;
-      const pid = helper.process.pid;
+      const meter = helperMeter(helper.process.pid, helper.name);
       const ddm = ddmSwarmGet(swarm.trackerUrl, swarm.secret, 1);
       const curlTool = curl(tools.curl);
       const contenders = [ddm, curlTool];
       const helperRuns: HelperRun[] = [];
-      let peaksPerRun = true;
       const results = await runRounds(
         contenders,
         options.runs,
         async (contender, round) => {
           if (contender !== ddm) return measureOnce(contender, source, workspace, signal);
-          peaksPerRun = (await resetPeakRss(pid)) && peaksPerRun;
-          const cpuBefore = await readCpuSeconds(pid);
-          const run = await measureOnce(contender, source, workspace, signal);
-          const cpuAfter = await readCpuSeconds(pid);
-          const peak = await readPeakRssKiB(pid);
-          swarm.assertAlive();
-          if (cpuBefore === undefined || cpuAfter === undefined || peak === undefined) {
-            throw new BenchError('TOOL_FAILED', `cannot read /proc/${pid} of ${helper.name}`);
-          }
-          const helperRun = { cpuSeconds: cpuAfter - cpuBefore, peakRssKiB: peak };
+          const { run, helper: helperRun } = await meter.measure(
+            () => measureOnce(contender, source, workspace, signal),
+            () => swarm.assertAlive(),
+          );
           if (round >= 0) helperRuns.push(helperRun);
-          progress(`  helper: CPU ${helperRun.cpuSeconds.toFixed(2)} s, peak RSS ${rssMiB(peak)} MiB`);
+          progress(
+            `  helper: CPU ${helperRun.cpuSeconds.toFixed(2)} s, peak RSS ${rssMiB(helperRun.peakRssKiB)} MiB`,
+          );
           return run;
         },
         (contender, round, run) =>
@@ -84,7 +74,7 @@ export async function runPeerRelay(options: BenchOptions, signal: AbortSignal): 
       const cpu = helperRuns.map((run) => run.cpuSeconds);
       const peaks = helperRuns.map((run) => run.peakRssKiB);
       printTable(
-        `peer-relay helper: CPU while relaying one download, peak RSS ${peaksPerRun ? 'per download (VmHWM reset before each)' : 'since start (VmHWM could not be reset)'}`,
+        `peer-relay helper: CPU while relaying one download, peak RSS ${meter.peaksPerRun ? 'per download (VmHWM reset before each)' : 'since start (VmHWM could not be reset)'}`,
         HELPER_COLUMNS,
         [
           [

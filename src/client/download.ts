@@ -110,8 +110,8 @@ export interface DownloadHooks {
   onLive?: (live: LiveDownload | undefined) => void;
   /** Bytes [start, end) from `sourceId` are on disk. */
   onCommitted?: (sourceId: string, start: number, end: number) => void;
-  /** Waits until `bytes` more may be taken in (speed limits). */
-  throttle?: (kind: 'local' | 'peer', bytes: number, signal: AbortSignal) => Promise<void>;
+  /** Waits until `bytes` more may be taken in (speed limits); undefined when nothing limits now. */
+  throttle?: (kind: 'local' | 'peer', bytes: number, signal: AbortSignal) => Promise<void> | undefined;
   /** Whether peers may deliver when they join (the helpers switch). */
   peersEnabled?: () => boolean;
   /** The origin answered the probe: what a new link for this download must match (identity check). */

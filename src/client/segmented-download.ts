@@ -33,7 +33,7 @@ export interface SegmentedDownloadOptions {
   /** Bytes of `sourceId` at [start, end) are on disk and committed (the engine's piece map). */
   onCommitted?: (sourceId: string, start: number, end: number) => void;
   /** Waits until `bytes` more may be taken in from a source of this kind (speed limits). */
-  throttle?: (kind: 'local' | 'peer', bytes: number, signal: AbortSignal) => Promise<void>;
+  throttle?: (kind: 'local' | 'peer', bytes: number, signal: AbortSignal) => Promise<void> | undefined;
   onEvent: DownloadEventListener;
   now?: () => number;
 }
@@ -464,7 +464,9 @@ export class SegmentedDownload {
     };
     try {
       for await (const chunk of body) {
-        if (this.options.throttle) await this.options.throttle(state.kind, chunk.byteLength, signal);
+        // No promise per chunk when no limit applies (the usual case): this loop is the hot path.
+        const throttled = this.options.throttle?.(state.kind, chunk.byteLength, signal);
+        if (throttled !== undefined) await throttled;
         const position = assignment.pos;
         const wanted = this.scheduler.claim(assignment.id, chunk.byteLength, this.now());
         if (wanted > 0) {

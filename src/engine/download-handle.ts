@@ -23,7 +23,7 @@ import { loadControl } from '../storage/control-file.js';
 import { controlPath, partPath } from '../storage/download-store.js';
 import { identityMismatch, sizeMismatch } from '../storage/file-identity.js';
 import { childController } from '../util/abort.js';
-import { RateLimiter } from '../util/rate-limiter.js';
+import { RateLimiter, takeAll } from '../util/rate-limiter.js';
 import { PieceMap } from './piece-map.js';
 import { ReadSteering } from './read-steering.js';
 import { checkUrl, type DownloadRequest } from './request.js';
@@ -409,9 +409,10 @@ export class DownloadHandle {
           this.reading.landed(start);
         },
         ...(this.reading.windowBytes === undefined ? {} : { windowBytes: this.reading.windowBytes }),
-        throttle: async (_kind, bytes, throttleSignal) => {
-          await this.#limiter.take(bytes, throttleSignal);
-          await this.environment.globalLimiter.take(bytes, throttleSignal);
+        throttle: (_kind, bytes, throttleSignal) => {
+          const global = this.environment.globalLimiter;
+          if (this.#limiter.bytesPerSecond === 0 && global.bytesPerSecond === 0) return undefined;
+          return takeAll([this.#limiter, global], bytes, throttleSignal);
         },
         peersEnabled: () => this.#options.helpers,
         onProbed: (facts) => {

@@ -3,8 +3,9 @@
  * origin request needs. One dispatcher is shared by all connections of a download so
  * keep-alive sockets are reused between pieces.
  */
-import { Agent, type buildConnector, type Dispatcher, EnvHttpProxyAgent } from 'undici';
+import type { buildConnector, Dispatcher, Agent as UndiciAgent } from 'undici';
 import { ORIGIN_KEEP_ALIVE_TIMEOUT_MS } from '../constants.js';
+import { Agent, EnvHttpProxyAgent } from '../util/undici-parts.js';
 
 export interface OriginDispatcherOptions {
   /** Connect timeout, and the default headers/body idle timeout. */
@@ -58,7 +59,7 @@ export function proxyConfiguredInEnv(env: NodeJS.ProcessEnv = process.env): bool
 
 export function createOriginDispatcher(opts: OriginDispatcherOptions): Dispatcher {
   const tlsOptions = tlsConnectOptions(opts.tls);
-  const agentOptions: Agent.Options = {
+  const agentOptions: UndiciAgent.Options = {
     // Some origins (CDNs, gRPC-style gateways) speak only HTTP/2; ALPN picks it when offered.
     allowH2: true,
     // Pipelining would queue a piece behind another piece's body on one socket.

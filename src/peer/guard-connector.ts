@@ -6,8 +6,9 @@
  * new socket is checked once more before undici may use it.
  */
 import type { LookupFunction, Socket } from 'node:net';
-import { buildConnector } from 'undici';
+import type { buildConnector as Connector } from 'undici';
 import { effectivePort, isForbiddenPort } from '../util/http-ports.js';
+import { buildConnector } from '../util/undici-parts.js';
 import { nonPublicRange } from './guard-address.js';
 import { forbiddenAddress, forbiddenName, forbiddenPort } from './guard-errors.js';
 import { literalAddress } from './guard-host.js';
@@ -22,7 +23,7 @@ export interface GuardedConnectorOptions {
   lookup?: LookupFunction;
 }
 
-export function createGuardedConnector(opts: GuardedConnectorOptions): buildConnector.connector {
+export function createGuardedConnector(opts: GuardedConnectorOptions): Connector.connector {
   const lookup = opts.allowPrivate ? undefined : (opts.lookup ?? createPublicOnlyLookup());
   const connect = buildConnector({ timeout: opts.timeoutMs, ...(lookup ? { lookup } : {}) });
   return (target, callback) => {
@@ -52,7 +53,7 @@ export function createGuardedConnector(opts: GuardedConnectorOptions): buildConn
 }
 
 /** Belt and braces: the address the socket really reached, before a byte of request is sent. */
-function refusalAfterDial(target: buildConnector.Options, socket: Socket): Error | undefined {
+function refusalAfterDial(target: Connector.Options, socket: Socket): Error | undefined {
   const remote = socket.remoteAddress ?? 'an unknown address';
   const range = nonPublicRange(remote);
   if (range === undefined) return undefined;
@@ -63,7 +64,7 @@ function refusalAfterDial(target: buildConnector.Options, socket: Socket): Error
 }
 
 /** Why `target` must not be dialled (port deny list; non-public IP literal), or undefined. */
-export function dialRefusal(target: buildConnector.Options, allowPrivate: boolean): Error | undefined {
+export function dialRefusal(target: Connector.Options, allowPrivate: boolean): Error | undefined {
   const port = effectivePort(target.protocol, target.port);
   if (isForbiddenPort(port)) return forbiddenPort(target.hostname, port);
   if (allowPrivate) return undefined;

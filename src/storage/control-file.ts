@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { CONTROL_FORMAT_VERSION, PIECE_DIGEST_ALGORITHM, PIECE_DIGEST_HEX_CHARS } from '../constants.js';
+import {
+  CONTROL_FORMAT_VERSION,
+  LEGACY_PIECE_DIGEST_ALGORITHM,
+  LEGACY_PIECE_DIGEST_HEX_CHARS,
+  PIECE_DIGEST_ALGORITHM,
+  PIECE_DIGEST_HEX_CHARS,
+} from '../constants.js';
 import { DdmError } from '../errors.js';
 import type { ByteRange } from '../types/byte-range.js';
 import type { Validators } from '../types/validators.js';
@@ -48,14 +54,16 @@ export interface PieceDigest {
 export interface PieceDigestRecord {
   /** Piece size: no digest spans a multiple of it, so damage costs at most one piece per digest. */
   bytes: number;
-  /** Node's name of the hash; each digest is its first PIECE_DIGEST_HEX_CHARS hex digits. */
+  /**
+   * `xxh64` (format 3: each digest all 16 hex digits), or `sha256` read from a format-2 file (its
+   * first 32 hex digits), which a resume checks and replaces.
+   */
   algorithm: string;
   digests: PieceDigest[];
 }
 
 const offsetSchema = z.int().nonnegative();
 const rangesSchema = z.array(z.tuple([offsetSchema, offsetSchema]));
-const hexDigest = new RegExp(`^[0-9a-f]{${PIECE_DIGEST_HEX_CHARS}}$`);
 
 const commonFields = {
   format: z.literal(FORMAT_MARKER),
@@ -68,32 +76,46 @@ const commonFields = {
   updatedAt: z.iso.datetime(),
 };
 
-const piecesSchema = z.object({
-  bytes: z.int().positive(),
-  algorithm: z.literal(PIECE_DIGEST_ALGORITHM),
-  digests: z.array(z.tuple([offsetSchema, offsetSchema, z.string().regex(hexDigest)])),
-});
+function piecesSchemaOf(algorithm: string, hexChars: number) {
+  const hexDigest = new RegExp(`^[0-9a-f]{${hexChars}}$`);
+  return z.object({
+    bytes: z.int().positive(),
+    algorithm: z.literal(algorithm),
+    digests: z.array(z.tuple([offsetSchema, offsetSchema, z.string().regex(hexDigest)])),
+  });
+}
+
+const piecesSchema = piecesSchemaOf(PIECE_DIGEST_ALGORITHM, PIECE_DIGEST_HEX_CHARS);
 
 /** Version 1: `done` only. It cannot say which bytes came from peers (see toState). */
 const versionOneSchema = z
   .object({ ...commonFields, version: z.literal(1) })
   .superRefine((value, context) => refineRanges(value, context, 'done', null));
 
-const onDiskSchema = z
-  .object({
-    ...commonFields,
-    version: z.literal(CONTROL_FORMAT_VERSION),
-    peer: rangesSchema,
-    unchecked: rangesSchema,
-    pieces: piecesSchema.nullable(),
-  })
-  .superRefine((value, context) => {
-    refineRanges(value, context, 'done', null);
-    refineRanges(value, context, 'peer', value.done);
-    refineRanges(value, context, 'unchecked', value.peer);
-    const problem = value.pieces ? piecesProblem(value.pieces, value.done) : undefined;
-    if (problem !== undefined) context.addIssue({ code: 'custom', path: ['pieces'], message: problem });
-  });
+/** Versions 2 and 3 differ only in the piece digests' hash: SHA-256 (cut to 128 bits), then XXH64. */
+function rangedSchemaOf(version: number, pieces: typeof piecesSchema) {
+  return z
+    .object({
+      ...commonFields,
+      version: z.literal(version),
+      peer: rangesSchema,
+      unchecked: rangesSchema,
+      pieces: pieces.nullable(),
+    })
+    .superRefine((value, context) => {
+      refineRanges(value, context, 'done', null);
+      refineRanges(value, context, 'peer', value.done);
+      refineRanges(value, context, 'unchecked', value.peer);
+      const problem = value.pieces ? piecesProblem(value.pieces, value.done) : undefined;
+      if (problem !== undefined) context.addIssue({ code: 'custom', path: ['pieces'], message: problem });
+    });
+}
+
+const onDiskSchema = rangedSchemaOf(CONTROL_FORMAT_VERSION, piecesSchema);
+const versionTwoSchema = rangedSchemaOf(
+  2,
+  piecesSchemaOf(LEGACY_PIECE_DIGEST_ALGORITHM, LEGACY_PIECE_DIGEST_HEX_CHARS),
+);
 
 type OnDisk = z.infer<typeof onDiskSchema>;
 type VersionOne = z.infer<typeof versionOneSchema>;
@@ -232,7 +254,7 @@ export function parseControl(text: string, path: string): ControlState {
     if (!old.success) throw corrupt(path, z.prettifyError(old.error).replaceAll('\n', '; '));
     return fromVersionOne(old.data);
   }
-  const result = onDiskSchema.safeParse(body);
+  const result = (record.version === 2 ? versionTwoSchema : onDiskSchema).safeParse(body);
   if (!result.success) throw corrupt(path, z.prettifyError(result.error).replaceAll('\n', '; '));
   return toState(result.data);
 }

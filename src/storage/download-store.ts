@@ -12,7 +12,7 @@ import { throwIfAborted } from './fs-errors.js';
 import { lstatIfPresent, removeIfPresent } from './if-present.js';
 import { PartFile } from './part-file.js';
 import { PeerRanges } from './peer-ranges.js';
-import { type DigestSnapshot, PieceDigests } from './piece-digests.js';
+import { type DigestSnapshot, loadPieceDigests, PieceDigests } from './piece-digests.js';
 import { exists, fileExistsError, publishFile } from './publish-file.js';
 import { checkResumed, type ResumeCheck } from './resume-check.js';
 
@@ -136,6 +136,7 @@ export class DownloadStore {
   static async open(options: DownloadStoreOptions, signal: AbortSignal): Promise<OpenedStore> {
     throwIfAborted(signal);
     if (options.discard === true) return DownloadStore.openSink(options, signal);
+    await loadPieceDigests();
     const { outputPath } = options;
     if (!options.overwrite && (await exists(outputPath))) throw fileExistsError(outputPath);
     const plan = await planStart(options, signal);

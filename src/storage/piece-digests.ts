@@ -11,35 +11,44 @@
  * hash fits a done span (a piece filled by two workers, a resumed piece), the synced bytes are read
  * back as before; a span that grew at its end is extended from the hash state kept since the last
  * checkpoint, and a piece whose done part has not changed is not hashed again. They detect damage
- * on disk, not lies: a peer's bytes are hashed as it sent them.
+ * on disk, not lies: a peer's bytes are hashed as it sent them. So the hash is XXH64 (`xxh64.ts`),
+ * a quarter of SHA-256's CPU; control files of format 2 carry SHA-256 digests, which a resume still
+ * checks (`findDamaged`) and replaces with XXH64 ones from the same bytes.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { PIECE_DIGEST_ALGORITHM, PIECE_DIGEST_BYTES, PIECE_DIGEST_HEX_CHARS } from '../constants.js';
+import { createHash } from 'node:crypto';
+import {
+  LEGACY_PIECE_DIGEST_ALGORITHM,
+  LEGACY_PIECE_DIGEST_HEX_CHARS,
+  PIECE_DIGEST_ALGORITHM,
+  PIECE_DIGEST_BYTES,
+} from '../constants.js';
 import type { ByteRange } from '../types/byte-range.js';
 import type { PieceDigest, PieceDigestRecord } from './control-file.js';
 import { throwIfAborted } from './fs-errors.js';
+import { type Xxh64State, xxh64Hex, xxh64Start, xxh64Update } from './xxh64.js';
+
+export { loadXxh64 as loadPieceDigests } from './xxh64.js';
 
 export type ReadBytes = (position: number, length: number) => Promise<Uint8Array>;
 
-export function digestOf(bytes: Uint8Array): string {
-  return finish(createHash(PIECE_DIGEST_ALGORITHM).update(bytes));
-}
-
-/** The digest so far, leaving `hash` open for more bytes. */
-function finish(hash: Hash): string {
-  return hash.copy().digest('hex').slice(0, PIECE_DIGEST_HEX_CHARS);
+/** A digest as a format-2 control file recorded it: the first 128 bits of SHA-256. */
+function legacyDigestOf(bytes: Uint8Array): string {
+  return createHash(LEGACY_PIECE_DIGEST_ALGORITHM)
+    .update(bytes)
+    .digest('hex')
+    .slice(0, LEGACY_PIECE_DIGEST_HEX_CHARS);
 }
 
 /** A digest, and (in memory only) the hash state to extend it if its span grows at the end. */
 interface Held extends PieceDigest {
-  live?: Hash;
+  live?: Xxh64State;
 }
 
 /** A running hash of the bytes written at [start, end), all inside one piece. */
 interface Feed {
   start: number;
   end: number;
-  hash: Hash;
+  state: Xxh64State;
 }
 
 /** The running hashes as they were when a checkpoint was asked for; see `PieceDigests.snapshot`. */
@@ -73,18 +82,23 @@ export class PieceDigests {
   private readonly feeds = new Map<number, Feed[]>();
   /** Snapshots taken and not yet used: a rewrite must reach them too. */
   private readonly snapshots = new Set<DigestSnapshot>();
+  /** The digests held are a format-2 file's SHA-256 ones, until `findDamaged` has checked them. */
+  private legacy: boolean;
 
   constructor(
     readonly pieceBytes: number = PIECE_DIGEST_BYTES,
     initial: readonly PieceDigest[] = [],
+    algorithm: string = PIECE_DIGEST_ALGORITHM,
   ) {
+    this.legacy = algorithm === LEGACY_PIECE_DIGEST_ALGORITHM;
     for (const digest of initial) this.put({ ...digest });
   }
 
-  /** Reuses the record's digests when they were made the way this build makes them. */
+  /** Reuses the record's digests when this build can check them (XXH64, or SHA-256 of format 2). */
   static from(record: PieceDigestRecord | undefined): PieceDigests {
-    if (record === undefined || record.algorithm !== PIECE_DIGEST_ALGORITHM) return new PieceDigests();
-    return new PieceDigests(record.bytes, record.digests);
+    const known = [PIECE_DIGEST_ALGORITHM, LEGACY_PIECE_DIGEST_ALGORITHM];
+    if (record === undefined || !known.includes(record.algorithm)) return new PieceDigests();
+    return new PieceDigests(record.bytes, record.digests, record.algorithm);
   }
 
   /** Bytes in [start, end) are being rewritten: digests that cover any of them no longer hold. */
@@ -120,19 +134,30 @@ export class PieceDigests {
    */
   wrote(chunks: readonly Uint8Array[], position: number): void {
     let offset = position;
+    // The parts of one feed go to the hasher in one call: loading and saving its state is per call.
+    let feed: Feed | undefined;
+    let parts: Uint8Array[] = [];
+    const flush = () => {
+      if (feed !== undefined && parts.length > 0) feed.state = xxh64Update(feed.state, parts);
+      parts = [];
+    };
     for (const chunk of chunks) {
       let from = 0;
       while (from < chunk.byteLength) {
         const at = offset + from;
         const piece = this.pieceOf(at);
         const upTo = Math.min(chunk.byteLength, (piece + 1) * this.pieceBytes - offset);
-        const feed = this.feedAt(piece, at);
-        feed.hash.update(from === 0 && upTo === chunk.byteLength ? chunk : chunk.subarray(from, upTo));
+        if (feed === undefined || feed.end !== at || this.pieceOf(feed.start) !== piece) {
+          flush();
+          feed = this.feedAt(piece, at);
+        }
+        parts.push(from === 0 && upTo === chunk.byteLength ? chunk : chunk.subarray(from, upTo));
         feed.end = offset + upTo;
         from = upTo;
       }
       offset += chunk.byteLength;
     }
+    flush();
   }
 
   /** The running hash of `piece` that ends at `at`, or a new one starting there. */
@@ -143,8 +168,8 @@ export class PieceDigests {
     // A digest kept since the last checkpoint may end right here: go on from its hash state.
     const held = this.byPiece.get(piece)?.find((digest) => digest.end === at && digest.live !== undefined);
     const feed: Feed = held
-      ? { start: held.start, end: at, hash: held.live!.copy() }
-      : { start: at, end: at, hash: createHash(PIECE_DIGEST_ALGORITHM) };
+      ? { start: held.start, end: at, state: held.live! }
+      : { start: at, end: at, state: xxh64Start() };
     feeds.push(feed);
     this.feeds.set(piece, feeds);
     return feed;
@@ -158,7 +183,8 @@ export class PieceDigests {
     const feeds: Feed[] = [];
     for (const pieceFeeds of this.feeds.values()) {
       for (const feed of pieceFeeds) {
-        if (feed.end > feed.start) feeds.push({ start: feed.start, end: feed.end, hash: feed.hash.copy() });
+        // States are never mutated (an update makes a new one), so the snapshot shares them.
+        if (feed.end > feed.start) feeds.push({ start: feed.start, end: feed.end, state: feed.state });
       }
     }
     const snapshot = { feeds };
@@ -195,6 +221,11 @@ export class PieceDigests {
     signal: AbortSignal,
     feeds: readonly Feed[],
   ): Promise<void> {
+    // SHA-256 digests not checked by `findDamaged` cannot be extended: the spans are hashed anew.
+    if (this.legacy) {
+      this.byPiece.clear();
+      this.legacy = false;
+    }
     const spans = pieceSpans(done, this.pieceBytes);
     const wanted = new Map<number, ByteRange[]>();
     for (const span of spans) {
@@ -230,7 +261,7 @@ export class PieceDigests {
   private bestStart(span: ByteRange, known: Held | undefined, feeds: readonly Feed[]): Feed | undefined {
     let best: Feed | undefined =
       known?.live !== undefined && known.end <= span.end
-        ? { start: known.start, end: known.end, hash: known.live }
+        ? { start: known.start, end: known.end, state: known.live }
         : undefined;
     for (const feed of feeds) {
       if (feed.start !== span.start || feed.end > span.end) continue;
@@ -242,25 +273,39 @@ export class PieceDigests {
   /** Hashes `span`, extending `from` (same start, not longer) and reading the rest back. */
   private async hashSpan(span: ByteRange, start: Feed | undefined, read: ReadBytes): Promise<Held> {
     const from = start?.end ?? span.start;
-    const hash = start?.hash ?? createHash(PIECE_DIGEST_ALGORITHM);
-    if (from < span.end) hash.update(await read(from, span.end - from));
-    const held: Held = { start: span.start, end: span.end, hex: finish(hash) };
+    let state = start?.state ?? xxh64Start();
+    if (from < span.end) state = xxh64Update(state, [await read(from, span.end - from)]);
+    return this.held(span, state);
+  }
+
+  private held(span: ByteRange, state: Xxh64State): Held {
+    const held: Held = { start: span.start, end: span.end, hex: xxh64Hex(state) };
     // A span that reached its piece's end grows no more: its hash state is not worth keeping.
-    if (span.end % this.pieceBytes !== 0) held.live = hash;
+    if (span.end % this.pieceBytes !== 0) held.live = state;
     return held;
   }
 
-  /** The spans whose bytes no longer match their digest; their digests are dropped. */
+  /**
+   * The spans whose bytes no longer match their digest; their digests are dropped. A format-2
+   * file's SHA-256 digests are checked as SHA-256 and replaced by XXH64 ones of the same bytes.
+   */
   async findDamaged(read: ReadBytes, signal: AbortSignal): Promise<ByteRange[]> {
     const damaged: ByteRange[] = [];
+    const legacy = this.legacy;
     for (const digest of this.all()) {
       throwIfAborted(signal);
       const length = digest.end - digest.start;
       const bytes = await read(digest.start, length);
-      if (bytes.byteLength === length && digestOf(bytes) === digest.hex) continue;
+      const state = bytes.byteLength === length ? xxh64Update(xxh64Start(), [bytes]) : undefined;
+      const actual = state === undefined ? undefined : legacy ? legacyDigestOf(bytes) : xxh64Hex(state);
+      if (state !== undefined && actual === digest.hex) {
+        if (legacy) this.put(this.held(digest, state));
+        continue;
+      }
       damaged.push({ start: digest.start, end: digest.end });
       this.invalidate(digest.start, digest.end);
     }
+    this.legacy = false;
     return damaged;
   }
 

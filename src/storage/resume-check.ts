@@ -8,7 +8,7 @@ import type { ByteRange } from '../types/byte-range.js';
 import { intersectRanges, mergeRanges } from './byte-ranges.js';
 import type { ControlState } from './control-file.js';
 import { PeerRanges } from './peer-ranges.js';
-import { PieceDigests, type ReadBytes } from './piece-digests.js';
+import { loadPieceDigests, PieceDigests, type ReadBytes } from './piece-digests.js';
 
 export interface ResumeCheck {
   /** What can be resumed. */
@@ -26,6 +26,7 @@ export async function checkResumed(
   read: ReadBytes,
   signal: AbortSignal,
 ): Promise<ResumeCheck> {
+  await loadPieceDigests();
   const digests = PieceDigests.from(state.pieces);
   const damaged = mergeRanges(await digests.findDamaged(read, signal));
   const unchecked = mergeRanges(state.unchecked ?? []);

@@ -230,11 +230,11 @@ describe('control file', () => {
       unchecked: [{ start: 4_500_000, end: 5_000_000 }],
       pieces: {
         bytes: 4_194_304,
-        algorithm: 'sha256',
+        algorithm: 'xxh64',
         digests: [
-          { start: 0, end: 1_000_000, hex: 'a'.repeat(32) },
-          { start: 4_000_000, end: 4_194_304, hex: 'b'.repeat(32) },
-          { start: 4_194_304, end: 5_500_000, hex: 'c'.repeat(32) },
+          { start: 0, end: 1_000_000, hex: 'a'.repeat(16) },
+          { start: 4_000_000, end: 4_194_304, hex: 'b'.repeat(16) },
+          { start: 4_194_304, end: 5_500_000, hex: 'c'.repeat(16) },
         ],
       },
     };
@@ -283,7 +283,7 @@ describe('control file', () => {
       done: [[0, 60]],
       peer: [[10, 20]],
       unchecked: [[10, 15]],
-      pieces: { bytes: 50, algorithm: 'sha256', digests: [[0, 50, 'd'.repeat(32)]] },
+      pieces: { bytes: 50, algorithm: 'xxh64', digests: [[0, 50, 'd'.repeat(16)]] },
       createdAt: '2025-01-02T03:04:05.000Z',
       updatedAt: '2025-01-02T03:04:05.000Z',
     };
@@ -291,14 +291,27 @@ describe('control file', () => {
       errorCode(() => parseControl(withIntegrity(base), 'ok.ddm')),
       undefined,
     );
+    const versionTwo = {
+      ...base,
+      version: 2,
+      pieces: { bytes: 50, algorithm: 'sha256', digests: [[0, 50, 'd'.repeat(32)]] },
+    };
+    assert.equal(
+      errorCode(() => parseControl(withIntegrity(versionTwo), 'two.ddm')),
+      undefined,
+    );
     const pieces = (digests: unknown[]) => ({ ...base.pieces, digests });
     const invalid: Record<string, unknown>[] = [
       { ...base, peer: [[50, 70]] },
       { ...base, unchecked: [[5, 15]] },
-      { ...base, pieces: pieces([[40, 60, 'd'.repeat(32)]]) },
-      { ...base, pieces: pieces([[50, 70, 'd'.repeat(32)]]) },
+      { ...base, pieces: pieces([[40, 60, 'd'.repeat(16)]]) },
+      { ...base, pieces: pieces([[50, 70, 'd'.repeat(16)]]) },
       { ...base, pieces: pieces([[0, 50, 'not hex']]) },
+      { ...base, pieces: pieces([[0, 50, 'd'.repeat(32)]]) },
       { ...base, pieces: { ...base.pieces, algorithm: 'crc32' } },
+      // Each version has its own hash: SHA-256 only in version 2, XXH64 only from version 3.
+      { ...base, pieces: versionTwo.pieces },
+      { ...versionTwo, pieces: base.pieces },
     ];
     for (const body of invalid) {
       assert.equal(

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { PieceDigests, pieceSpans } from '../../src/storage/piece-digests.js';
+import { before, describe, it } from 'node:test';
+import { loadPieceDigests, PieceDigests, pieceSpans } from '../../src/storage/piece-digests.js';
+
+before(() => loadPieceDigests());
 
 const signal = new AbortController().signal;
 

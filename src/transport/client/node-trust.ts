@@ -9,8 +9,9 @@
  * CA add up: a node is believed when either vouches for it. Without either, the system's CAs decide.
  */
 import { TLSSocket } from 'node:tls';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import type { buildConnector as Connector, Dispatcher } from 'undici';
 import { DdmError, type ErrorCode } from '../../errors.js';
+import { Agent, buildConnector } from '../../util/undici-parts.js';
 import { firstCertificate, readOptionFile } from '../pem-files.js';
 
 /** The code of every refusal to believe a node's certificate. */
@@ -82,7 +83,7 @@ interface TrustRules {
  * judged here rather than by OpenSSL, since a pin must override them. No session cache: every
  * connection shows its certificate again.
  */
-function trustingConnector(rules: TrustRules): buildConnector.connector {
+function trustingConnector(rules: TrustRules): Connector.connector {
   const connect = buildConnector({
     rejectUnauthorized: false,
     maxCachedSessions: 0,

@@ -5,7 +5,7 @@
  * requests and signs its answers.
  */
 import type { Readable } from 'node:stream';
-import { type Dispatcher, request, errors as undiciErrors } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ZodType } from 'zod';
 import { CONTROL_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MAX_JSON_RESPONSE_BYTES } from '../../constants.js';
 import { isWireCode, policyFor } from '../../error-policy.js';
@@ -23,6 +23,7 @@ import { ErrorBody } from '../../protocol/messages.js';
 import { childController } from '../../util/abort.js';
 import { effectivePort, isForbiddenPort } from '../../util/http-ports.js';
 import { streamChunks } from '../../util/stream-chunks.js';
+import { request, errors as undiciErrors } from '../../util/undici-parts.js';
 import { describeTlsFailure, plainToTlsHint } from './node-trust.js';
 
 export type NodeRole = 'tracker' | 'peer';
