@@ -46,6 +46,7 @@ const COLUMNS: readonly Column[] = [
   { title: 'Mbit/s', align: 'right' },
   { title: 'client peak RSS MiB, median (max)', align: 'right' },
   { title: `helper h${WATCHED_HELPER} peak RSS MiB, median (max)`, align: 'right' },
+  { title: 'client CPU s per GB, median', align: 'right' },
 ];
 
 interface MemoryRun extends TimedResult {
@@ -69,7 +70,7 @@ function mibCell(values: readonly (number | undefined)[]): string {
 
 function memoryRow(sizeBytes: number, outcome: Outcome<MemoryRun>): Row {
   if (outcome.results.length === 0) {
-    return [formatSize(sizeBytes), runsCell(outcome), FAILED, FAILED, FAILED, FAILED];
+    return [formatSize(sizeBytes), runsCell(outcome), FAILED, FAILED, FAILED, FAILED, FAILED];
   }
   return [
     formatSize(sizeBytes),
@@ -78,7 +79,17 @@ function memoryRow(sizeBytes: number, outcome: Outcome<MemoryRun>): Row {
     fixed(mbitPerSecond(sizeBytes, medianSeconds(outcome)), 0),
     mibCell(outcome.results.map((run) => run.peakRssKiB)),
     mibCell(outcome.results.map((run) => run.helperPeakRssKiB)),
+    cpuPerGbCell(sizeBytes, outcome.results),
   ];
+}
+
+/** Issue 14 asks for the client's CPU per byte: user + system seconds over decimal gigabytes. */
+function cpuPerGbCell(sizeBytes: number, runs: readonly MemoryRun[]): string {
+  const perGb = runs
+    .map((run) => run.cpuSeconds)
+    .filter((seconds): seconds is number => seconds !== undefined)
+    .map((seconds) => seconds / (sizeBytes / 1e9));
+  return perGb.length === 0 ? 'unknown' : fixed(median(perGb), 2);
 }
 
 async function measure(context: ScenarioContext): Promise<Row[]> {
@@ -100,7 +111,7 @@ async function measure(context: ScenarioContext): Promise<Row[]> {
 async function run(context: ScenarioContext): Promise<ScenarioReport[]> {
   const rows = context.withDdm
     ? await withTopology(TOPOLOGY, context, () => measure(context))
-    : FILE_SIZES_BYTES.map((size) => [formatSize(size), '0', 'not run', 'not run', 'not run', 'not run']);
+    : FILE_SIZES_BYTES.map((size) => [formatSize(size), '0', ...Array(5).fill('not run')]);
   return [
     {
       title: 'Memory: peak RSS against file size',
@@ -109,6 +120,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport[]> {
       rows,
       notes: [
         "peak RSS = the kernel's VmHWM: sampled every 100 ms for the client, reset before each run for the helper.",
+        'client CPU = user + system seconds of the ddm get process, per 10^9 bytes of the file.',
         ...(context.withDdm ? [] : [WITHOUT_DDM_NOTE]),
       ],
     },
