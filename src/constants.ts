@@ -247,6 +247,11 @@ export const MAX_TRACKER_PEERS_PER_ADDRESS = 64;
  * lastSeen) make it serialise again at most this often, so a listed lastSeen is this stale at most.
  */
 export const TRACKER_LIST_REFRESH_MS = 1_000;
+/**
+ * V8's --semi-space-growth-factor in a `ddm tracker` process (a ratio; V8's default is 2): 1
+ * keeps the young generation at its starting size under request churn (src/tracker/heap-flags.ts).
+ */
+export const TRACKER_SEMI_SPACE_GROWTH_FACTOR = 1;
 /** Largest `?limit=` of GET /v1/peers: a sample as large as the largest list. */
 export const MAX_PEER_LIST_LIMIT = 10_000;
 /** A tracker gives up reaching its Redis store (`--store`) at start after this. */
