@@ -6,7 +6,7 @@
  * address and in all.
  */
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
-import type { PeerListing } from './peer-listing.js';
+import type { PeerListing, PreparedBody } from './peer-listing.js';
 
 export type UpsertResult =
   | { ok: true; record: PeerRecord }
@@ -23,6 +23,8 @@ export interface PeerStore {
   remove(id: string, address: string): Promise<RemoveResult>;
   /** The live peers, serialised; the same snapshot until the list changes (or its lastSeen ages). */
   listing(): Promise<PeerListing>;
+  /** At most `limit` live peers at random, serialised (GET /v1/peers?limit=). */
+  sample(limit: number): Promise<PreparedBody>;
   /** Drops expired peers (a store with key TTLs may have nothing to do). */
   prune(): Promise<void>;
   close(): Promise<void>;

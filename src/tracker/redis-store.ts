@@ -17,7 +17,7 @@ import {
 import { DdmError } from '../errors.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
-import { PeerListing } from './peer-listing.js';
+import { PeerListing, type PreparedBody } from './peer-listing.js';
 import { type RemoveResult, sourceOf, type UpsertResult } from './peer-registry.js';
 import type { PeerStore } from './peer-store.js';
 
@@ -188,6 +188,10 @@ class RedisPeerStore implements PeerStore {
       this.#reading = undefined;
     });
     return this.#reading;
+  }
+
+  async sample(limit: number): Promise<PreparedBody> {
+    return (await this.listing()).body(limit);
   }
 
   async prune(): Promise<void> {

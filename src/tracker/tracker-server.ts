@@ -100,7 +100,10 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
         },
         [`GET ${API.peers}`]: async (ctx) => {
           const limit = listLimit(ctx.req.url ?? '');
-          sendPrepared(ctx, (await registry.listing()).body(limit));
+          sendPrepared(
+            ctx,
+            limit === undefined ? (await registry.listing()).body() : await registry.sample(limit),
+          );
         },
       },
     },
