@@ -25,6 +25,12 @@ export interface PeerStore {
   listing(): Promise<PeerListing>;
   /** At most `limit` live peers at random, serialised (GET /v1/peers?limit=). */
   sample(limit: number): Promise<PreparedBody>;
+  /**
+   * A store shared by several trackers also shares their replay memory: records `nonce` for
+   * `ttlMs` and answers false if any tracker of the swarm saw it first. Absent on a store of one
+   * process, whose request verifier already remembers every nonce it took.
+   */
+  claimNonce?(nonce: string, ttlMs: number): Promise<boolean>;
   /** Drops expired peers (a store with key TTLs may have nothing to do). */
   prune(): Promise<void>;
   close(): Promise<void>;
