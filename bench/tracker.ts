@@ -62,21 +62,26 @@ export async function runTracker(options: BenchOptions, signal: AbortSignal): Pr
     store: options.store ?? 'memory',
   };
   const [port] = await freePorts(1);
+  const command = ddmCommand([
+    'tracker',
+    '--listen',
+    `${LOOPBACK}:${port}`,
+    '--secret',
+    SECRET,
+    '--heartbeat',
+    String(TRACKER_HEARTBEAT_S),
+    '--store',
+    bench.store,
+    '--log-format',
+    'json',
+  ]);
+  // BENCH_TRACKER_PROFILE_DIR=DIR: the tracker writes a V8 CPU profile there when it stops.
+  const profileDir = process.env.BENCH_TRACKER_PROFILE_DIR;
   const tracker = spawnTracked(
     'ddm tracker',
-    ddmCommand([
-      'tracker',
-      '--listen',
-      `${LOOPBACK}:${port}`,
-      '--secret',
-      SECRET,
-      '--heartbeat',
-      String(TRACKER_HEARTBEAT_S),
-      '--store',
-      bench.store,
-      '--log-format',
-      'json',
-    ]),
+    profileDir
+      ? { ...command, args: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...command.args] }
+      : command,
   );
   const agent = new Agent({ connections: 1, keepAliveTimeout: 30_000 });
   let load: LoadProcess | undefined;
