@@ -13,6 +13,8 @@ import { API } from '../src/protocol/messages.js';
 export interface LoadConfig {
   url: string;
   secret: string;
+  /** This generator's peers: numbers first .. first + peers - 1 of the swarm. */
+  first: number;
   peers: number;
   /** Heartbeats a second to send once told to start. */
   rate: number;
@@ -50,12 +52,12 @@ interface Tally {
 }
 
 /** Peer n lives at 127.1.X.Y, 64 to an address, each with its own port. */
-function makeMembers(count: number, agents: Agent[]): Member[] {
+function makeMembers(first: number, count: number, agents: Agent[]): Member[] {
   const members: Member[] = [];
-  for (let n = 0; n < count; n += 1) {
+  for (let n = first; n < first + count; n += 1) {
     const slot = n % PEERS_PER_ADDRESS;
     const host = Math.floor(n / PEERS_PER_ADDRESS) + 1;
-    if (slot === 0) {
+    if (slot === 0 || n === first) {
       const localAddress = `127.1.${host >> 8}.${host & 255}`;
       agents.push(
         new Agent({ localAddress, connections: CONNECTIONS_PER_ADDRESS, keepAliveTimeout: KEEP_ALIVE_MS }),
@@ -160,7 +162,7 @@ async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
   const key = deriveKey(config.secret);
   const agents: Agent[] = [];
-  const members = makeMembers(config.peers, agents);
+  const members = makeMembers(config.first, config.peers, agents);
   // A signal listener alone does not keep a process alive: the timer does until the signal comes.
   const waiting = setInterval(() => {}, 60_000);
   const go = new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));

@@ -8,8 +8,8 @@
  * against issue 17's targets: list p99 < 10 ms, 5,000 heartbeats/s for 2 minutes with nobody
  * refused, RSS < 128 MiB.
  *
- * Three processes: the tracker; the load generator (bench/tracker-load.ts), which registers
- * the peers and sends their heartbeats; and this one, which only times lists and reads /proc,
+ * Four processes: the tracker; two load generators (bench/tracker-load.ts), which register
+ * the peers and send their heartbeats, half each; and this one, which only times lists and reads /proc,
  * so a busy generator cannot delay the timing of an answer. They still share the machine's cores.
  */
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,8 @@ const HEARTBEAT_S = 2;
  * peer stays listed even when this machine cannot send HEARTBEAT_S's rate, so lists are full-size.
  */
 const TRACKER_HEARTBEAT_S = 60;
+/** The tracker's per-address cap: the generators' peers live 64 to a loopback address. */
+const PEERS_PER_ADDRESS = 64;
 const LIST_SAMPLES = 100;
 const LIMITED_LIST_SAMPLES = 1_000;
 const LIST_LIMIT = 64;
@@ -44,6 +46,8 @@ const TARGET_LIST_P99_MS = 10;
 const TARGET_HEARTBEATS_PER_S = 5_000;
 const TARGET_SECONDS = 120;
 const TARGET_RSS_MIB = 128;
+/** Generators in parallel, each with its share of the peers and of the rate: one process cannot sign 5,000 requests a second. */
+const LOAD_PROCESSES = 2;
 const LOAD_SCRIPT = fileURLToPath(new URL('./tracker-load.ts', import.meta.url));
 
 export interface TrackerBenchOptions {
@@ -84,7 +88,7 @@ export async function runTracker(options: BenchOptions, signal: AbortSignal): Pr
       : command,
   );
   const agent = new Agent({ connections: 1, keepAliveTimeout: 30_000 });
-  let load: LoadProcess | undefined;
+  let loads: LoadProcess[] = [];
   try {
     await waitForPort(port!, 'ddm tracker', {
       timeoutMs: START_TIMEOUT_MS,
@@ -96,18 +100,31 @@ export async function runTracker(options: BenchOptions, signal: AbortSignal): Pr
     process.stderr.write(
       `bench tracker: registering ${bench.peers} peers (load generator in its own process)\n`,
     );
-    load = startLoad({ url, secret: SECRET, peers: bench.peers, rate, seconds: bench.durationSec });
-    const registration = await load.next(signal);
+    // Shares are multiples of the per-address cap, so no address is split between generators.
+    const share = Math.ceil(bench.peers / LOAD_PROCESSES / PEERS_PER_ADDRESS) * PEERS_PER_ADDRESS;
+    loads = Array.from({ length: LOAD_PROCESSES }, (_, index) => {
+      const first = index * share;
+      const peers = Math.max(0, Math.min(share, bench.peers - first));
+      return startLoad({
+        url,
+        secret: SECRET,
+        first,
+        peers,
+        rate: (rate * peers) / bench.peers,
+        seconds: bench.durationSec,
+      });
+    });
+    const registration = combine(await Promise.all(loads.map((load) => load.next(signal))));
     const key = deriveKey(SECRET);
     const idle = await listLatencies(url, key, agent, signal);
     const rssIdleKiB = (await readRssKiB(tracker.pid)) ?? 0;
     process.stderr.write(`bench tracker: ${rate} heartbeats/s for ${bench.durationSec} s\n`);
     const cpuBefore = (await readCpuSeconds(tracker.pid)) ?? 0;
     const rss = sampleRss(tracker);
-    load.start();
-    const sustainedReport = load.next(signal);
+    for (const load of loads) load.start();
+    const sustainedReports = Promise.all(loads.map((load) => load.next(signal)));
     const loaded = await listLatencies(url, key, agent, signal, bench.durationSec * 1000 * 0.8);
-    const sustained = await sustainedReport;
+    const sustained = combine(await sustainedReports);
     const cpuSec = ((await readCpuSeconds(tracker.pid)) ?? 0) - cpuBefore;
     const peakKiB = Math.max(rss.stop(), (await readPeakRssKiB(tracker.pid)) ?? 0);
     if (!tracker.isRunning())
@@ -129,9 +146,25 @@ export async function runTracker(options: BenchOptions, signal: AbortSignal): Pr
     return verdicts.every((verdict) => verdict.pass) ? 0 : 1;
   } finally {
     await agent.close();
-    if (load) await stopProcess(load.process);
+    await Promise.all(loads.map((load) => stopProcess(load.process)));
     await stopProcess(tracker);
   }
+}
+
+/** The generators' reports of one phase as one: counts added, the longest time. */
+function combine(reports: readonly LoadReport[]): LoadReport {
+  const reasons: Record<string, number> = {};
+  for (const report of reports)
+    for (const [reason, count] of Object.entries(report.reasons))
+      reasons[reason] = (reasons[reason] ?? 0) + count;
+  return {
+    phase: reports[0]!.phase,
+    ok: reports.reduce((sum, report) => sum + report.ok, 0),
+    refused: reports.reduce((sum, report) => sum + report.refused, 0),
+    reasons,
+    seconds: Math.max(...reports.map((report) => report.seconds)),
+    behind: reports.reduce((sum, report) => sum + report.behind, 0),
+  };
 }
 
 interface LoadProcess {
