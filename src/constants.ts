@@ -266,6 +266,11 @@ export const TRACKER_LIST_REFRESH_MS = 1_000;
  * keeps the young generation at its starting size under request churn (src/tracker/heap-flags.ts).
  */
 export const TRACKER_SEMI_SPACE_GROWTH_FACTOR = 1;
+/**
+ * V8's --heap-growing-percent in a `ddm tracker` process (%): the old generation may grow this
+ * much past what a full GC left before the next one, instead of V8's allocation-driven factor.
+ */
+export const TRACKER_HEAP_GROWING_PERCENT = 10;
 /** Largest `?limit=` of GET /v1/peers: a sample as large as the largest list. */
 export const MAX_PEER_LIST_LIMIT = 10_000;
 /** A tracker gives up reaching its Redis store (`--store`) at start after this. */
