@@ -36,9 +36,11 @@ export const USAGE = `usage: npm run bench -- [single|swarm|memory|rss|ratelimit
   memory    peak RSS of ddm get on 64 MiB and on 4 GiB (same as --memory; also named rss)
   ratelimit speed limits (per download, global) held over 10 s against a local origin
   peer-relay one ddm peer relays the file to a --no-local client: its CPU and peak RSS against curl
-  tracker   one ddm tracker with 10,000 signed peers: registrations/s, list p50/p99 (whole and
-            ?limit=64), heartbeats/s sustained (--duration S, default 20; 120 for the target)
-            with refusals, tracker RSS; --peers N, --store redis://HOST:PORT
+  tracker   one ddm tracker with 10,000 signed peers, the load from two processes of its own:
+            registrations/s, list p50/p99 (?limit=64 and whole) idle and under load,
+            heartbeats/s sustained (--duration S, default 20; 120 for the target) with
+            refusals, tracker RSS idle/peak and CPU per request, PASS/FAIL against issue 17's
+            targets; --peers N, --store redis://HOST:PORT
   --size    download size (default 1G; in memory mode the large size, default 4G)
   --runs    runs per tool (default ${DEFAULT_RUNS})
   --quick   smoke run: 64M and ${QUICK_RUNS} runs (memory mode: 64M against 1G) unless --size/--runs say otherwise`;
