@@ -217,6 +217,20 @@ export const HELPER_BUSY_REPLACE_MS = 10_000;
 export const HELPER_REVIEW_MS = 2_000;
 /** A peer that refused, failed or gave way is not asked again for this long. */
 export const HELPER_RETRY_AFTER_MS = 60_000;
+/**
+ * A helper is slow when, while serving, it delivers less than this fraction of the median rate
+ * of the client's other helpers (measured between reviews); once slow for HELPER_SLOW_REPLACE_MS
+ * it is released for a waiting candidate.
+ */
+export const HELPER_SLOW_FRACTION = 0.25;
+/** How long a helper stays slow (see HELPER_SLOW_FRACTION) before it gives way (ms). */
+export const HELPER_SLOW_REPLACE_MS = 4_000;
+/** Fewer helpers serving than this and nobody is judged slow: a median of two says little. */
+export const HELPER_SLOW_MIN_RATED = 3;
+/** A helper's rate counts only once it has served this long since the last review (ms). */
+export const HELPER_RATE_MIN_ACTIVE_MS = 1_000;
+/** Slow helpers one download releases at most, so a swarm of equally slow peers is not churned. */
+export const HELPER_SLOW_RELEASES_MAX = 8;
 /** Looks at the swarm in a row that find nobody new, with no helper helping, before the client stops asking. */
 export const HELPER_FRUITLESS_SURVEYS = 5;
 /** A slot that hears "busy" from a peer waits this long before it asks that peer again. */
@@ -260,6 +274,16 @@ export const MAX_TRACKER_PEERS_PER_ADDRESS = 64;
  * lastSeen) make it serialise again at most this often, so a listed lastSeen is this stale at most.
  */
 export const TRACKER_LIST_REFRESH_MS = 1_000;
+/**
+ * V8's --semi-space-growth-factor in a `ddm tracker` process (a ratio; V8's default is 2): 1
+ * keeps the young generation at its starting size under request churn (src/tracker/heap-flags.ts).
+ */
+export const TRACKER_SEMI_SPACE_GROWTH_FACTOR = 1;
+/**
+ * V8's --heap-growing-percent in a `ddm tracker` process (%): the old generation may grow this
+ * much past what a full GC left before the next one, instead of V8's allocation-driven factor.
+ */
+export const TRACKER_HEAP_GROWING_PERCENT = 10;
 /** Largest `?limit=` of GET /v1/peers: a sample as large as the largest list. */
 export const MAX_PEER_LIST_LIMIT = 10_000;
 /** A tracker gives up reaching its Redis store (`--store`) at start after this. */

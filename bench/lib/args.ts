@@ -46,9 +46,11 @@ export const USAGE = `usage: npm run bench -- [single|swarm|memory|rss|ratelimit
   peer-relay one ddm peer relays the file to a --no-local client: its CPU and peak RSS against curl
   issue14   issue 14's whole target table in one run: single, peak RSS (64M and 4G; --quick: 64M
             and --size), peer-relay and swarm, with PASS/FAIL per target
-  tracker   one ddm tracker with 10,000 signed peers: registrations/s, list p50/p99 (whole and
-            ?limit=64), heartbeats/s sustained (--duration S, default 20; 120 for the target)
-            with refusals, tracker RSS; --peers N, --store redis://HOST:PORT
+  tracker   one ddm tracker with 10,000 signed peers, the load from two processes of its own:
+            registrations/s, list p50/p99 (?limit=64 and whole) idle and under load,
+            heartbeats/s sustained (--duration S, default 20; 120 for the target) with
+            refusals, tracker RSS idle/peak and CPU per request, PASS/FAIL against issue 17's
+            targets; --peers N, --store redis://HOST:PORT
   --size    download size (default 1G; in memory mode the large size, default 4G)
   --runs    runs per tool (default ${DEFAULT_RUNS})
   --quick   smoke run: 64M and ${QUICK_RUNS} runs (memory mode: 64M against 1G) unless --size/--runs say otherwise`;

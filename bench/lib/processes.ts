@@ -45,7 +45,12 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export function spawnTracked(label: string, spec: CommandSpec): TrackedProcess {
+export interface SpawnOptions {
+  /** Sees every chunk of stdout as it comes (the tail is kept either way). */
+  readonly onStdout?: (text: string) => void;
+}
+
+export function spawnTracked(label: string, spec: CommandSpec, options: SpawnOptions = {}): TrackedProcess {
   const child = spawn(spec.command, [...spec.args], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,6 +61,8 @@ export function spawnTracked(label: string, spec: CommandSpec): TrackedProcess {
     tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
   };
   child.stdout?.on('data', keep);
+  if (options.onStdout)
+    child.stdout?.on('data', (chunk: Buffer) => options.onStdout?.(chunk.toString('utf8')));
   child.stderr?.on('data', keep);
   let running = child.pid !== undefined;
   if (child.pid !== undefined) live.set(child.pid, child);

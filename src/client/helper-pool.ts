@@ -1,15 +1,21 @@
 /**
  * The client chooses its helpers: from a sample of the swarm it recruits at most `maxHelpers`
- * at a time, best first (free slots), and replaces those that refuse, fail, or keep answering
- * busy with the next candidate, asking the swarm for a fresh sample when it runs out. What it
- * holds and what it sends are bounded by `maxHelpers`, never by the size of the swarm.
+ * at a time, best first (free slots), and replaces those that refuse, fail, keep answering
+ * busy, or serve far slower than the others with the next candidate, asking the swarm for a
+ * fresh sample when it runs out. What it holds and what it sends are bounded by `maxHelpers`,
+ * never by the size of the swarm.
  */
 import {
   HELPER_BUSY_REPLACE_MS,
   HELPER_CANDIDATES_PER_HELPER,
   HELPER_FRUITLESS_SURVEYS,
+  HELPER_RATE_MIN_ACTIVE_MS,
   HELPER_RETRY_AFTER_MS,
   HELPER_REVIEW_MS,
+  HELPER_SLOW_FRACTION,
+  HELPER_SLOW_MIN_RATED,
+  HELPER_SLOW_RELEASES_MAX,
+  HELPER_SLOW_REPLACE_MS,
   PEER_MAX_FAILURES,
 } from '../constants.js';
 import { DdmError, isDdmError } from '../errors.js';
@@ -40,6 +46,13 @@ class WatchedSource implements RangeSource {
   busyAnswers = 0;
   failures = 0;
   retiredBecause: string | undefined;
+  /** Since when it has served below HELPER_SLOW_FRACTION of the others, if it does. */
+  slowSince: number | undefined;
+  #bytes = 0;
+  #streams = 0;
+  #servingSince = 0;
+  #servedMs = 0;
+  #ratedAt = { bytes: 0, servedMs: 0 };
 
   constructor(
     private readonly inner: RangeSource,
@@ -61,12 +74,41 @@ class WatchedSource implements RangeSource {
       const body = await this.inner.open(range, signal);
       this.lastOpened = this.now();
       this.busyAnswers = 0;
-      return body;
+      return this.#metered(body);
     } catch (error) {
       if (isDdmError(error, 'PEER_BUSY')) this.busyAnswers += 1;
       else if (!signal.aborted) this.failures += 1;
       throw error;
     }
+  }
+
+  /** Counts the bytes, and the time spent serving (any stream open); a released helper's streams stop. */
+  async *#metered(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    if (this.#streams === 0) this.#servingSince = this.now();
+    this.#streams += 1;
+    try {
+      for await (const chunk of body) {
+        if (this.retiredBecause) throw new DdmError('PEER_REFUSED', this.retiredBecause);
+        this.#bytes += chunk.byteLength;
+        yield chunk;
+      }
+    } finally {
+      this.#streams -= 1;
+      if (this.#streams === 0) this.#servedMs += this.now() - this.#servingSince;
+    }
+  }
+
+  /**
+   * Bytes a second while serving since the last call, or undefined when it served too briefly
+   * since then to tell (an idle helper is not a slow one).
+   */
+  takeRate(now: number): number | undefined {
+    const servedMs = this.#servedMs + (this.#streams > 0 ? now - this.#servingSince : 0);
+    const served = servedMs - this.#ratedAt.servedMs;
+    if (served < HELPER_RATE_MIN_ACTIVE_MS) return undefined;
+    const bytes = this.#bytes - this.#ratedAt.bytes;
+    this.#ratedAt = { bytes: this.#bytes, servedMs };
+    return (bytes / served) * 1000;
   }
 
   /** Why this helper should give way to another, or undefined while it is worth keeping. */
@@ -88,6 +130,9 @@ export class HelperPool {
   readonly #tried = new Map<string, number>();
   readonly #changed = new Notifier();
   readonly #now: () => number;
+  /** Rates (bytes/s) last measured, by helper id, for the median slow helpers are judged by. */
+  readonly #rates = new Map<string, number>();
+  #slowReleased = 0;
 
   constructor(private readonly opts: HelperPoolOptions) {
     this.#now = opts.now ?? Date.now;
@@ -123,8 +168,9 @@ export class HelperPool {
     while (!signal.aborted) {
       this.#review();
       this.#fill(signal);
-      const room = this.#engaged.size < this.opts.maxHelpers;
-      if (room && this.#queue.length === 0 && !this.#anyAsking()) {
+      // A slow helper waiting for someone to take its place also sends the client to the swarm.
+      const wanted = this.#engaged.size < this.opts.maxHelpers || this.#slowWaiting();
+      if (wanted && this.#queue.length === 0 && !this.#anyAsking()) {
         if (fruitless >= HELPER_FRUITLESS_SURVEYS && this.#helping() === 0) return;
         // A swarm with nobody new is asked less and less often, up to every 8 reviews.
         await this.#changed.wait(HELPER_REVIEW_MS * Math.min(fruitless + 1, 8), signal);
@@ -135,6 +181,13 @@ export class HelperPool {
       }
       await this.#changed.wait(HELPER_REVIEW_MS, signal);
     }
+  }
+
+  #slowWaiting(): boolean {
+    if (this.#slowReleased >= HELPER_SLOW_RELEASES_MAX) return false;
+    for (const state of this.#engaged.values())
+      if (state !== 'asking' && state.slowSince !== undefined) return true;
+    return false;
   }
 
   #anyAsking(): boolean {
@@ -167,16 +220,49 @@ export class HelperPool {
     this.#changed.notify();
   }
 
-  /** Retires helpers that keep answering busy (or have failed out) so others take their place. */
+  /** Retires helpers that keep answering busy, have failed out or are slow, so others take their place. */
   #review(): void {
     const now = this.#now();
+    this.#measure(now);
     for (const [id, state] of this.#engaged) {
       if (state === 'asking') continue;
-      const verdict = state.verdict(now);
+      const verdict = state.verdict(now) ?? this.#slowVerdict(id, state, now);
       if (verdict === undefined) continue;
       state.retiredBecause = verdict;
       this.#giveWay(id);
     }
+  }
+
+  #measure(now: number): void {
+    for (const [id, state] of this.#engaged) {
+      if (state === 'asking') continue;
+      const rate = state.takeRate(now);
+      if (rate !== undefined) this.#rates.set(id, rate);
+    }
+    for (const id of this.#rates.keys()) if (!this.#engaged.has(id)) this.#rates.delete(id);
+  }
+
+  /**
+   * A helper far slower than the others is released, but only for a candidate waiting to take
+   * its place, and at most HELPER_SLOW_RELEASES_MAX times a download: a slow helper still beats
+   * an empty seat.
+   */
+  #slowVerdict(id: string, state: WatchedSource, now: number): string | undefined {
+    const rate = this.#rates.get(id);
+    const others = [...this.#rates].filter(([other]) => other !== id).map(([, value]) => value);
+    if (rate === undefined || others.length + 1 < HELPER_SLOW_MIN_RATED) return undefined;
+    const median = medianOf(others);
+    if (rate >= median * HELPER_SLOW_FRACTION) {
+      state.slowSince = undefined;
+      return undefined;
+    }
+    state.slowSince ??= now;
+    const slowFor = now - state.slowSince;
+    if (slowFor < HELPER_SLOW_REPLACE_MS || this.#queue.length === 0) return undefined;
+    if (this.#slowReleased >= HELPER_SLOW_RELEASES_MAX) return undefined;
+    this.#slowReleased += 1;
+    const kib = (value: number) => `${Math.round(value / 1024)} KiB/s`;
+    return `released for another helper: ${kib(rate)} for ${Math.round(slowFor / 1000)} s, the others' median ${kib(median)}`;
   }
 
   #giveWay(id: string): void {
@@ -190,6 +276,12 @@ export class HelperPool {
     }
     this.#changed.notify();
   }
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** Peers with free slots first (most first), then those that did not say, then the busy ones. */

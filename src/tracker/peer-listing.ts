@@ -31,7 +31,8 @@ export class PeerListing {
   }
 }
 
-function prepare(records: readonly string[]): PreparedBody {
+/** A body of these JSON-encoded records. */
+export function prepare(records: readonly string[]): PreparedBody {
   const bytes = Buffer.from(`{"peers":[${records.join(',')}]}`, 'utf8');
   return { bytes, digest: bodyDigest(bytes) };
 }
@@ -42,15 +43,18 @@ function prepare(records: readonly string[]): PreparedBody {
  */
 function pick(records: readonly string[], count: number): string[] {
   const total = records.length;
-  if (count * 2 <= total) {
-    const chosen = new Set<number>();
-    while (chosen.size < count) chosen.add(Math.floor(Math.random() * total));
-    return [...chosen].map((index) => records[index]!);
-  }
+  if (count * 2 <= total) return randomIndices(total, count).map((index) => records[index]!);
   const copy = [...records];
   for (let index = 0; index < count; index += 1) {
     const swap = index + Math.floor(Math.random() * (total - index));
     [copy[index], copy[swap]] = [copy[swap]!, copy[index]!];
   }
   return copy.slice(0, count);
+}
+
+/** `count` distinct indices below `total` at random, for `count` at most half of `total`. */
+export function randomIndices(total: number, count: number): number[] {
+  const chosen = new Set<number>();
+  while (chosen.size < count) chosen.add(Math.floor(Math.random() * total));
+  return [...chosen];
 }

@@ -8,7 +8,7 @@
 import ipaddr from 'ipaddr.js';
 import { TRACKER_LIST_REFRESH_MS } from '../constants.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
-import { PeerListing } from './peer-listing.js';
+import { PeerListing, type PreparedBody, prepare, randomIndices } from './peer-listing.js';
 import type { PeerStore, RemoveResult, UpsertResult } from './peer-store.js';
 
 export type { RemoveResult, UpsertResult };
@@ -30,6 +30,9 @@ export class PeerRegistry {
   private readonly bySighting = new Map<string, number>();
   /** Ids per source (see sourceOf). */
   private readonly bySource = new Map<string, Set<string>>();
+  /** Ids in no particular order, so a random sample is a few random indices (`slot` finds an id's). */
+  private readonly dense: string[] = [];
+  private readonly slot = new Map<string, number>();
   /** Each record as JSON, made when first listed after a change. */
   private readonly encoded = new Map<string, string>();
   /** Bumped when a peer joins, leaves or changes more than its lastSeen. */
@@ -65,7 +68,11 @@ export class PeerRegistry {
     this.bySighting.delete(info.id);
     this.bySighting.set(info.id, now);
     // A heartbeat comes from the address that holds the id: its source already counts it.
-    if (!existing) this.countSource(info.id, address);
+    if (!existing) {
+      this.countSource(info.id, address);
+      this.slot.set(info.id, this.dense.length);
+      this.dense.push(info.id);
+    }
     return { ok: true, record };
   }
 
@@ -102,17 +109,29 @@ export class PeerRegistry {
     const stale = this.refreshed && now - (current?.madeAt ?? 0) >= TRACKER_LIST_REFRESH_MS;
     if (current && current.version === this.version && !stale) return current.listing;
     const records: string[] = [];
-    for (const [id, record] of this.peers) {
-      let text = this.encoded.get(id);
-      if (text === undefined) {
-        text = JSON.stringify(record);
-        this.encoded.set(id, text);
-      }
-      records.push(text);
-    }
+    for (const id of this.peers.keys()) records.push(this.encode(id));
     this.refreshed = false;
     this.snapshot = { listing: new PeerListing(records), version: this.version, madeAt: now };
     return this.snapshot.listing;
+  }
+
+  /**
+   * `limit` live peers at random, serialised now: time in `limit`, never in the swarm's size,
+   * and no snapshot to make (the whole list's stays lazy). Each at most once.
+   */
+  sample(limit: number): PreparedBody {
+    this.prune();
+    if (limit * 2 > this.dense.length) return this.listing().body(limit);
+    return prepare(randomIndices(this.dense.length, limit).map((index) => this.encode(this.dense[index]!)));
+  }
+
+  private encode(id: string): string {
+    let text = this.encoded.get(id);
+    if (text === undefined) {
+      text = JSON.stringify(this.peers.get(id));
+      this.encoded.set(id, text);
+    }
+    return text;
   }
 
   /** Drops expired peers; returns how many. */
@@ -158,11 +177,23 @@ export class PeerRegistry {
     this.peers.delete(id);
     this.bySighting.delete(id);
     this.encoded.delete(id);
+    this.forgetSlot(id);
     this.version += 1;
     const source = sourceOf(record.address);
     const ids = this.bySource.get(source);
     ids?.delete(id);
     if (ids?.size === 0) this.bySource.delete(source);
+  }
+
+  /** Takes an id out of `dense` in O(1): the last id moves into its place. */
+  private forgetSlot(id: string): void {
+    const index = this.slot.get(id);
+    if (index === undefined) return;
+    this.slot.delete(id);
+    const last = this.dense.pop()!;
+    if (last === id) return;
+    this.dense[index] = last;
+    this.slot.set(last, index);
   }
 }
 
@@ -192,6 +223,10 @@ export class MemoryPeerStore implements PeerStore {
 
   async listing(): Promise<PeerListing> {
     return this.registry.listing();
+  }
+
+  async sample(limit: number): Promise<PreparedBody> {
+    return this.registry.sample(limit);
   }
 
   async prune(): Promise<void> {

@@ -6,7 +6,7 @@
  * address and in all.
  */
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
-import type { PeerListing } from './peer-listing.js';
+import type { PeerListing, PreparedBody } from './peer-listing.js';
 
 export type UpsertResult =
   | { ok: true; record: PeerRecord }
@@ -23,6 +23,14 @@ export interface PeerStore {
   remove(id: string, address: string): Promise<RemoveResult>;
   /** The live peers, serialised; the same snapshot until the list changes (or its lastSeen ages). */
   listing(): Promise<PeerListing>;
+  /** At most `limit` live peers at random, serialised (GET /v1/peers?limit=). */
+  sample(limit: number): Promise<PreparedBody>;
+  /**
+   * A store shared by several trackers also shares their replay memory: records `nonce` for
+   * `ttlMs` and answers false if any tracker of the swarm saw it first. Absent on a store of one
+   * process, whose request verifier already remembers every nonce it took.
+   */
+  claimNonce?(nonce: string, ttlMs: number): Promise<boolean>;
   /** Drops expired peers (a store with key TTLs may have nothing to do). */
   prune(): Promise<void>;
   close(): Promise<void>;

@@ -3,7 +3,9 @@
  * per peer holding its record with a TTL (so Redis itself forgets a peer that stopped beating),
  * a sorted set of ids by expiry for listing, and one per source address for its cap. Each
  * change is one Lua script, so two trackers never half-apply the rules. Listing reads the
- * whole set at most once per TRACKER_LIST_REFRESH_MS per tracker. A Redis that is down makes
+ * whole set at most once per TRACKER_LIST_REFRESH_MS per tracker. The nonces of signed requests
+ * live here too (a key each, expiring with the replay window), so a request taken by one tracker
+ * is refused as a replay by its siblings. A Redis that is down makes
  * the calls fail with STORE_UNAVAILABLE (answered 503), never the tracker crash.
  */
 import { createHmac } from 'node:crypto';
@@ -17,7 +19,7 @@ import {
 import { DdmError } from '../errors.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
-import { PeerListing } from './peer-listing.js';
+import { PeerListing, type PreparedBody } from './peer-listing.js';
 import { type RemoveResult, sourceOf, type UpsertResult } from './peer-registry.js';
 import type { PeerStore } from './peer-store.js';
 
@@ -122,6 +124,7 @@ export async function openRedisStore(opts: RedisStoreOptions, signal: AbortSigna
 class RedisPeerStore implements PeerStore {
   readonly #prefix: string;
   readonly #all: string;
+  readonly #nonces: string;
   #cached: { listing: PeerListing; at: number } | undefined;
   #reading: Promise<PeerListing> | undefined;
 
@@ -133,6 +136,7 @@ class RedisPeerStore implements PeerStore {
     const swarm = createHmac('sha256', opts.key).update('ddm tracker store').digest('hex').slice(0, 16);
     this.#prefix = `ddm:${swarm}:peer:`;
     this.#all = `ddm:${swarm}:peers`;
+    this.#nonces = `ddm:${swarm}:n:`;
   }
 
   async upsert(info: RegisterRequest, address: string): Promise<UpsertResult> {
@@ -188,6 +192,18 @@ class RedisPeerStore implements PeerStore {
       this.#reading = undefined;
     });
     return this.#reading;
+  }
+
+  async sample(limit: number): Promise<PreparedBody> {
+    return (await this.listing()).body(limit);
+  }
+
+  async claimNonce(nonce: string, ttlMs: number): Promise<boolean> {
+    // SET NX is atomic: of two trackers given the same request, exactly one gets OK.
+    const set = await this.#call((client) =>
+      client.set(this.#nonces + nonce, '1', { NX: true, PX: Math.max(1, Math.ceil(ttlMs)) }),
+    );
+    return set === 'OK';
   }
 
   async prune(): Promise<void> {

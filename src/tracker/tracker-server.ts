@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import {
+  AUTH_WINDOW_MS,
   HEARTBEAT_INTERVAL_MS,
   MAX_PEER_LIST_LIMIT,
   MAX_TRACKER_PEERS,
@@ -16,7 +17,7 @@ import {
   TRACKER_PRUNE_INTERVAL_MS,
 } from '../constants.js';
 import { DdmError } from '../errors.js';
-import { AUTH_HEADERS, type SwarmKey, signResponse } from '../protocol/auth.js';
+import { AUTH_HEADERS, describeAuthFailure, type SwarmKey, signResponse } from '../protocol/auth.js';
 import {
   API,
   DeregisterRequest,
@@ -25,11 +26,12 @@ import {
   type RegisterResponse,
 } from '../protocol/messages.js';
 import type { ServerTls } from '../transport/server/server-tls.js';
-import { type SignedContext, startSignedServer } from '../transport/server/signed-server.js';
+import { type Route, type SignedContext, startSignedServer } from '../transport/server/signed-server.js';
 import { isForbiddenPort } from '../util/http-ports.js';
 import { openPeerStore } from './open-store.js';
 import type { PreparedBody } from './peer-listing.js';
 import type { UpsertResult } from './peer-registry.js';
+import type { PeerStore } from './peer-store.js';
 
 export interface TrackerOptions {
   host: string;
@@ -85,7 +87,7 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
       ...(opts.tls ? { tls: opts.tls } : {}),
       // Sized by the swarm this tracker takes, so a full swarm heartbeating is never refused.
       replay: { capacity: replayCapacityFor(limits.maxPeers), perSource: REPLAY_NONCES_PER_SOURCE },
-      routes: {
+      routes: sharingReplays(registry, {
         [`POST ${API.register}`]: upsert,
         [`POST ${API.heartbeat}`]: upsert,
         [`POST ${API.deregister}`]: async (ctx) => {
@@ -100,9 +102,12 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
         },
         [`GET ${API.peers}`]: async (ctx) => {
           const limit = listLimit(ctx.req.url ?? '');
-          sendPrepared(ctx, (await registry.listing()).body(limit));
+          sendPrepared(
+            ctx,
+            limit === undefined ? (await registry.listing()).body() : await registry.sample(limit),
+          );
         },
-      },
+      }),
     },
     signal,
   ).catch(async (error: unknown) => {
@@ -127,6 +132,27 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
   };
   signal.addEventListener('abort', () => void close(), { once: true });
   return { url: server.url, address: server.address, close };
+}
+
+/**
+ * On a store shared with other trackers, every route first claims the request's nonce in the
+ * store: the verifier here only knows what this process took, and a request recorded on its way
+ * to a sibling (same signature, same Host when they answer one name) must not count twice.
+ */
+function sharingReplays(store: PeerStore, routes: Record<string, Route>): Record<string, Route> {
+  const claim = store.claimNonce?.bind(store);
+  if (claim === undefined) return routes;
+  const guard =
+    (route: Route): Route =>
+    async (ctx) => {
+      // Remembered until the request's own timestamp leaves the window, as in the verifier.
+      const signedAt = Number(ctx.req.headers[AUTH_HEADERS.time]);
+      if (!(await claim(ctx.nonce, signedAt + AUTH_WINDOW_MS - Date.now()))) {
+        throw new DdmError('AUTH_FAILED', describeAuthFailure('replayed'));
+      }
+      await route(ctx);
+    };
+  return Object.fromEntries(Object.entries(routes).map(([name, route]) => [name, guard(route)]));
 }
 
 /**

@@ -90,4 +90,36 @@ describe('GET /v1/peers at scale', () => {
     registry.remove(info(2).id, '127.0.0.1');
     assert.equal(registry.listing().size, 1, 'a leaving peer is gone at once');
   });
+
+  test('a sample is drawn from the live peers alone, each at most once, after joins, leaves and expiry', () => {
+    let now = 1_000_000;
+    const registry = new PeerRegistry({
+      ttlMs: 60_000,
+      maxPeers: 100,
+      maxPeersPerSource: 100,
+      now: () => now,
+    });
+    for (let n = 0; n < 40; n += 1) registry.upsert(info(n), '127.0.0.1');
+    for (let n = 0; n < 40; n += 3) registry.remove(info(n).id, '127.0.0.1');
+    now += 30_000;
+    // These beat again; the rest expire below.
+    for (let n = 1; n < 40; n += 3) registry.upsert(info(n), '127.0.0.1');
+    for (let n = 40; n < 50; n += 1) registry.upsert(info(n), '127.0.0.1');
+    now += 40_000;
+    const live = new Set(
+      [...Array.from({ length: 14 }, (_, i) => info(1 + 3 * i).id)].filter((id) => id < info(40).id),
+    );
+    for (let n = 40; n < 50; n += 1) live.add(info(n).id);
+    const seen = new Set<string>();
+    for (let round = 0; round < 200; round += 1) {
+      const peers = (JSON.parse(registry.sample(5).bytes.toString()) as { peers: { id: string }[] }).peers;
+      assert.equal(peers.length, 5);
+      assert.equal(new Set(peers.map((peer) => peer.id)).size, 5, 'each peer at most once');
+      for (const peer of peers) {
+        assert.ok(live.has(peer.id), `${peer.id} is live`);
+        seen.add(peer.id);
+      }
+    }
+    assert.equal(seen.size, live.size, 'every live peer can be drawn');
+  });
 });

@@ -7,9 +7,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
 import { EXIT, isDdmError } from '../../src/errors.js';
-import { deriveKey } from '../../src/protocol/auth.js';
+import { ANY_NODE, deriveKey, signRequest } from '../../src/protocol/auth.js';
 import type { RegisterRequest } from '../../src/protocol/messages.js';
+import { API } from '../../src/protocol/messages.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
 import { startTracker as startTrackerHere } from '../../src/tracker/tracker-server.js';
 import { runCli, sha256, sha256OfFile, startCli, testData, withTempDir } from '../helpers/cli.js';
@@ -166,6 +168,45 @@ describe('trackers sharing one Redis store', () => {
     } finally {
       lifetime.abort();
       await own.close();
+    }
+  });
+
+  test('a signed request taken by one tracker and replayed to its sibling is refused there', async () => {
+    const lifetime = new AbortController();
+    try {
+      const options = { host: '127.0.0.1', port: 0, key, store: redis.url, heartbeatMs: 1_000, ttlMs: 5_000 };
+      const [a, b] = await Promise.all([
+        startTrackerHere(options, lifetime.signal),
+        startTrackerHere(options, lifetime.signal),
+      ]);
+      const body = JSON.stringify(peerInfo('replayed-peer-1', 40_020));
+      // Recorded on its way to A: both listen on 127.0.0.1, so the signed Host passes at B too.
+      const headers = {
+        ...signRequest(key, 'POST', API.register, body, { authority: new URL(a.url).host, node: ANY_NODE }),
+        'content-type': 'application/json',
+      };
+      const send = async (url: string) => {
+        const response = await request(`${url}${API.register}`, {
+          method: 'POST',
+          headers,
+          body,
+          signal: AbortSignal.timeout(10_000),
+        });
+        return { status: response.statusCode, text: await response.body.text() };
+      };
+      assert.equal((await send(a.url)).status, 200, 'the original is taken');
+      const replay = await send(b.url);
+      assert.equal(replay.status, 401, replay.text);
+      assert.match(replay.text, /"code":"AUTH_FAILED".*replayed/);
+      assert.equal((await send(a.url)).status, 401, 'and at the tracker that took it');
+      // A request of its own is still welcome at B.
+      await new TrackerClient(b.url, key).heartbeat(
+        peerInfo('replayed-peer-1', 40_020),
+        AbortSignal.timeout(10_000),
+      );
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      lifetime.abort();
     }
   });
 });

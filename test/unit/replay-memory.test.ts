@@ -129,4 +129,14 @@ describe('replay memory', () => {
     for (const value of [first, second]) assert.equal(memory.remember(value, START, 't', START), 'replayed');
     assert.equal(memory.size, 2);
   });
+
+  test('a second with many nonces (the table grows), some sharing heads: each new once, then replayed', () => {
+    const memory = new ReplayMemory({ capacity: 100_000, perSource: 100_000 }, AUTH_WINDOW_MS);
+    const values = Array.from({ length: 20_000 }, (_, n) => nonce(`busy-second-${n}`));
+    // Same head as an earlier one, another tail: stored beside it, not mistaken for it.
+    for (let n = 0; n < 200; n += 1) values.push(`${values[n]!.slice(0, 8)}${nonce(`tail-${n}`).slice(8)}`);
+    for (const value of values) assert.equal(memory.remember(value, START, 's', START), 'new');
+    for (const value of values) assert.equal(memory.remember(value, START + 500, 's', START + 1), 'replayed');
+    assert.equal(memory.size, values.length);
+  });
 });

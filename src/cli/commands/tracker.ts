@@ -1,6 +1,7 @@
 import { MIN_HEARTBEAT_INTERVAL_MS, trackerTtlMs } from '../../constants.js';
 import { DdmError, EXIT } from '../../errors.js';
 import { deriveKey } from '../../protocol/auth.js';
+import { applyTrackerHeapFlags } from '../../tracker/heap-flags.js';
 import { startTracker } from '../../tracker/tracker-server.js';
 import { loadServerTls } from '../../transport/server/server-tls.js';
 import type { CommandContext } from '../context.js';
@@ -14,6 +15,7 @@ export async function runTrackerCommand(
   values: Record<string, unknown>,
   context: CommandContext,
 ): Promise<number> {
+  applyTrackerHeapFlags();
   try {
     const secret = requireSecret(values.secret, 'tracker');
     const { host, port } = parseListen(values.listen as string);
