@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MIN_RATE_SAMPLE_MS, SLOW_WORKER_FACTOR, STALL_TIMEOUT_MS } from '../../src/constants.js';
+import { MIN_RATE_SAMPLE_MS } from '../../src/constants.js';
 import { RangeSet } from '../../src/scheduler/range-set.js';
-import { Scheduler } from '../../src/scheduler/scheduler.js';
+import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import type { Assignment, SchedulerOptions } from '../../src/scheduler/types.js';
+import { MiB, take, testScheduler } from '../helpers/scheduler.js';
 
-const MiB = 1024 * 1024;
 const TICK_MS = 100;
 
-function scheduler(overrides: Partial<SchedulerOptions> & { size: number }): Scheduler {
-  return new Scheduler({
-    pieceBytes: 2 * MiB,
-    minSplitBytes: MiB,
-    stallTimeoutMs: STALL_TIMEOUT_MS,
-    slowFactor: SLOW_WORKER_FACTOR,
-    ...overrides,
-  });
-}
-
-function take(s: Scheduler, workerId: string, now = 0): Assignment {
-  const assignment = s.next(workerId, now);
-  assert.ok(assignment, `${workerId} got no work`);
-  return assignment;
-}
+const scheduler = (overrides: Partial<SchedulerOptions> & { size: number }) =>
+  testScheduler(overrides, 2 * MiB);
 
 /** Delivers the whole assignment at `bytesPerTick` from `fromMs`, committing as it goes; returns the end time. */
 function deliverAll(s: Scheduler, assignment: Assignment, bytesPerTick: number, fromMs: number): number {

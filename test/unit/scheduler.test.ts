@@ -8,27 +8,12 @@ import {
   STALL_TIMEOUT_MS,
 } from '../../src/constants.js';
 import { choosePieceBytes, Scheduler } from '../../src/scheduler/scheduler.js';
-import type { Assignment, Revocation, SchedulerOptions } from '../../src/scheduler/types.js';
+import type { Assignment, Revocation } from '../../src/scheduler/types.js';
 import type { ByteRange } from '../../src/types/byte-range.js';
+import { MiB, take, testScheduler } from '../helpers/scheduler.js';
 
-const MiB = 1024 * 1024;
 const TICK_MS = 100;
-
-function scheduler(overrides: Partial<SchedulerOptions> & { size: number }): Scheduler {
-  return new Scheduler({
-    pieceBytes: 4 * MiB,
-    minSplitBytes: MiB,
-    stallTimeoutMs: STALL_TIMEOUT_MS,
-    slowFactor: SLOW_WORKER_FACTOR,
-    ...overrides,
-  });
-}
-
-function take(s: Scheduler, workerId: string, now = 0): Assignment {
-  const assignment = s.next(workerId, now);
-  assert.ok(assignment, `${workerId} got no work`);
-  return assignment;
-}
+const scheduler = testScheduler;
 
 function span(assignment: Assignment): ByteRange {
   return { start: assignment.start, end: assignment.end };
