@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DownloadEvent } from '../../client/events.js';
 import { STREAM_WINDOW_BYTES } from '../../constants.js';
@@ -6,12 +5,12 @@ import type { DownloadHandle } from '../../engine/download-handle.js';
 import { createEngine, type Engine } from '../../engine/engine.js';
 import { downloadRequestSchema } from '../../engine/request.js';
 import { DdmError, EXIT, isDdmError } from '../../errors.js';
-import { parseMetalink, requestOfMetalinkFile } from '../../origin/metalink.js';
 import { loadNodeTrust, type NodeTrust } from '../../transport/client/node-trust.js';
 import { parseByteRate } from '../../util/byte-rate.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../error-output.js';
-import { type InputEntry, parseInputFile } from '../input-file.js';
+import { collectEntries } from '../get-entries.js';
+import type { InputEntry } from '../input-file.js';
 import { GET_OPTIONS } from '../option-specs.js';
 import { humanRenderer } from '../render/human-output.js';
 import { jsonLinesRenderer } from '../render/json-lines.js';
@@ -119,69 +118,6 @@ function checkStdoutUse(values: Record<string, unknown>, entries: readonly Input
   if (entries[0]!.options.output !== undefined) {
     throw new DdmError('USAGE', "-o - writes to stdout: the input file's out= cannot name a file as well");
   }
-}
-
-async function collectEntries(
-  values: Record<string, unknown>,
-  args: string[],
-  notice: (message: string) => void,
-): Promise<InputEntry[]> {
-  const metalinks = [...((values.metalink as string[] | undefined) ?? []), ...args.filter(isMetalinkPath)];
-  const entries: InputEntry[] = args
-    .filter((arg) => !isMetalinkPath(arg))
-    .map((url, index) => ({ url, options: {}, line: index + 1 }));
-  for (const path of metalinks) entries.push(...(await metalinkEntries(path, values, notice)));
-  const inputFile = values.inputFile as string | undefined;
-  if (inputFile !== undefined) {
-    const text = inputFile === '-' ? await readStdin() : await readInput(inputFile);
-    entries.push(...parseInputFile(text, inputFile === '-' ? 'stdin' : inputFile));
-  }
-  if (entries.length === 0)
-    throw new DdmError('USAGE', 'missing URL: ddm get URL (or -i FILE, or FILE.meta4)');
-  if (entries.length > 1 && values.output !== undefined) {
-    throw new DdmError('USAGE', '-o names one file: with several URLs use --dir (or out= per URL in -i)');
-  }
-  return entries;
-}
-
-/** A local Metalink given where a URL goes: a path (no scheme) ending .meta4 or .metalink. */
-function isMetalinkPath(arg: string): boolean {
-  return !/^[a-z][a-z0-9+.-]*:/i.test(arg) && /\.(meta4|metalink)$/i.test(arg);
-}
-
-/** One entry per file of the Metalink; what it leaves out is said as a notice. */
-async function metalinkEntries(
-  path: string,
-  values: Record<string, unknown>,
-  notice: (message: string) => void,
-): Promise<InputEntry[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new DdmError('USAGE', `cannot read the Metalink ${path}: ${(error as Error).message}`);
-  }
-  const metalink = parseMetalink(text, path);
-  for (const message of metalink.notices) notice(message);
-  const keep = { checksum: values.checksum !== undefined, output: values.output !== undefined };
-  return metalink.files.map((file, index) => {
-    const { url, ...options } = requestOfMetalinkFile(file, keep);
-    return { url: url as string, options, line: index + 1 };
-  });
-}
-
-async function readInput(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    throw new DdmError('USAGE', `cannot read the input file ${path}: ${(error as Error).message}`);
-  }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function requestFrom(values: Record<string, unknown>): Record<string, unknown> {
