@@ -116,13 +116,16 @@ describe('ddm daemon --helper', () => {
 
   test('ask mode: no refuses the client, and the download goes on without the helper', async () => {
     await withTempDir(async (root) => {
+      // Paced so the client (one connection, ~4 s) still runs when the refusal comes back: against
+      // the full-speed origin it could finish before hearing it on a loaded machine, and print none.
+      const paced = await startTestOrigin({ data, rateBytesPerSec: 512 * 1024 });
       const daemon = await helperDaemon(root, 'ask');
       daemon.helper.on((event) => {
         if (event.type === 'help-request') daemon.helper.answer(event.request.id, 'no');
       });
       try {
         const output = join(root, 'asked-no.bin');
-        const result = await getThrough(daemon, origin.url, output);
+        const result = await getThrough(daemon, paced.url, output, ['-c', '1']);
         assert.equal(result.code, 0, result.stderr);
         assert.equal(await sha256OfFile(output), sha256(data));
         assert.ok(
@@ -132,6 +135,7 @@ describe('ddm daemon --helper', () => {
         assert.equal(daemon.helper.status().bytesContributed, 0);
       } finally {
         await daemon.close();
+        await paced.close();
       }
     });
   });
