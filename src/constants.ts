@@ -311,6 +311,11 @@ export const SERVER_MAX_UNAUTHENTICATED_CONNECTIONS = 128;
 export const SERVER_MAX_UNAUTHENTICATED_PER_ADDRESS = 16;
 /** Largest request line plus headers a tracker or peer reads; more is answered 431. */
 export const SERVER_MAX_HEADER_BYTES = 16 * KiB;
+/**
+ * Requests that can wait (a tracker's heartbeats) run this many at a time before the event loop
+ * polls again, so a list parsed meanwhile waits for at most one batch (~2 ms at ~140 µs each).
+ */
+export const BACKGROUND_BATCH_REQUESTS = 16;
 /** How often the header and request timeouts are enforced (node's default of 30 s lets them overrun). */
 export const SERVER_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 /**

@@ -26,8 +26,8 @@ export interface PeerRegistryOptions {
 export class PeerRegistry {
   /** In order of first registration. */
   private readonly peers = new Map<string, PeerRecord>();
-  /** Ids in order of last sighting, so expired ones are found from the front. */
-  private readonly bySighting = new Map<string, number>();
+  /** Ids in order of last sighting (each record's lastSeen), so expired ones are found from the front. */
+  private readonly bySighting = new Set<string>();
   /** Ids per source (see sourceOf). */
   private readonly bySource = new Map<string, Set<string>>();
   /** Ids in no particular order, so a random sample is a few random indices (`slot` finds an id's). */
@@ -56,23 +56,38 @@ export class PeerRegistry {
     const existing = this.live(info.id, now);
     if (existing && existing.address !== address)
       return { ok: false, reason: 'id-taken', holder: existing.address };
+    if (existing && sameListing(existing, info, address)) return this.sighted(existing, now);
     if (!existing) {
       const refusal = this.roomFor(info, address, now);
       if (refusal) return refusal;
     }
     const record: PeerRecord = { ...info, address, lastSeen: now };
-    if (existing && sameListing(existing, record)) this.refreshed = true;
-    else this.version += 1;
+    this.version += 1;
     this.encoded.delete(info.id);
     this.peers.set(info.id, record);
     this.bySighting.delete(info.id);
-    this.bySighting.set(info.id, now);
+    this.bySighting.add(info.id);
     // A heartbeat comes from the address that holds the id: its source already counts it.
     if (!existing) {
       this.countSource(info.id, address);
       this.slot.set(info.id, this.dense.length);
       this.dense.push(info.id);
     }
+    return { ok: true, record };
+  }
+
+  /**
+   * A heartbeat that changes nothing but the time: the record is updated in place, so that
+   * nothing of the request (its parsed object, its strings) outlives it. Replacing the record
+   * made every heartbeat's garbage live until the next one, long enough to be promoted, and at
+   * thousands a second the old generation's collections paused lists for milliseconds.
+   */
+  private sighted(record: PeerRecord, now: number): UpsertResult {
+    record.lastSeen = now;
+    this.refreshed = true;
+    this.encoded.delete(record.id);
+    this.bySighting.delete(record.id);
+    this.bySighting.add(record.id);
     return { ok: true, record };
   }
 
@@ -95,7 +110,7 @@ export class PeerRegistry {
   /** Live peers, oldest registration first. */
   list(): PeerRecord[] {
     this.prune();
-    return [...this.peers.values()];
+    return [...this.peers.values()].map((record) => ({ ...record }));
   }
 
   /**
@@ -138,8 +153,8 @@ export class PeerRegistry {
   prune(): number {
     const horizon = this.opts.now() - this.opts.ttlMs;
     let removed = 0;
-    for (const [id, lastSeen] of this.bySighting) {
-      if (lastSeen >= horizon) break;
+    for (const id of this.bySighting) {
+      if ((this.peers.get(id)?.lastSeen ?? Number.NEGATIVE_INFINITY) >= horizon) break;
       this.delete(id);
       removed += 1;
     }
@@ -197,15 +212,15 @@ export class PeerRegistry {
   }
 }
 
-/** Whether two records of one peer list the same but for lastSeen. */
-function sameListing(a: PeerRecord, b: PeerRecord): boolean {
+/** Whether a registration from `address` would list the peer as it is listed, but for lastSeen. */
+function sameListing(record: PeerRecord, info: RegisterRequest, address: string): boolean {
   return (
-    a.name === b.name &&
-    a.port === b.port &&
-    a.slots === b.slots &&
-    a.version === b.version &&
-    a.tls === b.tls &&
-    a.address === b.address
+    record.name === info.name &&
+    record.port === info.port &&
+    record.slots === info.slots &&
+    record.version === info.version &&
+    record.tls === info.tls &&
+    record.address === address
   );
 }
 

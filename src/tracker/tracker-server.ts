@@ -87,6 +87,8 @@ export async function startTracker(opts: TrackerOptions, signal: AbortSignal): P
       ...(opts.tls ? { tls: opts.tls } : {}),
       // Sized by the swarm this tracker takes, so a full swarm heartbeating is never refused.
       replay: { capacity: replayCapacityFor(limits.maxPeers), perSource: REPLAY_NONCES_PER_SOURCE },
+      // A heartbeat has seconds of slack (the TTL is three intervals); a client waits on its list.
+      backgroundRoutes: [`POST ${API.heartbeat}`],
       routes: sharingReplays(registry, {
         [`POST ${API.register}`]: upsert,
         [`POST ${API.heartbeat}`]: upsert,

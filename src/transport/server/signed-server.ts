@@ -9,6 +9,7 @@ import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
 import {
+  BACKGROUND_BATCH_REQUESTS,
   MAX_JSON_BODY_BYTES,
   SERVER_HEADERS_TIMEOUT_MS,
   SERVER_KEEP_ALIVE_TIMEOUT_MS,
@@ -25,6 +26,7 @@ import { policyFor } from '../../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../../errors.js';
 import { ANY_NODE, type RequestTarget, RequestVerifier, type SwarmKey } from '../../protocol/auth.js';
 import type { ReplayLimits } from '../../protocol/replay-memory.js';
+import { BackgroundQueue } from './background-queue.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { createNodeServer, nodeScheme, type ServerTls } from './server-tls.js';
 import { readSignedRequest, sendError, sendJson } from './signed-answers.js';
@@ -79,6 +81,11 @@ export interface SignedServerOptions {
   anyNodeRoutes?: readonly string[];
   /** Replay memory, in all and per sender (a tracker sizes it by its swarm); a peer's default without. */
   replay?: ReplayLimits;
+  /**
+   * Routes (`METHOD /path`) whose requests can wait: served in small batches after the requests
+   * parsed with them (see BackgroundQueue), e.g. a tracker's heartbeats behind its lists.
+   */
+  backgroundRoutes?: readonly string[];
 }
 
 export interface SignedServer {
@@ -152,12 +159,18 @@ export async function startSignedServer(
     res.setHeader('connection', 'close');
     sendError(res, 417, 'PROTOCOL', 'only "Expect: 100-continue" is supported');
   });
+  const background = backgroundQueueFor(opts);
   server.on('request', (req, res) => {
     connections.track(req, res);
-    handle(req, res, opts, verifier, calls, () => connections.authenticated(req)).catch((error: unknown) => {
-      opts.log?.error({ err: error }, 'request handler failed');
-      res.destroy();
-    });
+    const serve = () =>
+      handle(req, res, opts, verifier, calls, () => connections.authenticated(req)).catch(
+        (error: unknown) => {
+          opts.log?.error({ err: error }, 'request handler failed');
+          res.destroy();
+        },
+      );
+    if (background?.takes(req)) background.queue.push(serve);
+    else void serve();
   });
   await listen(server, opts.host, opts.port);
   const address = server.address() as AddressInfo;
@@ -168,6 +181,15 @@ export async function startSignedServer(
   };
   signal.addEventListener('abort', () => void close(), { once: true });
   return { url: `${nodeScheme(opts.tls)}://${urlHost(address.address)}:${address.port}`, address, close };
+}
+
+function backgroundQueueFor(opts: SignedServerOptions) {
+  const routes = new Set(opts.backgroundRoutes ?? []);
+  if (routes.size === 0) return undefined;
+  const queue = new BackgroundQueue(BACKGROUND_BATCH_REQUESTS, (error) =>
+    opts.log?.error({ err: error }, 'request handler failed'),
+  );
+  return { queue, takes: (req: IncomingMessage) => routes.has(`${req.method} ${pathOf(req)}`) };
 }
 
 /** Admits connections within the limits, and tells the limiter which ones are serving a request. */
@@ -244,9 +266,33 @@ export function connectionAddress(req: IncomingMessage): string {
   return socketAddress(req.socket);
 }
 
+/**
+ * What a connection's requests need of its addresses, worked out once per connection: a tracker
+ * answers thousands of keep-alive requests a second, and parsing both addresses each time was a
+ * measurable share of its thread.
+ */
+interface SocketFacts {
+  address: string;
+  /** The last authority a request on this connection named, and whether it names this socket. */
+  authority?: string;
+  namesSocket?: boolean;
+}
+
+const socketFacts = new WeakMap<Socket, SocketFacts>();
+
+function factsOf(socket: Socket): SocketFacts {
+  let facts = socketFacts.get(socket);
+  if (facts === undefined) {
+    const raw = socket.remoteAddress ?? '';
+    // Before the socket closes (after, remoteAddress is gone and nothing is cached).
+    facts = { address: ipaddr.isValid(raw) ? ipaddr.process(raw).toString() : raw };
+    if (raw !== '') socketFacts.set(socket, facts);
+  }
+  return facts;
+}
+
 function socketAddress(socket: Socket): string {
-  const raw = socket.remoteAddress ?? '';
-  return ipaddr.isValid(raw) ? ipaddr.process(raw).toString() : raw;
+  return factsOf(socket).address;
 }
 
 interface ClientErrorAnswer {
@@ -402,10 +448,20 @@ function misdirection(
     const self = opts.nodeId === undefined ? 'a node without an id' : `node ${opts.nodeId}`;
     return `request is addressed to node ${target.node}, not to this one (${self})`;
   }
-  if (!authorityNamesSocket(target.authority, req.socket)) {
+  if (!authorityNamesSocketOnce(target.authority, req.socket)) {
     return `request is addressed to ${target.authority.slice(0, 300)}, not to this node's address`;
   }
   return undefined;
+}
+
+/** As authorityNamesSocket, remembered for the connection's last authority. */
+function authorityNamesSocketOnce(authority: string, socket: Socket): boolean {
+  const facts = factsOf(socket);
+  if (facts.authority !== authority || facts.namesSocket === undefined) {
+    facts.authority = authority;
+    facts.namesSocket = authorityNamesSocket(authority, socket);
+  }
+  return facts.namesSocket;
 }
 
 /**
