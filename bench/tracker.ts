@@ -10,11 +10,8 @@
  *
  * Four processes: the tracker; two load generators (bench/tracker-load.ts), which register
  * the peers and send their heartbeats, half each; and this one, which only times lists and reads /proc,
- * so a busy generator cannot delay the timing of an answer. They still share the machine's
- * cores; the generators run niced (LOAD_NICENESS), as peers on machines of their own would not
- * take the tracker's CPU.
+ * so a busy generator cannot delay the timing of an answer. They still share the machine's cores.
  */
-import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { ANY_NODE, deriveKey, type SwarmKey, signRequest } from '../src/protocol/auth.js';
@@ -51,8 +48,6 @@ const TARGET_SECONDS = 120;
 const TARGET_RSS_MIB = 128;
 /** Generators in parallel, each with its share of the peers and of the rate: one process cannot sign 5,000 requests a second. */
 const LOAD_PROCESSES = 2;
-/** The generators' niceness (0-19, higher yields more): they stand in for machines of their own. */
-const LOAD_NICENESS = 10;
 const LOAD_SCRIPT = fileURLToPath(new URL('./tracker-load.ts', import.meta.url));
 
 export interface TrackerBenchOptions {
@@ -211,10 +206,6 @@ function startLoad(config: LoadConfig): LoadProcess {
       });
     }
   };
-  // The peers' heartbeats come from other machines on a campus; here they share the tracker's two
-  // cores, and at equal priority the scheduler's time slices (milliseconds each) kept the tracker
-  // off its core while a list waited: p99 14 ms against 4.9 ms with the generators niced.
-  setPriority(child.pid, LOAD_NICENESS);
   return { process: child, next, start: () => process.kill(child.pid, 'SIGUSR2') };
 }
 
