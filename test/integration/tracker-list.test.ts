@@ -91,6 +91,42 @@ describe('GET /v1/peers at scale', () => {
     assert.equal(registry.listing().size, 1, 'a leaving peer is gone at once');
   });
 
+  test('listed records are exactly their JSON after heartbeats and changes (a record is encoded up to lastSeen once)', () => {
+    let now = 1_000_000;
+    const registry = new PeerRegistry({
+      ttlMs: 60_000,
+      maxPeers: 100,
+      maxPeersPerSource: 100,
+      now: () => now,
+    });
+    const expectListed = (what: string) => {
+      const body = registry.listing().body().bytes.toString();
+      const expected = `{"peers":[${registry
+        .list()
+        .map((record) => JSON.stringify(record))
+        .join(',')}]}`;
+      assert.equal(body, expected, what);
+      const sample = JSON.parse(registry.sample(1).bytes.toString()) as { peers: unknown[] };
+      assert.deepEqual(
+        registry.list().find((record) => JSON.stringify(record) === JSON.stringify(sample.peers[0])),
+        sample.peers[0],
+        `${what}: a sample lists a record as it is`,
+      );
+    };
+    registry.upsert(info(1), '127.0.0.1');
+    registry.upsert({ ...info(2), name: 'naïve "quoted" \\ peer', tls: true }, '127.0.0.2');
+    registry.upsert(info(3), '127.0.0.3');
+    expectListed('after registration');
+    now += TRACKER_LIST_REFRESH_MS;
+    registry.upsert(info(1), '127.0.0.1');
+    registry.upsert({ ...info(2), name: 'naïve "quoted" \\ peer', tls: true }, '127.0.0.2');
+    expectListed('after heartbeats');
+    now += 5;
+    registry.upsert({ ...info(2), slots: 2 }, '127.0.0.2');
+    registry.upsert({ ...info(3), tls: true }, '127.0.0.3');
+    expectListed('after a change of slots, of name and of tls');
+  });
+
   test('a sample is drawn from the live peers alone, each at most once, after joins, leaves and expiry', () => {
     let now = 1_000_000;
     const registry = new PeerRegistry({
