@@ -56,6 +56,17 @@ export function bodyDigest(body: Uint8Array | string | undefined): string {
     .digest('hex');
 }
 
+/** bodyDigest of a body given in parts, as they come: `digest()` once all are in. */
+export function bodyDigester(): { update(part: Uint8Array): void; digest(): string } {
+  const hash = createHash('sha256');
+  return {
+    update: (part) => {
+      hash.update(part);
+    },
+    digest: () => hash.digest('hex'),
+  };
+}
+
 function mac(key: SwarmKey, parts: readonly string[]): string {
   return createHmac('sha256', key).update(parts.join('\n')).digest('hex');
 }

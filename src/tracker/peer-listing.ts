@@ -3,7 +3,7 @@
  * caller: a snapshot of the live records as JSON text, from which the whole list is one cached
  * body and a random sample (`?limit=`) costs time in the sample's size, not the swarm's.
  */
-import { bodyDigest } from '../protocol/auth.js';
+import { bodyDigest, bodyDigester } from '../protocol/auth.js';
 
 /** A body ready to send: its bytes and the digest its signature covers. */
 export interface PreparedBody {
@@ -14,8 +14,16 @@ export interface PreparedBody {
 export class PeerListing {
   #whole: PreparedBody | undefined;
 
-  /** `records`: one JSON-encoded PeerRecord each, oldest registration first. */
-  constructor(private readonly records: readonly string[]) {}
+  /**
+   * `records`: one JSON-encoded PeerRecord each, oldest registration first; `whole`, their body
+   * if it is made already (see ListingBuild).
+   */
+  constructor(
+    private readonly records: readonly string[],
+    whole?: PreparedBody,
+  ) {
+    this.#whole = whole;
+  }
 
   get size(): number {
     return this.records.length;
@@ -28,6 +36,39 @@ export class PeerListing {
       return this.#whole;
     }
     return prepare(pick(this.records, limit));
+  }
+}
+
+const LIST_HEAD = Buffer.from('{"peers":[');
+const LIST_TAIL = Buffer.from(']}');
+
+/**
+ * A listing made a part at a time (`add` the records of one part, then `finish`): each part is
+ * encoded and hashed as it comes, so that no single step costs time in the whole swarm's size.
+ * Its body is the bytes `prepare` makes of the same records.
+ */
+export class ListingBuild {
+  readonly #records: string[] = [];
+  readonly #parts: Buffer[] = [LIST_HEAD];
+  readonly #hash = bodyDigester();
+
+  constructor() {
+    this.#hash.update(LIST_HEAD);
+  }
+
+  add(records: readonly string[]): void {
+    if (records.length === 0) return;
+    const part = Buffer.from(`${this.#records.length > 0 ? ',' : ''}${records.join(',')}`, 'utf8');
+    this.#records.push(...records);
+    this.#parts.push(part);
+    this.#hash.update(part);
+  }
+
+  finish(): PeerListing {
+    this.#parts.push(LIST_TAIL);
+    this.#hash.update(LIST_TAIL);
+    const whole = { bytes: Buffer.concat(this.#parts), digest: this.#hash.digest() };
+    return new PeerListing(this.#records, whole);
   }
 }
 

@@ -6,9 +6,9 @@
  * in the number of peers of one address, never in the number of peers in all.
  */
 import ipaddr from 'ipaddr.js';
-import { TRACKER_LIST_REFRESH_MS } from '../constants.js';
+import { TRACKER_LIST_REFRESH_MS, TRACKER_LIST_REFRESH_STEP_RECORDS } from '../constants.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
-import { PeerListing, type PreparedBody, prepare, randomIndices } from './peer-listing.js';
+import { ListingBuild, PeerListing, type PreparedBody, prepare, randomIndices } from './peer-listing.js';
 import type { PeerStore, RemoveResult, UpsertResult } from './peer-store.js';
 
 export type { RemoveResult, UpsertResult };
@@ -44,6 +44,12 @@ export class PeerRegistry {
   /** A heartbeat moved some lastSeen since the snapshot was made. */
   private refreshed = false;
   private snapshot: { listing: PeerListing; version: number; madeAt: number } | undefined;
+  /** listing() found the snapshot's lastSeen aged: refreshStep has a new one to make. */
+  private refreshWanted = false;
+  /** The refresh being made, a part per refreshStep; dropped if the list changes meanwhile. */
+  private build:
+    | { parts: ListingBuild; ids: Iterator<string>; version: number; startedAt: number }
+    | undefined;
 
   constructor(private readonly opts: PeerRegistryOptions) {}
 
@@ -119,19 +125,57 @@ export class PeerRegistry {
 
   /**
    * The live peers serialised: a new snapshot when someone joined, left or changed, else the
-   * last one, made again at most every TRACKER_LIST_REFRESH_MS so that lastSeen stays close.
+   * last one. When only heartbeats moved lastSeen, the last one is still answered, and a fresh
+   * one is wanted once it is TRACKER_LIST_REFRESH_MS old: refreshStep makes it a part at a
+   * time, so that a swarm's heartbeats never make one caller wait for the whole list's encoding.
    */
   listing(): PeerListing {
     this.prune();
     const now = this.opts.now();
     const current = this.snapshot;
-    const stale = this.refreshed && now - (current?.madeAt ?? 0) >= TRACKER_LIST_REFRESH_MS;
-    if (current && current.version === this.version && !stale) return current.listing;
+    if (current && current.version === this.version) {
+      if (this.refreshed && now - current.madeAt >= TRACKER_LIST_REFRESH_MS) this.refreshWanted = true;
+      return current.listing;
+    }
     const records: string[] = [];
     for (const id of this.peers.keys()) records.push(this.encode(id));
     this.refreshed = false;
+    this.refreshWanted = false;
+    this.build = undefined;
     this.snapshot = { listing: new PeerListing(records), version: this.version, madeAt: now };
     return this.snapshot.listing;
+  }
+
+  /** Whether refreshStep has work: a refresh wanted or under way. */
+  get refreshPending(): boolean {
+    return this.refreshWanted || this.build !== undefined;
+  }
+
+  /**
+   * Encodes up to `maxRecords` more records of the wanted refresh; when the last is in, the
+   * refresh becomes the snapshot. True while there is more to do. A refresh that sees the list
+   * change is dropped: the next listing() makes the changed list at once anyway.
+   */
+  refreshStep(maxRecords: number): boolean {
+    if (this.build && this.build.version !== this.version) this.build = undefined;
+    if (!this.build) {
+      if (!this.refreshWanted || this.snapshot?.version !== this.version) return false;
+      this.refreshWanted = false;
+      this.refreshed = false;
+      const ids = this.peers.keys();
+      this.build = { parts: new ListingBuild(), ids, version: this.version, startedAt: this.opts.now() };
+    }
+    const build = this.build;
+    const part: string[] = [];
+    for (let next = build.ids.next(); !next.done; next = build.ids.next()) {
+      part.push(this.encode(next.value));
+      if (part.length >= maxRecords) break;
+    }
+    build.parts.add(part);
+    if (part.length >= maxRecords) return true;
+    this.build = undefined;
+    this.snapshot = { listing: build.parts.finish(), version: build.version, madeAt: build.startedAt };
+    return false;
   }
 
   /**
@@ -239,6 +283,9 @@ function sameListing(record: PeerRecord, info: RegisterRequest, address: string)
 
 /** The registry as a tracker's store: the default, one tracker process's own memory. */
 export class MemoryPeerStore implements PeerStore {
+  #refreshing = false;
+  #closed = false;
+
   constructor(readonly registry: PeerRegistry) {}
 
   async upsert(info: RegisterRequest, address: string): Promise<UpsertResult> {
@@ -250,7 +297,23 @@ export class MemoryPeerStore implements PeerStore {
   }
 
   async listing(): Promise<PeerListing> {
-    return this.registry.listing();
+    const listing = this.registry.listing();
+    if (this.registry.refreshPending) this.#refreshInSteps();
+    return listing;
+  }
+
+  /** Drives the registry's refresh, a part per turn of the event loop, so requests run between. */
+  #refreshInSteps(): void {
+    if (this.#refreshing) return;
+    this.#refreshing = true;
+    const step = () => {
+      if (!this.#closed && this.registry.refreshStep(TRACKER_LIST_REFRESH_STEP_RECORDS)) {
+        setImmediate(step).unref();
+        return;
+      }
+      this.#refreshing = false;
+    };
+    setImmediate(step).unref();
   }
 
   async sample(limit: number): Promise<PreparedBody> {
@@ -261,7 +324,9 @@ export class MemoryPeerStore implements PeerStore {
     this.registry.prune();
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
 }
 
 /**

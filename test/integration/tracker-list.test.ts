@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { TRACKER_LIST_REFRESH_MS } from '../../src/constants.js';
-import { deriveKey } from '../../src/protocol/auth.js';
+import { bodyDigest, deriveKey } from '../../src/protocol/auth.js';
 import { PeerRegistry } from '../../src/tracker/peer-registry.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
 import { startTracker, type Tracker } from '../../src/tracker/tracker-server.js';
@@ -77,8 +77,13 @@ describe('GET /v1/peers at scale', () => {
     registry.upsert(info(1), '127.0.0.1');
     assert.equal(registry.listing(), first, 'a heartbeat alone does not re-serialise');
     now += TRACKER_LIST_REFRESH_MS;
+    assert.equal(registry.listing(), first, 'an aged list is still answered while its refresh is made');
+    assert.ok(registry.refreshPending, 'and its refresh is wanted');
+    let steps = 0;
+    while (registry.refreshStep(1) && steps < 10) steps += 1;
     const refreshed = registry.listing();
     assert.notEqual(refreshed, first, 'lastSeen is refreshed within TRACKER_LIST_REFRESH_MS');
+    assert.equal(registry.refreshPending, false);
     assert.match(
       refreshed.body().bytes.toString(),
       new RegExp(`"lastSeen":${now - TRACKER_LIST_REFRESH_MS}`),
@@ -100,6 +105,8 @@ describe('GET /v1/peers at scale', () => {
       now: () => now,
     });
     const expectListed = (what: string) => {
+      registry.listing();
+      for (let steps = 0; registry.refreshStep(2) && steps < 10; steps += 1);
       const body = registry.listing().body().bytes.toString();
       const expected = `{"peers":[${registry
         .list()
@@ -125,6 +132,44 @@ describe('GET /v1/peers at scale', () => {
     registry.upsert({ ...info(2), slots: 2 }, '127.0.0.2');
     registry.upsert({ ...info(3), tls: true }, '127.0.0.3');
     expectListed('after a change of slots, of name and of tls');
+  });
+
+  test('a refresh made in steps lists every peer exactly, signed as one body, and gives way to a change', () => {
+    let now = 1_000_000;
+    const registry = new PeerRegistry({
+      ttlMs: 60_000,
+      maxPeers: 100,
+      maxPeersPerSource: 100,
+      now: () => now,
+    });
+    for (let n = 0; n < 7; n += 1) registry.upsert(info(n), '127.0.0.1');
+    const first = registry.listing();
+    now += TRACKER_LIST_REFRESH_MS;
+    for (let n = 0; n < 7; n += 1) registry.upsert(info(n), '127.0.0.1');
+    registry.listing();
+    let steps = 0;
+    while (registry.refreshStep(3) && steps < 10) steps += 1;
+    assert.equal(steps, 2, 'seven records in parts of three: two steps with more to do, then the last');
+    const refreshed = registry.listing();
+    assert.notEqual(refreshed, first);
+    const body = refreshed.body();
+    const expected = `{"peers":[${registry
+      .list()
+      .map((record) => JSON.stringify(record))
+      .join(',')}]}`;
+    assert.equal(body.bytes.toString(), expected, 'the parts make the same bytes as one encoding');
+    assert.equal(body.digest, bodyDigest(body.bytes), 'and the digest its signature covers');
+    assert.equal(refreshed.size, 7);
+
+    now += TRACKER_LIST_REFRESH_MS;
+    registry.upsert(info(0), '127.0.0.1');
+    registry.listing();
+    assert.ok(registry.refreshStep(3), 'a refresh under way');
+    registry.upsert(info(99), '127.0.0.1');
+    assert.equal(registry.refreshStep(3), false, 'a join drops it');
+    const joined = registry.listing();
+    assert.equal(joined.size, 8, 'and the next listing has the newcomer at once');
+    assert.equal(registry.listing(), joined);
   });
 
   test('a sample is drawn from the live peers alone, each at most once, after joins, leaves and expiry', () => {
