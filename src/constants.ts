@@ -281,6 +281,11 @@ export const TRACKER_LIST_REFRESH_MS = 1_000;
  */
 export const TRACKER_LIST_REFRESH_STEP_RECORDS = 1_000;
 /**
+ * The oldest a listed lastSeen gets (ms): a list nobody asked for since its refresh was due is
+ * made at once, not in steps, when it is this old.
+ */
+export const TRACKER_LIST_MAX_AGE_MS = 3_000;
+/**
  * V8's --semi-space-growth-factor in a `ddm tracker` process (a ratio; V8's default is 2): 1
  * keeps the young generation at its starting size under request churn (src/tracker/heap-flags.ts).
  */

@@ -6,7 +6,11 @@
  * in the number of peers of one address, never in the number of peers in all.
  */
 import ipaddr from 'ipaddr.js';
-import { TRACKER_LIST_REFRESH_MS, TRACKER_LIST_REFRESH_STEP_RECORDS } from '../constants.js';
+import {
+  TRACKER_LIST_MAX_AGE_MS,
+  TRACKER_LIST_REFRESH_MS,
+  TRACKER_LIST_REFRESH_STEP_RECORDS,
+} from '../constants.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
 import { ListingBuild, PeerListing, type PreparedBody, prepare, randomIndices } from './peer-listing.js';
 import type { PeerStore, RemoveResult, UpsertResult } from './peer-store.js';
@@ -128,13 +132,15 @@ export class PeerRegistry {
    * last one. When only heartbeats moved lastSeen, the last one is still answered, and a fresh
    * one is wanted once it is TRACKER_LIST_REFRESH_MS old: refreshStep makes it a part at a
    * time, so that a swarm's heartbeats never make one caller wait for the whole list's encoding.
+   * A snapshot nobody asked for in TRACKER_LIST_MAX_AGE_MS is remade at once, as a change is.
    */
   listing(): PeerListing {
     this.prune();
     const now = this.opts.now();
     const current = this.snapshot;
-    if (current && current.version === this.version) {
-      if (this.refreshed && now - current.madeAt >= TRACKER_LIST_REFRESH_MS) this.refreshWanted = true;
+    const age = now - (current?.madeAt ?? 0);
+    if (current && current.version === this.version && !(this.refreshed && age >= TRACKER_LIST_MAX_AGE_MS)) {
+      if (this.refreshed && age >= TRACKER_LIST_REFRESH_MS) this.refreshWanted = true;
       return current.listing;
     }
     const records: string[] = [];

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { TRACKER_LIST_REFRESH_MS } from '../../src/constants.js';
+import { TRACKER_LIST_MAX_AGE_MS, TRACKER_LIST_REFRESH_MS } from '../../src/constants.js';
 import { bodyDigest, deriveKey } from '../../src/protocol/auth.js';
 import { PeerRegistry } from '../../src/tracker/peer-registry.js';
 import { TrackerClient } from '../../src/tracker/tracker-client.js';
@@ -93,7 +93,13 @@ describe('GET /v1/peers at scale', () => {
     assert.notEqual(joined, refreshed, 'a new peer is listed at once');
     assert.equal(joined.size, 2);
     registry.remove(info(2).id, '127.0.0.1');
-    assert.equal(registry.listing().size, 1, 'a leaving peer is gone at once');
+    const left = registry.listing();
+    assert.equal(left.size, 1, 'a leaving peer is gone at once');
+    now += TRACKER_LIST_MAX_AGE_MS;
+    registry.upsert(info(1), '127.0.0.1');
+    const aged = registry.listing();
+    assert.notEqual(aged, left, 'a list nobody asked for in TRACKER_LIST_MAX_AGE_MS is remade at once');
+    assert.match(aged.body().bytes.toString(), new RegExp(`"lastSeen":${now}`));
   });
 
   test('listed records are exactly their JSON after heartbeats and changes (a record is encoded up to lastSeen once)', () => {
