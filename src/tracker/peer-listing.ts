@@ -45,7 +45,7 @@ const LIST_TAIL = Buffer.from(']}');
 /**
  * A listing made a part at a time (`add` the records of one part, then `finish`): each part is
  * encoded and hashed as it comes, so that no single step costs time in the whole swarm's size.
- * Its body is the bytes `prepare` makes of the same records.
+ * Its body is the bytes `prepare` makes of the same records (the same head and tail).
  */
 export class ListingBuild {
   readonly #records: string[] = [];
@@ -59,7 +59,8 @@ export class ListingBuild {
   add(records: readonly string[]): void {
     if (records.length === 0) return;
     const part = Buffer.from(`${this.#records.length > 0 ? ',' : ''}${records.join(',')}`, 'utf8');
-    this.#records.push(...records);
+    // One push each: a spread of a whole swarm's records can exceed the engine's argument limit.
+    for (const record of records) this.#records.push(record);
     this.#parts.push(part);
     this.#hash.update(part);
   }
@@ -74,7 +75,7 @@ export class ListingBuild {
 
 /** A body of these JSON-encoded records. */
 export function prepare(records: readonly string[]): PreparedBody {
-  const bytes = Buffer.from(`{"peers":[${records.join(',')}]}`, 'utf8');
+  const bytes = Buffer.concat([LIST_HEAD, Buffer.from(records.join(','), 'utf8'), LIST_TAIL]);
   return { bytes, digest: bodyDigest(bytes) };
 }
 

@@ -12,7 +12,7 @@ import {
   TRACKER_LIST_REFRESH_STEP_RECORDS,
 } from '../constants.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
-import { ListingBuild, PeerListing, type PreparedBody, prepare, randomIndices } from './peer-listing.js';
+import { ListingBuild, type PeerListing, type PreparedBody, prepare, randomIndices } from './peer-listing.js';
 import type { PeerStore, RemoveResult, UpsertResult } from './peer-store.js';
 
 export type { RemoveResult, UpsertResult };
@@ -25,6 +25,14 @@ export interface PeerRegistryOptions {
   /** New peers from one source (an IPv4 address, an IPv6 /64) beyond this many are refused. */
   maxPeersPerSource: number;
   now: () => number;
+}
+
+/** A snapshot being made: the records still to encode, and the list version it shows. */
+interface SnapshotBuild {
+  parts: ListingBuild;
+  ids: Iterator<string>;
+  version: number;
+  startedAt: number;
 }
 
 export class PeerRegistry {
@@ -51,9 +59,7 @@ export class PeerRegistry {
   /** listing() found the snapshot's lastSeen aged: refreshStep has a new one to make. */
   private refreshWanted = false;
   /** The refresh being made, a part per refreshStep; dropped if the list changes meanwhile. */
-  private build:
-    | { parts: ListingBuild; ids: Iterator<string>; version: number; startedAt: number }
-    | undefined;
+  private build: SnapshotBuild | undefined;
 
   constructor(private readonly opts: PeerRegistryOptions) {}
 
@@ -143,13 +149,10 @@ export class PeerRegistry {
       if (this.refreshed && age >= TRACKER_LIST_REFRESH_MS) this.refreshWanted = true;
       return current.listing;
     }
-    const records: string[] = [];
-    for (const id of this.peers.keys()) records.push(this.encode(id));
-    this.refreshed = false;
     this.refreshWanted = false;
-    this.build = undefined;
-    this.snapshot = { listing: new PeerListing(records), version: this.version, madeAt: now };
-    return this.snapshot.listing;
+    this.build = this.startBuild(now);
+    this.buildPart(Number.POSITIVE_INFINITY);
+    return this.snapshot!.listing;
   }
 
   /** Whether refreshStep has work: a refresh wanted or under way. */
@@ -167,11 +170,23 @@ export class PeerRegistry {
     if (!this.build) {
       if (!this.refreshWanted || this.snapshot?.version !== this.version) return false;
       this.refreshWanted = false;
-      this.refreshed = false;
-      const ids = this.peers.keys();
-      this.build = { parts: new ListingBuild(), ids, version: this.version, startedAt: this.opts.now() };
+      this.build = this.startBuild(this.opts.now());
     }
-    const build = this.build;
+    return this.buildPart(maxRecords);
+  }
+
+  /** A snapshot of the list as it is now, to be made by buildPart. */
+  private startBuild(now: number): SnapshotBuild {
+    this.refreshed = false;
+    return { parts: new ListingBuild(), ids: this.peers.keys(), version: this.version, startedAt: now };
+  }
+
+  /**
+   * Encodes up to `maxRecords` more records of the build under way; once the last is in, the
+   * build is the snapshot. True while there is more to do.
+   */
+  private buildPart(maxRecords: number): boolean {
+    const build = this.build!;
     const part: string[] = [];
     for (let next = build.ids.next(); !next.done; next = build.ids.next()) {
       part.push(this.encode(next.value));
@@ -186,7 +201,7 @@ export class PeerRegistry {
 
   /**
    * `limit` live peers at random, serialised now: time in `limit`, never in the swarm's size,
-   * and no snapshot to make (the whole list's stays lazy). Each at most once.
+   * and no snapshot to make. Each at most once.
    */
   sample(limit: number): PreparedBody {
     this.prune();
