@@ -149,7 +149,6 @@ export class PeerRegistry {
       if (this.refreshed && age >= TRACKER_LIST_REFRESH_MS) this.refreshWanted = true;
       return current.listing;
     }
-    this.refreshWanted = false;
     this.build = this.startBuild(now);
     this.buildPart(Number.POSITIVE_INFINITY);
     return this.snapshot!.listing;
@@ -169,7 +168,6 @@ export class PeerRegistry {
     if (this.build && this.build.version !== this.version) this.build = undefined;
     if (!this.build) {
       if (!this.refreshWanted || this.snapshot?.version !== this.version) return false;
-      this.refreshWanted = false;
       this.build = this.startBuild(this.opts.now());
     }
     return this.buildPart(maxRecords);
@@ -178,6 +176,7 @@ export class PeerRegistry {
   /** A snapshot of the list as it is now, to be made by buildPart. */
   private startBuild(now: number): SnapshotBuild {
     this.refreshed = false;
+    this.refreshWanted = false;
     return { parts: new ListingBuild(), ids: this.peers.keys(), version: this.version, startedAt: now };
   }
 
