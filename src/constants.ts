@@ -64,6 +64,18 @@ export const ORIGIN_BODY_HIGH_WATER_MARK_BYTES = 1 * MiB;
  * is paused by backpressure; a file that fits here is never paused before ddm starts reading.
  */
 export const PROBE_BODY_HIGH_WATER_MARK_BYTES = 16 * MiB;
+/**
+ * A range from a plain-http origin is read straight from the socket into buffers of this size
+ * (origin/slab-ring.ts), each written to disk whole once full: no buffer per socket read, and
+ * writes large enough to be cheap but small enough to still be in the CPU's cache.
+ */
+export const ORIGIN_SLAB_BYTES = 256 * KiB;
+/** Slabs one range may hold (filled, being written or waiting); past this its socket is paused. */
+export const ORIGIN_SLABS_PER_RANGE = 4;
+/** Slabs kept for reuse once written, across all ranges of the process. */
+export const ORIGIN_IDLE_SLABS = 32;
+/** Largest response head (status line and headers) read from an origin's socket. */
+export const ORIGIN_HEAD_MAX_BYTES = 32 * KiB;
 /** An error or redirect body smaller than this is read and dropped so its socket can be reused. */
 export const ORIGIN_DISCARD_BODY_MAX_BYTES = 64 * KiB;
 

@@ -19,7 +19,13 @@ import {
 } from '../constants.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { discardBody, type OriginResponse } from '../origin/follow-redirects.js';
-import { createOriginDispatcher, type OriginRequestOptions } from '../origin/http-client.js';
+import {
+  createOriginDispatcher,
+  type OriginRequestOptions,
+  proxyConfiguredInEnv,
+} from '../origin/http-client.js';
+import { plainDialer } from '../origin/origin-dialer.js';
+import { OriginSockets } from '../origin/origin-sockets.js';
 import { loadOriginTls, type OriginTlsOptions } from '../origin/origin-tls.js';
 import { redactUrl } from '../origin/origin-url.js';
 import { type ProbeResult, probe } from '../origin/probe.js';
@@ -250,6 +256,8 @@ export async function originRequestsFor(
   const tls = await loadOriginTls(options.originTls ?? {}, signal);
   const dispatcher =
     options.dispatcher ?? createOriginDispatcher({ timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, tls });
+  // Behind a proxy every request goes through undici's proxy agent.
+  const sockets = proxyConfiguredInEnv() ? undefined : new OriginSockets(plainDialer);
   const requestOptions: OriginRequestOptions = {
     dispatcher,
     headers: options.headers ?? {},
@@ -257,8 +265,10 @@ export async function originRequestsFor(
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     maxRedirects: MAX_REDIRECTS,
     ...(options.compressed ? { decodeContent: true } : {}),
+    ...(sockets ? { sockets } : {}),
   };
   const close = async () => {
+    sockets?.close();
     if (!options.dispatcher) await dispatcher.close().catch(() => {});
   };
   return { requestOptions, insecure: tls.insecure === true, close };

@@ -2,7 +2,7 @@ import type { OriginRequestOptions } from '../origin/http-client.js';
 import { openRange } from '../origin/range-request.js';
 import type { ByteRange } from '../types/byte-range.js';
 import type { Validators } from '../types/validators.js';
-import type { RangeSource, SourceFailurePolicy } from './range-source.js';
+import type { RangeReading, RangeSource, SourceFailurePolicy } from './range-source.js';
 
 /**
  * Our own connections retry with backoff, and once they give up nobody else fetches what they
@@ -45,7 +45,10 @@ export class OriginRangeSource implements RangeSource {
     this.crossChecked = identity.crossChecked ?? false;
   }
 
-  open(range: ByteRange, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-    return openRange(this.url, range, this.validators, this.options, signal, { size: this.size });
+  open(range: ByteRange, signal: AbortSignal, reading?: RangeReading): Promise<AsyncIterable<Uint8Array>> {
+    return openRange(this.url, range, this.validators, this.options, signal, {
+      size: this.size,
+      lease: reading?.lease === true,
+    });
   }
 }

@@ -21,7 +21,16 @@ export interface RangeSource {
    * Opens [start, end) and resolves once the bytes start flowing. The body yields exactly
    * `end - start` bytes in order or throws a DdmError. Aborting `signal` ends it early.
    */
-  open(range: ByteRange, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>>;
+  open(range: ByteRange, signal: AbortSignal, reading?: RangeReading): Promise<AsyncIterable<Uint8Array>>;
+}
+
+/** How the caller of `open` treats the chunks. */
+export interface RangeReading {
+  /**
+   * It writes each chunk before asking for the next and releases it (origin/leased-bytes.ts)
+   * once written, so the source may hand out views of buffers it reuses.
+   */
+  lease: boolean;
 }
 
 /**

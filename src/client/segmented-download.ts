@@ -6,6 +6,7 @@ import { setMaxListeners } from 'node:events';
 import { PEER_BUSY_BACKOFF_MS, WRITE_BATCH_MAX_AGE_MS, WRITE_BUFFER_BYTES } from '../constants.js';
 import { policyFor } from '../error-policy.js';
 import { DdmError, isDdmError } from '../errors.js';
+import { isLeased } from '../origin/leased-bytes.js';
 import { withRetries } from '../origin/retry.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Assignment } from '../scheduler/types.js';
@@ -442,7 +443,12 @@ export class SegmentedDownload {
    */
   private async transfer(state: SourceState, assignment: Assignment, signal: AbortSignal): Promise<void> {
     if (assignment.pos >= assignment.end) return;
-    const body = await state.rangeSource.open({ start: assignment.pos, end: assignment.end }, signal);
+    const body = await state.rangeSource.open({ start: assignment.pos, end: assignment.end }, signal, {
+      lease: true,
+    });
+    // A leased body hands out whole slabs, each written at once and then released for reuse.
+    const leased = isLeased(body) ? body : undefined;
+    const batchBytes = leased === undefined ? WRITE_BUFFER_BYTES : 1;
     const batch = new WriteBatch();
     const from = assignment.pos;
     let committedTo = from;
@@ -452,6 +458,7 @@ export class SegmentedDownload {
       if (batch.length === 0) return;
       const { chunks, position, length } = batch.take();
       writing = this.options.write(chunks, position).then(() => {
+        leased?.release(length);
         this.scheduler.commit(position, length);
         committedTo = position + length;
         state.bytes += length;
@@ -471,7 +478,7 @@ export class SegmentedDownload {
         const wanted = this.scheduler.claim(assignment.id, chunk.byteLength, this.now());
         if (wanted > 0) {
           batch.add(wanted === chunk.byteLength ? chunk : chunk.subarray(0, wanted), position);
-          if (batch.length >= WRITE_BUFFER_BYTES || batch.ageMs() >= WRITE_BATCH_MAX_AGE_MS) await flush();
+          if (batch.length >= batchBytes || batch.ageMs() >= WRITE_BATCH_MAX_AGE_MS) await flush();
         }
         // The scheduler shrank this assignment (split or handed to a faster worker): stop here.
         if (assignment.pos >= assignment.end) break;

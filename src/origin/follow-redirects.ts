@@ -11,7 +11,7 @@ import { buildRequestHeaders } from './request-headers.js';
 import { headerValue, type ResponseHeaders } from './response-headers.js';
 import { fromTransportError } from './transport-errors.js';
 
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+export const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 export interface OriginResponse {
   /** Where the response came from, after redirects. */

@@ -6,6 +6,7 @@
 import type { buildConnector, Dispatcher, Agent as UndiciAgent } from 'undici';
 import { ORIGIN_KEEP_ALIVE_TIMEOUT_MS } from '../constants.js';
 import { Agent, EnvHttpProxyAgent } from '../util/undici-parts.js';
+import type { OriginSockets } from './origin-sockets.js';
 
 export interface OriginDispatcherOptions {
   /** Connect timeout, and the default headers/body idle timeout. */
@@ -49,6 +50,11 @@ export interface OriginRequestOptions {
   decodeContent?: boolean;
   /** Bytes a response body buffers before it pushes back on the socket; default ORIGIN_BODY_HIGH_WATER_MARK_BYTES. */
   bodyHighWaterMarkBytes?: number;
+  /**
+   * ddm's own connections for plain-http ranges whose consumer releases what it wrote
+   * (origin-sockets.ts); absent, or behind a proxy, every request goes through `dispatcher`.
+   */
+  sockets?: OriginSockets;
 }
 
 const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];

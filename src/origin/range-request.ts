@@ -8,9 +8,17 @@ import type { ByteRange } from '../types/byte-range.js';
 import type { Validators } from '../types/validators.js';
 import { parseContentRange } from './content-range.js';
 import { exactBody, leadingBytes } from './exact-body.js';
-import { discardBody, getFollowingRedirects, type OriginResponse } from './follow-redirects.js';
+import {
+  discardBody,
+  getFollowingRedirects,
+  type OriginResponse,
+  REDIRECT_STATUSES,
+} from './follow-redirects.js';
 import type { OriginRequestOptions } from './http-client.js';
-import { describeUrl } from './origin-url.js';
+import type { LeasedBytes } from './leased-bytes.js';
+import type { OriginSockets } from './origin-sockets.js';
+import { describeUrl, parseOriginUrl } from './origin-url.js';
+import { buildRequestHeaders } from './request-headers.js';
 import {
   compareVersion,
   contentEncodings,
@@ -25,6 +33,11 @@ export { openWhole, type WholeResponse } from './whole-request.js';
 export interface RangeExpectation {
   /** Total size from the probe; a Content-Range naming another size is refused. */
   size?: number | null;
+  /**
+   * The consumer releases each chunk once written (leased-bytes.ts), so a plain-http range may
+   * be read over `opts.sockets` into reused buffers.
+   */
+  lease?: boolean;
 }
 
 /**
@@ -39,7 +52,71 @@ export async function openRange(
   signal: AbortSignal,
   expect: RangeExpectation = {},
 ): Promise<AsyncIterable<Uint8Array>> {
+  assertValidRange(range);
+  if (expect.lease === true && opts.sockets !== undefined) {
+    const leased = await openOverSockets(url, range, validators, opts, opts.sockets, signal, expect);
+    if (leased !== undefined) return leased;
+  }
   return rangeBytes(await openRangeBody(url, range, validators, opts, signal, expect), signal);
+}
+
+/**
+ * The range over ddm's own connection (`opts.sockets`), with the same checks as `openRangeBody`;
+ * undefined when it must go through undici after all (no sockets, not http:, a redirect, a body
+ * not framed by its length). The caller releases every chunk once it is written or sent.
+ */
+export function openLeasedRange(
+  url: string,
+  range: ByteRange,
+  validators: Validators,
+  opts: OriginRequestOptions,
+  signal: AbortSignal,
+  expect: RangeExpectation = {},
+): Promise<LeasedBytes | undefined> {
+  assertValidRange(range);
+  if (opts.sockets === undefined) return Promise.resolve(undefined);
+  return openOverSockets(url, range, validators, opts, opts.sockets, signal, expect);
+}
+
+async function openOverSockets(
+  url: string,
+  range: ByteRange,
+  validators: Validators,
+  opts: OriginRequestOptions,
+  sockets: OriginSockets,
+  signal: AbortSignal,
+  expect: RangeExpectation,
+): Promise<LeasedBytes | undefined> {
+  const target = parseOriginUrl(url);
+  if (target.protocol !== 'http:') return undefined;
+  opts.beforeRequest?.(target);
+  const control = rangeControl(range, validators);
+  const headers = buildRequestHeaders(target, target, opts, control);
+  const answer = await sockets.request(target, headers, range.end - range.start, opts.timeoutMs, signal);
+  if (answer === undefined) return undefined;
+  const { head, connection } = answer;
+  if (REDIRECT_STATUSES.has(head.statusCode) && headerValue(head.headers, 'location') !== undefined) {
+    connection.destroy();
+    return undefined;
+  }
+  try {
+    const response = { statusCode: head.statusCode, headers: head.headers, url: target };
+    checkRangeResponse(response, range, validators, expect, control['if-range'] !== undefined);
+  } catch (error) {
+    connection.destroy();
+    throw error;
+  }
+  const body = connection.acceptBody();
+  if (body === undefined) connection.destroy();
+  return body;
+}
+
+/** The Range (and If-Range) headers of a request for `range` of the version `validators` name. */
+function rangeControl(range: ByteRange, validators: Validators): Record<string, string> {
+  const control: Record<string, string> = { range: `bytes=${range.start}-${range.end - 1}` };
+  const ifRange = ifRangeValue(validators);
+  if (ifRange !== undefined) control['if-range'] = ifRange;
+  return control;
 }
 
 /** The opened range's bytes, exactly `wanted` of them or an error (a longer body is cut to them). */
@@ -69,13 +146,17 @@ export async function openRangeBody(
   expect: RangeExpectation = {},
 ): Promise<OpenedRange> {
   assertValidRange(range);
-  const control: Record<string, string> = { range: `bytes=${range.start}-${range.end - 1}` };
-  const ifRange = ifRangeValue(validators);
-  if (ifRange !== undefined) control['if-range'] = ifRange;
+  const control = rangeControl(range, validators);
   const response = await getFollowingRedirects(url, control, opts, signal);
   let announcedBytes: number;
   try {
-    announcedBytes = checkRangeResponse(response, range, validators, expect, ifRange !== undefined);
+    announcedBytes = checkRangeResponse(
+      response,
+      range,
+      validators,
+      expect,
+      control['if-range'] !== undefined,
+    );
   } catch (error) {
     await discardBody(response.body, signal);
     throw error;
@@ -86,7 +167,7 @@ export async function openRangeBody(
 
 /** Checks a range response; returns how many body bytes it announces (at least the range's). */
 function checkRangeResponse(
-  response: OriginResponse,
+  response: Pick<OriginResponse, 'statusCode' | 'headers' | 'url'>,
   range: ByteRange,
   validators: Validators,
   expect: RangeExpectation,

@@ -4,8 +4,15 @@ import { after, before, describe, it } from 'node:test';
 import type { Dispatcher } from 'undici';
 import { isDdmError } from '../../src/errors.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../../src/origin/http-client.js';
+import { isLeased } from '../../src/origin/leased-bytes.js';
+import { plainDialer } from '../../src/origin/origin-dialer.js';
+import { OriginSockets } from '../../src/origin/origin-sockets.js';
 import { probe } from '../../src/origin/probe.js';
-import { openRange, openWhole } from '../../src/origin/range-request.js';
+import {
+  openRange as openRangeFrom,
+  openWhole,
+  type RangeExpectation,
+} from '../../src/origin/range-request.js';
 import type { Validators } from '../../src/types/validators.js';
 import { sha256 } from '../helpers/cli.js';
 import { startTestOrigin, type TestOrigin, type TestOriginOptions } from '../helpers/test-origin.js';
@@ -13,23 +20,51 @@ import { startTestOrigin, type TestOrigin, type TestOriginOptions } from '../hel
 const TIMEOUT_MS = 5_000;
 const data = randomBytes(1024 * 1024 + 17);
 
+/** The body's bytes; a leased body's chunks are copied, then released as a writer would. */
 async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
-  for await (const chunk of body) chunks.push(chunk);
+  for await (const chunk of body) {
+    if (isLeased(body)) {
+      chunks.push(Buffer.from(chunk));
+      body.release(chunk.byteLength);
+    } else chunks.push(chunk);
+  }
   return Buffer.concat(chunks);
 }
 
-describe('openRange and openWhole', () => {
+/**
+ * Every range test runs twice: through undici, and over ddm's own sockets into leased slabs
+ * (origin-sockets.ts), which must give the same bytes and the same errors.
+ */
+for (const leased of [false, true]) {
+  describe(leased ? 'openRange over own sockets (leased slabs)' : 'openRange and openWhole (undici)', () => {
+    rangeTests(leased);
+  });
+}
+
+function rangeTests(leased: boolean): void {
   let dispatcher: Dispatcher;
+  let sockets: OriginSockets;
   const origins: TestOrigin[] = [];
 
   before(() => {
     dispatcher = createOriginDispatcher({ timeoutMs: TIMEOUT_MS, proxyFromEnv: false });
+    sockets = new OriginSockets(plainDialer);
   });
   after(async () => {
+    sockets.close();
     await Promise.all(origins.map((origin) => origin.close()));
     await dispatcher.close();
   });
+
+  const openRange = (
+    url: string,
+    range: { start: number; end: number },
+    validators: Validators,
+    opts: OriginRequestOptions,
+    signal: AbortSignal,
+    expect: RangeExpectation,
+  ) => openRangeFrom(url, range, validators, opts, signal, { ...expect, lease: leased });
 
   async function origin(options: Partial<TestOriginOptions> = {}): Promise<TestOrigin> {
     const started = await startTestOrigin({ data, ...options });
@@ -43,6 +78,7 @@ describe('openRange and openWhole', () => {
     userAgent: 'ddm-test',
     timeoutMs: TIMEOUT_MS,
     maxRedirects: 5,
+    ...(leased ? { sockets } : {}),
   });
   const signal = () => AbortSignal.timeout(TIMEOUT_MS);
 
@@ -62,6 +98,7 @@ describe('openRange and openWhole', () => {
       { start: size - 10, end: size },
     ]) {
       const body = await openRange(url, range, validators, requestOptions(), signal(), { size });
+      assert.equal(isLeased(body), leased, 'the range went the way this suite tests');
       const bytes = await collect(body);
       assert.equal(bytes.length, range.end - range.start);
       assert.equal(sha256(bytes), sha256(data.subarray(range.start, range.end)));
@@ -93,7 +130,8 @@ describe('openRange and openWhole', () => {
       await collect(body);
     }
     assert.equal(server.fileRequests, 5);
-    assert.equal(server.connections, 1);
+    // The probe goes through undici; the ranges then share one connection of their own.
+    assert.equal(server.connections, leased ? 2 : 1);
   });
 
   it('sends If-Range: a changed ETag gives ORIGIN_CHANGED, not spliced bytes', async () => {
@@ -330,6 +368,33 @@ describe('openRange and openWhole', () => {
     assert.equal(server.requests, 0);
   });
 
+  // Whole bodies always go through undici: their tests run once.
+  if (!leased) wholeTests();
+}
+
+function wholeTests(): void {
+  let dispatcher: Dispatcher;
+  const origins: TestOrigin[] = [];
+  before(() => {
+    dispatcher = createOriginDispatcher({ timeoutMs: TIMEOUT_MS, proxyFromEnv: false });
+  });
+  after(async () => {
+    await Promise.all(origins.map((origin) => origin.close()));
+    await dispatcher.close();
+  });
+  async function origin(options: Partial<TestOriginOptions> = {}): Promise<TestOrigin> {
+    const started = await startTestOrigin({ data, ...options });
+    origins.push(started);
+    return started;
+  }
+  const requestOptions: () => OriginRequestOptions = () => ({
+    dispatcher,
+    headers: {},
+    userAgent: 'ddm-test',
+    timeoutMs: TIMEOUT_MS,
+    maxRedirects: 5,
+  });
+  const signal = () => AbortSignal.timeout(TIMEOUT_MS);
   describe('openWhole', () => {
     it('streams the whole file with its size', async () => {
       const server = await origin({ ranges: false });
@@ -360,10 +425,10 @@ describe('openRange and openWhole', () => {
 
     it('a new version is ORIGIN_CHANGED', async () => {
       const server = await origin({ changeEtagAfterRequests: 1 });
-      const { validators } = await probed(server);
+      const { validators } = await probe(server.url, requestOptions(), signal());
       await assert.rejects(openWhole(server.url, validators, requestOptions(), signal()), (error) =>
         isDdmError(error, 'ORIGIN_CHANGED'),
       );
     });
   });
-});
+}
