@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import { DdmError } from '../errors.js';
 import { relayBody } from '../origin/exact-body.js';
 import type { OriginRequestOptions } from '../origin/http-client.js';
-import { openRangeBody, rangeBytes } from '../origin/range-request.js';
+import type { LeasedBytes } from '../origin/leased-bytes.js';
+import { relayLeased } from '../origin/leased-relay.js';
+import { type OpenedRange, openLeasedRange, openRangeBody, rangeBytes } from '../origin/range-request.js';
 import { FetchRequest } from '../protocol/messages.js';
 import { sendStreamHead } from '../transport/server/signed-answers.js';
 import type { SignedContext } from '../transport/server/signed-server.js';
@@ -41,29 +43,20 @@ export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<
       retryable: true,
     });
   }
+  let leased: LeasedBytes | undefined;
   try {
     const range = { start: request.start, end: request.end };
     const options: OriginRequestOptions = { ...deps.origin, headers: request.headers ?? {} };
     // Until the origin has answered, a failure is still a clean JSON error for the client.
-    const opened = await openRangeBody(request.url, range, request.validators, options, ctx.signal);
+    leased = await openLeasedRange(request.url, range, request.validators, options, ctx.signal);
+    const opened = leased
+      ? undefined
+      : await openRangeBody(request.url, range, request.validators, options, ctx.signal);
     sendStreamHead(ctx.res, range.end - range.start, ctx.key, ctx.nonce);
     const throttle = deps.throttle;
     const watch = watchClientReads(ctx.res, deps.clientStallTimeoutMs);
     try {
-      // Without a limit the origin's chunks go straight to the client's socket (the hot path).
-      const served = throttle
-        ? pipeline(
-            rangeBytes(opened, ctx.signal),
-            async function* (source: AsyncIterable<Uint8Array>) {
-              for await (const chunk of source) {
-                await throttle(chunk.byteLength, ctx.signal);
-                yield chunk;
-              }
-            },
-            ctx.res,
-          )
-        : relayBody(opened.body, ctx.res, opened, ctx.signal);
-      await served.catch((error: unknown) => {
+      await serve(ctx, leased, opened, throttle).catch((error: unknown) => {
         // A range cut short must show as a broken stream to the client, never as a quiet pause.
         ctx.res.destroy();
         if (!ctx.signal.aborted)
@@ -74,9 +67,36 @@ export async function handleFetch(ctx: SignedContext, deps: FetchDeps): Promise<
       watch.stop();
     }
   } finally {
+    // A range not read to its end (the stream never started, or broke off) closes its connection.
+    await leased?.[Symbol.asyncIterator]().return?.();
     release();
     consent();
   }
+}
+
+/**
+ * The origin's bytes to the client: leased slabs as they are (own sockets), else undici's chunks
+ * straight to the client's socket, or through the upload limit when there is one.
+ */
+function serve(
+  ctx: SignedContext,
+  leased: LeasedBytes | undefined,
+  opened: OpenedRange | undefined,
+  throttle: FetchDeps['throttle'],
+): Promise<void> {
+  if (leased !== undefined) return relayLeased(leased, ctx.res, ctx.signal, throttle);
+  const range = opened!;
+  if (throttle === undefined) return relayBody(range.body, ctx.res, range, ctx.signal);
+  return pipeline(
+    rangeBytes(range, ctx.signal),
+    async function* (source: AsyncIterable<Uint8Array>) {
+      for await (const chunk of source) {
+        await throttle(chunk.byteLength, ctx.signal);
+        yield chunk;
+      }
+    },
+    ctx.res,
+  );
 }
 
 /** How often a stream checks that its client still reads, as a share of the stall timeout. */

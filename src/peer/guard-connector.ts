@@ -53,7 +53,7 @@ export function createGuardedConnector(opts: GuardedConnectorOptions): Connector
 }
 
 /** Belt and braces: the address the socket really reached, before a byte of request is sent. */
-function refusalAfterDial(target: Connector.Options, socket: Socket): Error | undefined {
+export function refusalAfterDial(target: Connector.Options, socket: Socket): Error | undefined {
   const remote = socket.remoteAddress ?? 'an unknown address';
   const range = nonPublicRange(remote);
   if (range === undefined) return undefined;

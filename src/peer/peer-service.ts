@@ -19,6 +19,7 @@ import {
 } from '../constants.js';
 import { DdmError } from '../errors.js';
 import { createOriginDispatcher } from '../origin/http-client.js';
+import { OriginSockets } from '../origin/origin-sockets.js';
 import { parseOriginUrl } from '../origin/origin-url.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import {
@@ -34,6 +35,7 @@ import { type AcceptMode, ConsentDesk } from './consent.js';
 import { type ConsentPrompt, createTtyPrompt } from './consent-prompt.js';
 import { handleFetch } from './fetch-handler.js';
 import { createGuardedConnector } from './guard-connector.js';
+import { createGuardedDialer } from './guard-dialer.js';
 import { assertAllowedUrl } from './origin-guard.js';
 import { SharedSlots } from './slots.js';
 
@@ -111,8 +113,11 @@ export function createPeerService(opts: PeerServiceOptions): PeerService {
     ...(opts.allowPrivate ? {} : { connect: createGuardedConnector({ timeoutMs, allowPrivate: false }) }),
   });
   const allowed = (url: URL) => assertAllowedUrl(url, opts.allowPrivate);
+  // Plain-http ranges are relayed from ddm's own sockets, behind the same guard as the dispatcher.
+  const sockets = new OriginSockets(createGuardedDialer({ allowPrivate: opts.allowPrivate }));
   const origin = {
     dispatcher,
+    sockets,
     userAgent: opts.userAgent ?? DEFAULT_USER_AGENT,
     timeoutMs,
     maxRedirects: MAX_REDIRECTS,
@@ -188,7 +193,10 @@ export function createPeerService(opts: PeerServiceOptions): PeerService {
     setSlots: (count) => slots.resize(count),
     setAccept: (mode) => consent.setMode(mode),
     setMaxUpload: (rate) => upload.setRate(rate),
-    close: () => dispatcher.destroy(),
+    close: () => {
+      sockets.close();
+      return dispatcher.destroy();
+    },
   };
 }
 
