@@ -73,7 +73,7 @@ export const ORIGIN_SLAB_BYTES = 256 * KiB;
 /** Slabs one range may hold (filled, being written or waiting); past this its socket is paused. */
 export const ORIGIN_SLABS_PER_RANGE = 4;
 /** Slabs kept for reuse once written, across all ranges of the process. */
-export const ORIGIN_IDLE_SLABS = 32;
+export const ORIGIN_IDLE_SLABS = 16;
 /** Largest response head (status line and headers) read from an origin's socket. */
 export const ORIGIN_HEAD_MAX_BYTES = 32 * KiB;
 /** An error or redirect body smaller than this is read and dropped so its socket can be reused. */

@@ -19,6 +19,8 @@ const CREATE_MODE = 0o666;
  */
 export class PartFile {
   private closed = false;
+  /** The write under way (writes are queued: see `writeChunks`). */
+  private writing: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly path: string,
@@ -80,7 +82,14 @@ export class PartFile {
    * Writes consecutive chunks at `position` with one vectored write, without copying them into
    * one buffer first (fewer allocations on the hot path). A short write finishes chunk by chunk.
    */
-  async writeChunks(chunks: readonly Uint8Array[], position: number): Promise<void> {
+  writeChunks(chunks: readonly Uint8Array[], position: number): Promise<void> {
+    // One write at a time per file: concurrent writes to one inode only spin on its lock.
+    const turn = this.writing.then(() => this.writeNow(chunks, position));
+    this.writing = turn.catch(() => {});
+    return turn;
+  }
+
+  private async writeNow(chunks: readonly Uint8Array[], position: number): Promise<void> {
     if (chunks.length === 1) return this.write(chunks[0]!, position);
     let bytesWritten: number;
     try {

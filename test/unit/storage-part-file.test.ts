@@ -29,6 +29,24 @@ describe('PartFile', () => {
     assert.equal(sha256(await readFile(path)), sha256(data));
   });
 
+  it('runs writes one at a time, in the order asked, and a failed one does not stop the next', async () => {
+    const path = join(dir, 'queued.part');
+    const data = randomBytes(8 * 1024 * 1024 + 10);
+    const file = await PartFile.open(path, data.length, signal);
+    const finished: string[] = [];
+    const big = file.writeChunks([data.subarray(0, 8 * 1024 * 1024)], 0).then(() => finished.push('big'));
+    const small = file
+      .writeChunks([data.subarray(8 * 1024 * 1024)], 8 * 1024 * 1024)
+      .then(() => finished.push('small'));
+    // A chunk that is not a buffer fails inside the write; the queue goes on after it.
+    const broken = file.writeChunks([{} as Uint8Array, {} as Uint8Array], 0);
+    const after = file.writeChunks([data.subarray(0, 10)], 0).then(() => finished.push('after'));
+    await Promise.all([big, small, after, assert.rejects(broken)]);
+    assert.deepEqual(finished, ['big', 'small', 'after']);
+    await file.close();
+    assert.equal(sha256(await readFile(path)), sha256(data));
+  });
+
   it('preallocates a new file to exactly the size', async () => {
     const path = join(dir, 'prealloc.part');
     const file = await PartFile.open(path, 5_000_000, signal);
