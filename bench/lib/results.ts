@@ -14,6 +14,7 @@ export const RESULT_COLUMNS: readonly Column[] = [
   { title: 'min time (s)', align: 'right' },
   { title: 'max time (s)', align: 'right' },
   { title: 'median CPU (s)', align: 'right' },
+  { title: 'of it system (s)', align: 'right' },
 ];
 
 /** MB/s in 10^6 bytes per second, as download tools and the design brief count. */
@@ -28,7 +29,7 @@ export function rssMiB(kib: number): string {
 export function describeRun(sizeBytes: number, run: TimedRun): string {
   return (
     `${run.wallSeconds.toFixed(2)} s, ${megabytesPerSecond(sizeBytes, run.wallSeconds).toFixed(0)} MB/s, ` +
-    `peak RSS ${rssMiB(run.peakRssKiB)} MiB, CPU ${run.cpuSeconds.toFixed(2)} s`
+    `peak RSS ${rssMiB(run.peakRssKiB)} MiB, CPU ${run.cpuSeconds.toFixed(2)} s (system ${run.systemSeconds.toFixed(2)} s)`
   );
 }
 
@@ -44,6 +45,7 @@ export function resultRow(label: string, sizeBytes: number, runs: readonly Timed
     minimum(seconds).toFixed(3),
     maximum(seconds).toFixed(3),
     median(runs.map((run) => run.cpuSeconds)).toFixed(2),
+    median(runs.map((run) => run.systemSeconds)).toFixed(2),
   ];
 }
 

@@ -18,7 +18,10 @@ export interface TimeReport {
 export interface TimedRun {
   readonly wallSeconds: number;
   readonly peakRssKiB: number;
+  /** User plus system time. */
   readonly cpuSeconds: number;
+  /** System time alone: the kernel's work on the process's behalf (socket and page-cache copies, writeback it waits for). */
+  readonly systemSeconds: number;
 }
 
 function field(report: string, name: string): number {
@@ -93,5 +96,6 @@ export async function runTimed(label: string, spec: CommandSpec, options: TimedO
     wallSeconds,
     peakRssKiB: report.peakRssKiB,
     cpuSeconds: report.userSeconds + report.systemSeconds,
+    systemSeconds: report.systemSeconds,
   };
 }

@@ -251,6 +251,7 @@ async function relayCost(
           '',
           '',
           median(helperRuns.map((r) => r.cpuSeconds)).toFixed(2),
+          '',
         ],
       ],
     );

@@ -9,11 +9,14 @@ import {
 } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
+import { originRequestsFor } from '../../src/client/download.js';
 import { DdmError, isDdmError } from '../../src/errors.js';
 import { createOriginDispatcher, type OriginRequestOptions } from '../../src/origin/http-client.js';
+import { isLeased } from '../../src/origin/leased-bytes.js';
 import { probe } from '../../src/origin/probe.js';
 import { openRange } from '../../src/origin/range-request.js';
 import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
+import { drain } from '../helpers/wait.js';
 
 const TIMEOUT_MS = 5_000;
 const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy'];
@@ -129,6 +132,33 @@ describe('createOriginDispatcher', () => {
       await probe(server.url, requestOptions(dispatcher), AbortSignal.timeout(TIMEOUT_MS));
       assert.equal(proxy.used.length, 1, 'NO_PROXY bypassed the proxy');
       await dispatcher.close();
+    });
+  });
+
+  it('sends ranges through the proxy as well: no own origin sockets while a proxy is configured', async () => {
+    const server = await origin();
+    const proxy = startLoopbackProxy();
+    const proxyPort = await listen(proxy.server);
+    cleanups.push(async () => {
+      for (const socket of proxy.sockets) socket.destroy();
+      await new Promise((resolve) => proxy.server.close(resolve));
+    });
+    const signal = () => AbortSignal.timeout(TIMEOUT_MS);
+    await withProxyEnv({ http_proxy: `http://127.0.0.1:${proxyPort}` }, async () => {
+      const { requestOptions: opts, close } = await originRequestsFor({ url: server.url }, signal());
+      assert.equal(opts.sockets, undefined);
+      const body = await openRange(server.url, { start: 2, end: 7 }, {}, opts, signal(), { lease: true });
+      assert.equal(isLeased(body), false);
+      assert.equal((await drain(body)).toString(), '23456');
+      assert.equal(proxy.used.length, 1, 'the range went through the proxy');
+      await close();
+    });
+    await withProxyEnv({}, async () => {
+      const { requestOptions: opts, close } = await originRequestsFor({ url: server.url }, signal());
+      const body = await openRange(server.url, { start: 2, end: 7 }, {}, opts, signal(), { lease: true });
+      assert.equal(isLeased(body), true, 'without a proxy the range uses own sockets');
+      await drain(body);
+      await close();
     });
   });
 
