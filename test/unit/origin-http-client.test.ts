@@ -91,6 +91,20 @@ describe('createOriginDispatcher', () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
+  /** A loopback proxy, closed after the test. */
+  async function startedProxy(): Promise<{
+    proxy: ReturnType<typeof startLoopbackProxy>;
+    proxyPort: number;
+  }> {
+    const proxy = startLoopbackProxy();
+    const proxyPort = await listen(proxy.server);
+    cleanups.push(async () => {
+      for (const socket of proxy.sockets) socket.destroy();
+      await new Promise((resolve) => proxy.server.close(resolve));
+    });
+    return { proxy, proxyPort };
+  }
+
   async function origin(data = Buffer.from('0123456789')): Promise<TestOrigin> {
     const started = await startTestOrigin({ data });
     cleanups.push(() => started.close());
@@ -112,12 +126,7 @@ describe('createOriginDispatcher', () => {
 
   it('goes through the proxy named by http_proxy, and around it for NO_PROXY hosts', async () => {
     const server = await origin();
-    const proxy = startLoopbackProxy();
-    const proxyPort = await listen(proxy.server);
-    cleanups.push(async () => {
-      for (const socket of proxy.sockets) socket.destroy();
-      await new Promise((resolve) => proxy.server.close(resolve));
-    });
+    const { proxy, proxyPort } = await startedProxy();
     await withProxyEnv({ http_proxy: `http://127.0.0.1:${proxyPort}` }, async () => {
       const dispatcher = createOriginDispatcher({ timeoutMs: TIMEOUT_MS });
       assert.ok(dispatcher instanceof EnvHttpProxyAgent);
@@ -137,12 +146,7 @@ describe('createOriginDispatcher', () => {
 
   it('sends ranges through the proxy as well: no own origin sockets while a proxy is configured', async () => {
     const server = await origin();
-    const proxy = startLoopbackProxy();
-    const proxyPort = await listen(proxy.server);
-    cleanups.push(async () => {
-      for (const socket of proxy.sockets) socket.destroy();
-      await new Promise((resolve) => proxy.server.close(resolve));
-    });
+    const { proxy, proxyPort } = await startedProxy();
     const signal = () => AbortSignal.timeout(TIMEOUT_MS);
     await withProxyEnv({ http_proxy: `http://127.0.0.1:${proxyPort}` }, async () => {
       const { requestOptions: opts, close } = await originRequestsFor({ url: server.url }, signal());

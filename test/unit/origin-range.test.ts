@@ -369,66 +369,41 @@ function rangeTests(leased: boolean): void {
   });
 
   // Whole bodies always go through undici: their tests run once.
-  if (!leased) wholeTests();
-}
+  if (!leased)
+    describe('openWhole', () => {
+      it('streams the whole file with its size', async () => {
+        const server = await origin({ ranges: false });
+        const { body, size } = await openWhole(server.url, {}, requestOptions(), signal());
+        assert.equal(size, data.length);
+        assert.equal(sha256(await collect(body)), sha256(data));
+      });
 
-function wholeTests(): void {
-  let dispatcher: Dispatcher;
-  const origins: TestOrigin[] = [];
-  before(() => {
-    dispatcher = createOriginDispatcher({ timeoutMs: TIMEOUT_MS, proxyFromEnv: false });
-  });
-  after(async () => {
-    await Promise.all(origins.map((origin) => origin.close()));
-    await dispatcher.close();
-  });
-  async function origin(options: Partial<TestOriginOptions> = {}): Promise<TestOrigin> {
-    const started = await startTestOrigin({ data, ...options });
-    origins.push(started);
-    return started;
-  }
-  const requestOptions: () => OriginRequestOptions = () => ({
-    dispatcher,
-    headers: {},
-    userAgent: 'ddm-test',
-    timeoutMs: TIMEOUT_MS,
-    maxRedirects: 5,
-  });
-  const signal = () => AbortSignal.timeout(TIMEOUT_MS);
-  describe('openWhole', () => {
-    it('streams the whole file with its size', async () => {
-      const server = await origin({ ranges: false });
-      const { body, size } = await openWhole(server.url, {}, requestOptions(), signal());
-      assert.equal(size, data.length);
-      assert.equal(sha256(await collect(body)), sha256(data));
-    });
+      it('streams a chunked file of unknown size', async () => {
+        const server = await origin({ chunked: true });
+        const { body, size } = await openWhole(server.url, {}, requestOptions(), signal());
+        assert.equal(size, null);
+        assert.equal(sha256(await collect(body)), sha256(data));
+      });
 
-    it('streams a chunked file of unknown size', async () => {
-      const server = await origin({ chunked: true });
-      const { body, size } = await openWhole(server.url, {}, requestOptions(), signal());
-      assert.equal(size, null);
-      assert.equal(sha256(await collect(body)), sha256(data));
-    });
+      it('a body shorter than Content-Length is a retryable BAD_RESPONSE', async () => {
+        const server = await origin({ shortBody: { times: 1 } });
+        const { body } = await openWhole(server.url, {}, requestOptions(), signal());
+        await assert.rejects(collect(body), (error) => isDdmError(error, 'BAD_RESPONSE') && error.retryable);
+      });
 
-    it('a body shorter than Content-Length is a retryable BAD_RESPONSE', async () => {
-      const server = await origin({ shortBody: { times: 1 } });
-      const { body } = await openWhole(server.url, {}, requestOptions(), signal());
-      await assert.rejects(collect(body), (error) => isDdmError(error, 'BAD_RESPONSE') && error.retryable);
-    });
+      it('decodes a forced gzip with decodeContent, and reports no size', async () => {
+        const server = await origin({ forceGzip: true });
+        const whole = await openWhole(server.url, {}, { ...requestOptions(), decodeContent: true }, signal());
+        assert.deepEqual([whole.size, whole.decodedFrom], [null, ['gzip']]);
+        assert.equal(sha256(await collect(whole.body)), sha256(data));
+      });
 
-    it('decodes a forced gzip with decodeContent, and reports no size', async () => {
-      const server = await origin({ forceGzip: true });
-      const whole = await openWhole(server.url, {}, { ...requestOptions(), decodeContent: true }, signal());
-      assert.deepEqual([whole.size, whole.decodedFrom], [null, ['gzip']]);
-      assert.equal(sha256(await collect(whole.body)), sha256(data));
+      it('a new version is ORIGIN_CHANGED', async () => {
+        const server = await origin({ changeEtagAfterRequests: 1 });
+        const { validators } = await probe(server.url, requestOptions(), signal());
+        await assert.rejects(openWhole(server.url, validators, requestOptions(), signal()), (error) =>
+          isDdmError(error, 'ORIGIN_CHANGED'),
+        );
+      });
     });
-
-    it('a new version is ORIGIN_CHANGED', async () => {
-      const server = await origin({ changeEtagAfterRequests: 1 });
-      const { validators } = await probe(server.url, requestOptions(), signal());
-      await assert.rejects(openWhole(server.url, validators, requestOptions(), signal()), (error) =>
-        isDdmError(error, 'ORIGIN_CHANGED'),
-      );
-    });
-  });
 }
