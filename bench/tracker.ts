@@ -10,19 +10,23 @@
  *
  * Four processes: the tracker; two load generators (bench/tracker-load.ts), which register
  * the peers and send their heartbeats, half each; and this one, which only times lists and reads /proc,
- * so a busy generator cannot delay the timing of an answer. They still share the machine's cores.
+ * so a busy generator cannot delay the timing of an answer. They still share the machine's cores,
+ * so the instruments are kept light: every request goes over lean keep-alive connections
+ * (bench/lib/lean-http-client.ts) that allocate nothing per byte of an answer, and the table
+ * says how much CPU the host (a virtual machine's) stole during the load.
  */
 import { fileURLToPath } from 'node:url';
-import { Agent, request } from 'undici';
 import { ANY_NODE, deriveKey, type SwarmKey, signRequest } from '../src/protocol/auth.js';
 import { API } from '../src/protocol/messages.js';
 import type { BenchOptions } from './lib/args.js';
 import { BenchError, throwIfAborted } from './lib/bench-error.js';
 import { ddmCommand } from './lib/ddm-cli.js';
+import { LeanHttpConnection } from './lib/lean-http-client.js';
 import { freePorts, LOOPBACK, waitForPort } from './lib/ports.js';
 import { readCpuSeconds, readPeakRssKiB, readRssKiB } from './lib/proc-status.js';
 import { spawnTracked, stopProcess, type TrackedProcess } from './lib/processes.js';
 import { type Column, type Row, renderMarkdown, renderText } from './lib/table.js';
+import { machineCpuSnapshot, stealShare } from './netns/process-meter.js';
 import type { LoadConfig, LoadReport } from './tracker-load.js';
 
 const SECRET = 'bench-tracker-secret-0123456789';
@@ -41,6 +45,8 @@ const LIST_LIMIT = 64;
 const MiB = 1024 * 1024;
 const START_TIMEOUT_MS = 20_000;
 const RSS_SAMPLE_MS = 500;
+/** A list answer later than this fails the run: the tracker is stuck, not slow. */
+const LIST_TIMEOUT_MS = 10_000;
 /** Issue 17's targets. */
 const TARGET_LIST_P99_MS = 10;
 const TARGET_HEARTBEATS_PER_S = 5_000;
@@ -87,7 +93,7 @@ export async function runTracker(options: BenchOptions, signal: AbortSignal): Pr
       ? { ...command, args: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...command.args] }
       : command,
   );
-  const agent = new Agent({ connections: 1, keepAliveTimeout: 30_000 });
+  let timer: LeanHttpConnection | undefined;
   let loads: LoadProcess[] = [];
   try {
     await waitForPort(port!, 'ddm tracker', {
@@ -116,16 +122,20 @@ export async function runTracker(options: BenchOptions, signal: AbortSignal): Pr
     });
     const registration = combine(await Promise.all(loads.map((load) => load.next(signal))));
     const key = deriveKey(SECRET);
-    const idle = await listLatencies(url, key, agent, signal);
+    // Opened now, not before the registrations: the tracker closes a connection idle that long.
+    timer = await LeanHttpConnection.open(LOOPBACK, port!, signal);
+    const idle = await listLatencies(url, key, timer, signal);
     const rssIdleKiB = (await readRssKiB(tracker.pid)) ?? 0;
     process.stderr.write(`bench tracker: ${rate} heartbeats/s for ${bench.durationSec} s\n`);
     const cpuBefore = (await readCpuSeconds(tracker.pid)) ?? 0;
+    const machineBefore = await machineCpuSnapshot();
     const rss = sampleRss(tracker);
     for (const load of loads) load.start();
     const sustainedReports = Promise.all(loads.map((load) => load.next(signal)));
-    const loaded = await listLatencies(url, key, agent, signal, bench.durationSec * 1000 * 0.8);
+    const loaded = await listLatencies(url, key, timer, signal, bench.durationSec * 1000 * 0.8);
     const sustained = combine(await sustainedReports);
     const cpuSec = ((await readCpuSeconds(tracker.pid)) ?? 0) - cpuBefore;
+    const stolen = stealShare(machineBefore, await machineCpuSnapshot());
     const peakKiB = Math.max(rss.stop(), (await readPeakRssKiB(tracker.pid)) ?? 0);
     if (!tracker.isRunning())
       throw new BenchError('TOOL_FAILED', `the tracker died:\n${tracker.outputTail()}`);
@@ -139,13 +149,14 @@ export async function runTracker(options: BenchOptions, signal: AbortSignal): Pr
       rssMaxSampledMiB: rss.maxKiB() / 1024,
       rssPeakMiB: peakKiB / 1024,
       cpuMicrosPerRequest: (cpuSec / Math.max(1, requests)) * 1e6,
+      ...(stolen === undefined ? {} : { stolenShare: stolen }),
     };
     printReport(bench, report);
     const verdicts = judge(bench, report);
     process.stdout.write(`${verdicts.map((verdict) => verdict.line).join('\n')}\n`);
     return verdicts.every((verdict) => verdict.pass) ? 0 : 1;
   } finally {
-    await agent.close();
+    timer?.close();
     await Promise.all(loads.map((load) => stopProcess(load.process)));
     await stopProcess(tracker);
   }
@@ -236,7 +247,7 @@ interface Latencies {
 async function listLatencies(
   url: string,
   key: SwarmKey,
-  agent: Agent,
+  timer: LeanHttpConnection,
   signal: AbortSignal,
   spreadMs = 0,
 ): Promise<Latencies> {
@@ -245,15 +256,10 @@ async function listLatencies(
   const one = async (path: string): Promise<number> => {
     const headers = signRequest(key, 'GET', path, undefined, { authority, node: ANY_NODE });
     const started = performance.now();
-    const response = await request(`${url}${path}`, { headers, dispatcher: agent });
-    if (response.statusCode !== 200)
-      throw new BenchError(
-        'TOOL_FAILED',
-        `GET ${path}: ${response.statusCode} ${(await response.body.text()).slice(0, 200)}`,
-      );
-    // Counted, not kept: a 1.27 MiB copy per whole list made this timer's own GC part of the tail.
-    let bytes = 0;
-    for await (const chunk of response.body) bytes += (chunk as Buffer).length;
+    const answer = await timer.request('GET', path, headers, LIST_TIMEOUT_MS);
+    if (answer.status !== 200)
+      throw new BenchError('TOOL_FAILED', `GET ${path}: ${answer.status} ${answer.bodyStart.slice(0, 200)}`);
+    const bytes = answer.bodyBytes;
     const ms = performance.now() - started;
     if (path === API.peers) result.fullBytes = bytes;
     return ms;
@@ -292,6 +298,8 @@ interface Report {
   rssMaxSampledMiB: number;
   rssPeakMiB: number;
   cpuMicrosPerRequest: number;
+  /** The machine's CPU the host took for others during the load (a virtual machine's steal). */
+  stolenShare?: number;
 }
 
 interface Verdict {
@@ -374,6 +382,11 @@ function printReport(bench: TrackerBenchOptions, report: Report): void {
       '0',
     ],
     ['tracker CPU per request (heartbeats and lists)', `${report.cpuMicrosPerRequest.toFixed(0)} µs`, ''],
+    [
+      'CPU the host stole during the load (all cores)',
+      report.stolenShare === undefined ? 'unknown' : `${(report.stolenShare * 100).toFixed(1)}%`,
+      '',
+    ],
     [
       'tracker RSS idle / max sampled / peak (VmHWM)',
       `${report.rssIdleMiB.toFixed(0)} / ${report.rssMaxSampledMiB.toFixed(0)} / ${report.rssPeakMiB.toFixed(0)} MiB`,

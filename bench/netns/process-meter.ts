@@ -54,6 +54,8 @@ export function followUsage(target: HostProcess): () => ProcessUsage {
 export interface MachineCpuSnapshot {
   readonly busyTicks: number;
   readonly totalTicks: number;
+  /** Time a virtual machine's host gave to someone else while this machine had work to run. */
+  readonly stealTicks: number;
 }
 
 /** All cores together, from the first line of /proc/stat. */
@@ -64,10 +66,19 @@ export async function machineCpuSnapshot(): Promise<MachineCpuSnapshot | undefin
     // user nice system idle iowait irq softirq steal: idle and iowait are the time nobody computed.
     const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = ticks;
     const busyTicks = user + nice + system + irq + softirq + steal;
-    return { busyTicks, totalTicks: busyTicks + idle + iowait };
+    return { busyTicks, totalTicks: busyTicks + idle + iowait, stealTicks: steal };
   } catch {
     return undefined;
   }
+}
+
+/** The share of the whole machine's CPU the host stole between two snapshots (0 on bare metal). */
+export function stealShare(
+  before: MachineCpuSnapshot | undefined,
+  after: MachineCpuSnapshot | undefined,
+): number | undefined {
+  if (before === undefined || after === undefined || after.totalTicks <= before.totalTicks) return undefined;
+  return (after.stealTicks - before.stealTicks) / (after.totalTicks - before.totalTicks);
 }
 
 /** The share of the whole machine's CPU in use between two snapshots: near 1 means the simulation itself ran short. */
