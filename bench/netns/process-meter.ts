@@ -72,13 +72,24 @@ export async function machineCpuSnapshot(): Promise<MachineCpuSnapshot | undefin
   }
 }
 
+type TickCounter = 'busyTicks' | 'stealTicks';
+
+/** What share of all the machine's ticks between two snapshots went to `counter`. */
+function shareOfTicks(
+  before: MachineCpuSnapshot | undefined,
+  after: MachineCpuSnapshot | undefined,
+  counter: TickCounter,
+): number | undefined {
+  if (before === undefined || after === undefined || after.totalTicks <= before.totalTicks) return undefined;
+  return (after[counter] - before[counter]) / (after.totalTicks - before.totalTicks);
+}
+
 /** The share of the whole machine's CPU the host stole between two snapshots (0 on bare metal). */
 export function stealShare(
   before: MachineCpuSnapshot | undefined,
   after: MachineCpuSnapshot | undefined,
 ): number | undefined {
-  if (before === undefined || after === undefined || after.totalTicks <= before.totalTicks) return undefined;
-  return (after.stealTicks - before.stealTicks) / (after.totalTicks - before.totalTicks);
+  return shareOfTicks(before, after, 'stealTicks');
 }
 
 /** The share of the whole machine's CPU in use between two snapshots: near 1 means the simulation itself ran short. */
@@ -86,6 +97,5 @@ export function busyShare(
   before: MachineCpuSnapshot | undefined,
   after: MachineCpuSnapshot | undefined,
 ): number | undefined {
-  if (before === undefined || after === undefined || after.totalTicks <= before.totalTicks) return undefined;
-  return (after.busyTicks - before.busyTicks) / (after.totalTicks - before.totalTicks);
+  return shareOfTicks(before, after, 'busyTicks');
 }
