@@ -133,7 +133,13 @@ class AddressLane {
     };
     let refusal: string | undefined;
     try {
-      const answer = await connection.request('POST', job.path, headers, REQUEST_TIMEOUT_MS, job.member.body);
+      const answer = await connection.request({
+        method: 'POST',
+        path: job.path,
+        headers,
+        body: job.member.body,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+      });
       if (answer.status !== 200)
         refusal = `${answer.status} ${/"code":"([A-Z_]+)"/.exec(answer.bodyStart)?.[1] ?? '?'}`;
     } catch (error) {

@@ -256,7 +256,7 @@ async function listLatencies(
   const one = async (path: string): Promise<number> => {
     const headers = signRequest(key, 'GET', path, undefined, { authority, node: ANY_NODE });
     const started = performance.now();
-    const answer = await timer.request('GET', path, headers, LIST_TIMEOUT_MS);
+    const answer = await timer.request({ method: 'GET', path, headers, timeoutMs: LIST_TIMEOUT_MS, signal });
     if (answer.status !== 200)
       throw new BenchError('TOOL_FAILED', `GET ${path}: ${answer.status} ${answer.bodyStart.slice(0, 200)}`);
     const bytes = answer.bodyBytes;

@@ -24,6 +24,16 @@ export interface LeanConnectOptions {
   readBufferBytes?: number;
 }
 
+export interface LeanRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  /** A JSON body, say; sent with its Content-Length. */
+  body?: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
 export interface LeanAnswer {
   status: number;
   bodyBytes: number;
@@ -95,16 +105,15 @@ export class LeanHttpConnection {
     return this.#failure === undefined;
   }
 
-  /** Sends a request and resolves with its answer once the last body byte is read. */
-  request(
-    method: string,
-    path: string,
-    headers: Record<string, string>,
-    timeoutMs: number,
-    body?: string,
-  ): Promise<LeanAnswer> {
+  /**
+   * Sends a request and resolves with its answer once the last body byte is read. A timeout or an
+   * abort fails the connection too: its answer may still come, so it cannot carry another.
+   */
+  request(exchange: LeanRequest): Promise<LeanAnswer> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#pending) return Promise.reject(new BenchError('USAGE', 'one request at a time'));
+    const { method, path, headers, body, timeoutMs, signal } = exchange;
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
     let text = `${method} ${path} HTTP/1.1\r\n`;
     if (headers.host === undefined)
       text += `host: ${this.#socket.remoteAddress}:${this.#socket.remotePort}\r\n`;
@@ -113,17 +122,23 @@ export class LeanHttpConnection {
     else text += '\r\n';
     this.#socket.write(text);
     return new Promise<LeanAnswer>((resolve, reject) => {
+      const onAbort = () => this.#fail(abortedError(signal!));
       const timer = setTimeout(
         () => this.#fail(new BenchError('TIMEOUT', `${method} ${path}: no answer in ${timeoutMs} ms`)),
         timeoutMs,
       );
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       this.#pending = {
         resolve: (answer) => {
-          clearTimeout(timer);
+          settle();
           resolve(answer);
         },
         reject: (error) => {
-          clearTimeout(timer);
+          settle();
           reject(error);
         },
       };
