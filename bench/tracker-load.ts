@@ -53,6 +53,13 @@ interface Member {
   body: string;
 }
 
+/** A request waiting for a connection of its address, and who hears how it went. */
+interface Job {
+  path: string;
+  member: Member;
+  done: (refusal: string | undefined) => void;
+}
+
 interface Tally {
   ok: number;
   refused: number;
@@ -66,7 +73,7 @@ interface Tally {
  */
 class AddressLane {
   readonly #idle: LeanHttpConnection[] = [];
-  readonly #waiting: { path: string; member: Member; done: (refusal: string | undefined) => void }[] = [];
+  readonly #waiting: Job[] = [];
   #open = 0;
 
   constructor(
@@ -122,10 +129,7 @@ class AddressLane {
     }
   }
 
-  async #send(
-    connection: LeanHttpConnection,
-    job: { path: string; member: Member; done: (refusal: string | undefined) => void },
-  ): Promise<void> {
+  async #send(connection: LeanHttpConnection, job: Job): Promise<void> {
     const target = { authority: this.url.host, node: ANY_NODE };
     const headers = {
       ...signRequest(this.key, 'POST', job.path, job.member.body, target),

@@ -8,6 +8,8 @@
  * send), and says so otherwise.
  */
 import { connect, type Socket } from 'node:net';
+import { headEnd, keepsAlive, parseResponseHead, type ResponseHead } from '../../src/origin/response-head.js';
+import { contentLength } from '../../src/origin/response-headers.js';
 import { abortedError, BenchError } from './bench-error.js';
 
 /** The read buffer, reused for every read: large enough that a big body takes few reads. */
@@ -15,7 +17,6 @@ const READ_BUFFER_BYTES = 256 * 1024;
 const MAX_HEAD_BYTES = 16 * 1024;
 /** What is kept of a body, for the message when the status is not the one expected. */
 const KEPT_BODY_BYTES = 256;
-const HEAD_END = Buffer.from('\r\n\r\n');
 
 export interface LeanConnectOptions {
   /** The address to connect from (a loopback alias, say). */
@@ -55,6 +56,7 @@ export class LeanHttpConnection {
   #bodyLeft = -1;
   #bodyBytes = 0;
   #keptBytes = 0;
+  #lastOnConnection = false;
   #pending: Pending | undefined;
   #failure: Error | undefined;
 
@@ -178,29 +180,33 @@ export class LeanHttpConnection {
       return -1;
     }
     const before = this.#headBytes;
-    const copied = buffer.copy(this.#head, before, 0, bytes);
-    this.#headBytes += copied;
-    const end = this.#head.subarray(0, this.#headBytes).indexOf(HEAD_END, Math.max(0, before - 3));
+    this.#headBytes += buffer.copy(this.#head, before, 0, bytes);
+    const end = headEnd(this.#head, before, this.#headBytes);
     if (end < 0) {
       if (this.#headBytes === MAX_HEAD_BYTES)
         this.#fail(new BenchError('TOOL_FAILED', `an answer's head is over ${MAX_HEAD_BYTES} bytes`));
       return -1;
     }
-    const head = this.#head.toString('latin1', 0, end);
-    const status = /^HTTP\/1\.[01] (\d{3})/.exec(head);
-    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-    if (!status || !length) {
+    let head: ResponseHead;
+    try {
+      head = parseResponseHead(this.#head.subarray(0, end), 'the server under test');
+    } catch (error) {
+      this.#fail(new BenchError('TOOL_FAILED', (error as Error).message));
+      return -1;
+    }
+    const length = contentLength(head.headers);
+    if (length === null || head.headers['transfer-encoding'] !== undefined) {
       this.#fail(
-        new BenchError('TOOL_FAILED', `an answer without a status or Content-Length: ${head.slice(0, 200)}`),
+        new BenchError('TOOL_FAILED', `an answer without a Content-Length (status ${head.statusCode})`),
       );
       return -1;
     }
-    this.#status = Number(status[1]);
-    this.#bodyLeft = Number(length[1]);
-    const bodyStart = end + HEAD_END.length - before;
+    this.#status = head.statusCode;
+    this.#lastOnConnection = !keepsAlive(head);
+    this.#bodyLeft = length;
     this.#headBytes = 0;
     if (this.#bodyLeft === 0) this.#finish();
-    return bodyStart;
+    return end - before;
   }
 
   #finish(): void {
@@ -214,6 +220,8 @@ export class LeanHttpConnection {
     this.#keptBytes = 0;
     const pending = this.#pending;
     this.#pending = undefined;
+    // Asked to close after this answer: the next request goes on another connection.
+    if (this.#lastOnConnection) this.#fail(new BenchError('ABORTED', 'the server closed the connection'));
     pending?.resolve(answer);
   }
 
