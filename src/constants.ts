@@ -298,10 +298,18 @@ export const TRACKER_LIST_REFRESH_STEP_RECORDS = 1_000;
  */
 export const TRACKER_LIST_MAX_AGE_MS = 3_000;
 /**
- * V8's --semi-space-growth-factor in a `ddm tracker` process (a ratio; V8's default is 2): 1
- * keeps the young generation at its starting size under request churn (src/tracker/heap-flags.ts).
+ * V8's --semi-space-growth-factor in every `ddm` process (a ratio; V8's default is 2): 1 keeps
+ * the young generation at its starting size under a download's or a tracker's churn
+ * (src/util/v8-flags.ts).
  */
-export const TRACKER_SEMI_SPACE_GROWTH_FACTOR = 1;
+export const DDM_SEMI_SPACE_GROWTH_FACTOR = 1;
+/**
+ * V8's --wasm-tiering-budget in every `ddm` process (roughly bytes of WebAssembly executed per
+ * function before TurboFan compiles it; V8's default is 1,800,000): high enough that undici's
+ * HTTP parser stays in the baseline tier, low enough that XXH64 over a file tiers up within its
+ * first megabytes (src/util/v8-flags.ts).
+ */
+export const DDM_WASM_TIERING_BUDGET = 100_000_000;
 /**
  * V8's --heap-growing-percent in a `ddm tracker` process (%): the old generation may grow this
  * much past what a full GC left before the next one, instead of V8's allocation-driven factor.

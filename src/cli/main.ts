@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DDM_VERSION } from '../constants.js';
 import { DdmError, EXIT } from '../errors.js';
+import { applyProcessV8Flags } from '../util/v8-flags.js';
 import { onOutputClosed } from './closed-output.js';
 import { defaultConfigPath, loadConfigFile, resolveOptions } from './config.js';
 import type { CommandContext } from './context.js';
@@ -109,6 +110,7 @@ Exit codes:
   130  interrupted (run again to resume)`;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  applyProcessV8Flags();
   let exitCode: number = EXIT.OK;
   const stop = onStopSignals();
   onOutputClosed(process, (name) => stop.stop(new DdmError('ABORTED', `${name} was closed`)));
