@@ -20,8 +20,9 @@ import {
 } from '../constants.js';
 import { DdmError, isDdmError } from '../errors.js';
 import { Notifier } from '../util/notifier.js';
+import { meteredBody } from './metered-body.js';
 import type { PeerTarget } from './peer-source.js';
-import type { RangeSource, SourcePlan } from './range-source.js';
+import type { RangeReading, RangeSource, SourcePlan } from './range-source.js';
 
 export interface HelperPoolOptions {
   maxHelpers: number;
@@ -67,11 +68,12 @@ class WatchedSource implements RangeSource {
   async open(
     range: Parameters<RangeSource['open']>[0],
     signal: AbortSignal,
+    reading?: RangeReading,
   ): Promise<AsyncIterable<Uint8Array>> {
     // PEER_REFUSED counts as a failure: the slots stop after PEER_MAX_FAILURES, at once, locally.
     if (this.retiredBecause) throw new DdmError('PEER_REFUSED', this.retiredBecause);
     try {
-      const body = await this.inner.open(range, signal);
+      const body = await this.inner.open(range, signal, reading);
       this.lastOpened = this.now();
       this.busyAnswers = 0;
       return this.#metered(body);
@@ -83,19 +85,21 @@ class WatchedSource implements RangeSource {
   }
 
   /** Counts the bytes, and the time spent serving (any stream open); a released helper's streams stop. */
-  async *#metered(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-    if (this.#streams === 0) this.#servingSince = this.now();
-    this.#streams += 1;
-    try {
-      for await (const chunk of body) {
+  #metered(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    return meteredBody(body, {
+      start: () => {
+        if (this.#streams === 0) this.#servingSince = this.now();
+        this.#streams += 1;
+      },
+      chunk: (bytes) => {
         if (this.retiredBecause) throw new DdmError('PEER_REFUSED', this.retiredBecause);
-        this.#bytes += chunk.byteLength;
-        yield chunk;
-      }
-    } finally {
-      this.#streams -= 1;
-      if (this.#streams === 0) this.#servedMs += this.now() - this.#servingSince;
-    }
+        this.#bytes += bytes;
+      },
+      end: () => {
+        this.#streams -= 1;
+        if (this.#streams === 0) this.#servedMs += this.now() - this.#servingSince;
+      },
+    });
   }
 
   /**

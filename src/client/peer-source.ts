@@ -5,7 +5,7 @@ import type { FetchRequest } from '../protocol/messages.js';
 import { PeerClient } from '../transport/client/peer-client.js';
 import type { ByteRange } from '../types/byte-range.js';
 import type { Validators } from '../types/validators.js';
-import type { RangeSource, SourceFailurePolicy } from './range-source.js';
+import type { RangeReading, RangeSource, SourceFailurePolicy } from './range-source.js';
 
 export interface PeerTarget {
   /**
@@ -65,7 +65,7 @@ export class PeerRangeSource implements RangeSource {
     });
   }
 
-  open(range: ByteRange, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+  open(range: ByteRange, signal: AbortSignal, reading?: RangeReading): Promise<AsyncIterable<Uint8Array>> {
     const body: FetchRequest = {
       clientId: this.request.clientId,
       url: this.request.url,
@@ -74,7 +74,7 @@ export class PeerRangeSource implements RangeSource {
       validators: withoutUndefined(this.request.validators),
       ...(Object.keys(this.request.headers).length > 0 ? { headers: this.request.headers } : {}),
     };
-    return this.client.fetch(body, signal);
+    return this.client.fetch(body, signal, reading);
   }
 }
 

@@ -2,7 +2,8 @@
  * One keep-alive HTTP/1.1 connection to a plain-http origin, read without a buffer per read: the
  * socket reads a response head into a buffer of its own and a range's body straight into that
  * range's slabs (slab-ring.ts), which the consumer writes to disk and releases. One request at a
- * time; a response that is not a length-framed 206 is left unread for the caller to drop.
+ * time; a response whose body the exchange does not want (for a range: anything but a
+ * length-framed 206) is left unread for the caller to drop.
  */
 import type { OnReadOpts, Socket } from 'node:net';
 import {
@@ -28,10 +29,14 @@ export type OriginDialer = (
 ) => Promise<Socket>;
 
 export interface Exchange {
-  /** The request's head, ready to send. */
+  /** The request, ready to send: its head, and its body if it has one. */
   request: string;
-  /** Bytes of the body the range wants; a longer body is cut there (the connection is closed). */
-  wanted: number;
+  /**
+   * How many bytes of this answer's body to read into slabs (a longer body is cut there and the
+   * connection closed), or undefined to leave it unread for the caller to drop. Asked only of
+   * answers framed by a Content-Length.
+   */
+  bodyBytes: (head: ResponseHead) => number | undefined;
   timeoutMs: number;
   url: URL;
 }
@@ -41,13 +46,14 @@ export class StaleConnectionError extends Error {}
 
 type Phase = 'idle' | 'head' | 'body' | 'closed';
 
-/** Status and framing of a response whose body can be read into slabs: a 206 with a Content-Length. */
-function streamable(head: ResponseHead): boolean {
-  return (
-    head.statusCode === 206 &&
-    head.headers['transfer-encoding'] === undefined &&
-    contentLength(head.headers) !== null
-  );
+/** The framing of a response whose body can be read into slabs: a Content-Length, no Transfer-Encoding. */
+function lengthFramed(head: ResponseHead): boolean {
+  return head.headers['transfer-encoding'] === undefined && contentLength(head.headers) !== null;
+}
+
+/** A range's answer: the body of a 206, up to `wanted` bytes of it. */
+export function rangeBody(wanted: number): Exchange['bodyBytes'] {
+  return (head) => (head.statusCode === 206 ? wanted : undefined);
 }
 
 export class OriginConnection {
@@ -202,7 +208,8 @@ export class OriginConnection {
     }
     const waiter = this.headWaiter;
     this.headWaiter = undefined;
-    if (streamable(head)) this.startBody(head, this.headBuf.subarray(end, this.headFill));
+    const wanted = lengthFramed(head) ? this.exchange!.bodyBytes(head) : undefined;
+    if (wanted !== undefined) this.startBody(head, wanted, this.headBuf.subarray(end, this.headFill));
     else {
       // Redirect, error or other framing: the caller drops the connection or reads it another way.
       this.phase = 'closed';
@@ -211,10 +218,9 @@ export class OriginConnection {
     waiter?.resolve(head);
   }
 
-  private startBody(head: ResponseHead, early: Buffer): void {
-    const exchange = this.exchange!;
+  private startBody(head: ResponseHead, bodyBytes: number, early: Buffer): void {
     const length = contentLength(head.headers)!;
-    const wanted = Math.min(length, exchange.wanted);
+    const wanted = Math.min(length, bodyBytes);
     this.body = new SocketBody(new SlabRing(this.pool), wanted, this);
     this.phase = 'body';
     this.accepted = false;

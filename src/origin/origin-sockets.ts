@@ -6,7 +6,13 @@
  * left to undici by returning undefined before any byte of the body is read.
  */
 
-import { OriginConnection, type OriginDialer, StaleConnectionError } from './origin-connection.js';
+import {
+  type Exchange,
+  OriginConnection,
+  type OriginDialer,
+  rangeBody,
+  StaleConnectionError,
+} from './origin-connection.js';
 import type { ResponseHead } from './response-head.js';
 import { SlabPool } from './slab-ring.js';
 import { fromTransportError } from './transport-errors.js';
@@ -40,7 +46,15 @@ export class OriginSockets {
   ): Promise<SocketAnswer | undefined> {
     const request = requestHead(url, headers);
     if (request === undefined) return undefined;
-    const exchange = { request, wanted, timeoutMs, url };
+    return this.exchange({ request, bodyBytes: rangeBody(wanted), timeoutMs, url }, signal);
+  }
+
+  /**
+   * Sends `exchange.request` as it is (a reused connection first) and resolves with the answer's
+   * head; a connection the server had closed as it was reused is replaced once per try.
+   */
+  async exchange(exchange: Exchange, signal: AbortSignal): Promise<SocketAnswer> {
+    const { url, timeoutMs } = exchange;
     let connection = this.takeIdle(url.host);
     for (;;) {
       connection ??= await this.connect(url, timeoutMs, signal);

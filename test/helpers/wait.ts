@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
+import { isLeased } from '../../src/origin/leased-bytes.js';
 
 /** How often `eventually` checks its condition. */
 const POLL_MS = 20;
@@ -37,6 +38,11 @@ export async function eventually(
 /** Every byte of a stream, in one buffer. */
 export async function drain(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
-  for await (const chunk of body) chunks.push(chunk);
+  // Leased chunks are views of slabs the socket reads into again once released: copy them first.
+  const leased = isLeased(body) ? body : undefined;
+  for await (const chunk of body) {
+    chunks.push(leased ? Buffer.from(chunk) : chunk);
+    leased?.release(chunk.byteLength);
+  }
   return Buffer.concat(chunks);
 }

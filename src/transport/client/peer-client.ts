@@ -15,7 +15,9 @@ import {
   OfferResponse,
   PeerInfoResponse,
 } from '../../protocol/messages.js';
+import { peerSockets } from './peer-sockets.js';
 import { signedJson, signedStream } from './signed-http.js';
+import { signedSocketStream } from './signed-socket-stream.js';
 
 export interface PeerClientOptions {
   dispatcher?: Dispatcher;
@@ -89,15 +91,27 @@ export class PeerClient {
     });
   }
 
-  /** Opens a range through the peer; the body yields exactly `end - start` bytes or throws a DdmError. */
-  async fetch(request: FetchRequest, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-    return signedStream({
+  /**
+   * Opens a range through the peer; the body yields exactly `end - start` bytes or throws a
+   * DdmError. A caller that writes each chunk and releases it (`reading.lease`) gets the
+   * bytes of a plain-http peer in reused slabs (signed-socket-stream.ts).
+   */
+  async fetch(
+    request: FetchRequest,
+    signal: AbortSignal,
+    reading?: { lease: boolean },
+  ): Promise<AsyncIterable<Uint8Array>> {
+    const options = {
       ...(await this.bound(signal)),
       path: API.fetch,
       body: request,
       expectedBytes: request.end - request.start,
       timeoutMs: this.options.streamTimeoutMs ?? DEFAULT_TIMEOUT_MS,
-    });
+    };
+    if (reading?.lease === true && this.baseUrl.startsWith('http:')) {
+      return signedSocketStream(peerSockets(), options);
+    }
+    return signedStream(options);
   }
 
   /** What every request but info needs: the peer's proven id (and protocol), bound into the signature. */

@@ -28,7 +28,7 @@ import { describeTlsFailure, plainToTlsHint } from './node-trust.js';
 
 export type NodeRole = 'tracker' | 'peer';
 
-interface SignedCall {
+export interface SignedCall {
   baseUrl: string;
   key: SwarmKey;
   signal: AbortSignal;
@@ -128,10 +128,7 @@ async function sendSigned(
 ): Promise<SentRequest> {
   const url = targetUrl(call.baseUrl, path);
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const target = { authority: url.host, node: call.node ?? ANY_NODE };
-  const auth = signRequest(call.key, method, url.pathname + url.search, payload, target);
-  const headers: Record<string, string> = { ...auth, accept: 'application/json' };
-  if (payload !== undefined) headers['content-type'] = 'application/json';
+  const { headers, nonce } = signedHeaders(call, method, url, payload);
   const response = await request(url, {
     method,
     headers,
@@ -141,10 +138,24 @@ async function sendSigned(
     bodyTimeout: timeoutMs,
     ...(call.dispatcher ? { dispatcher: call.dispatcher } : {}),
   });
-  return { response, nonce: auth[AUTH_HEADERS.nonce]! };
+  return { response, nonce };
 }
 
-function targetUrl(baseUrl: string, path: string): URL {
+/** The headers of a signed request (lower-case names) and the nonce its answer must be signed over. */
+export function signedHeaders(
+  call: SignedCall,
+  method: 'GET' | 'POST',
+  url: URL,
+  payload: string | undefined,
+): { headers: Record<string, string>; nonce: string } {
+  const target = { authority: url.host, node: call.node ?? ANY_NODE };
+  const auth = signRequest(call.key, method, url.pathname + url.search, payload, target);
+  const headers: Record<string, string> = { ...auth, accept: 'application/json' };
+  if (payload !== undefined) headers['content-type'] = 'application/json';
+  return { headers, nonce: auth[AUTH_HEADERS.nonce]! };
+}
+
+export function targetUrl(baseUrl: string, path: string): URL {
   let url: URL | undefined;
   try {
     url = new URL(path, baseUrl);
@@ -169,7 +180,7 @@ function targetUrl(baseUrl: string, path: string): URL {
   return url;
 }
 
-function describeNode(call: SignedCall): string {
+export function describeNode(call: SignedCall): string {
   return `${call.role ?? 'node'} at ${call.baseUrl}`;
 }
 
@@ -181,10 +192,33 @@ function checkAnswer(
   raw: Buffer | undefined,
   who: string,
 ): void {
-  const status = sent.response.statusCode;
-  const signature = singleHeader(sent.response.headers[AUTH_HEADERS.signature]);
+  const answer = { status: sent.response.statusCode, headers: sent.response.headers, nonce: sent.nonce };
+  checkSignedAnswer(key, answer, digest, raw, who);
+}
+
+/** An answer's status and headers, and the nonce of the request it answers. */
+export interface SignedAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  nonce: string;
+}
+
+/**
+ * Throws unless the answer is signed for our nonce (over `digest`: the body's, or STREAM_BODY)
+ * and successful; a refusal's `raw` body says why, in the error thrown.
+ */
+export function checkSignedAnswer(
+  key: SwarmKey,
+  answer: SignedAnswer,
+  digest: string,
+  raw: Buffer | undefined,
+  who: string,
+): void {
+  const { status } = answer;
+  const signature = singleHeader(answer.headers[AUTH_HEADERS.signature]);
   const remote = raw === undefined ? undefined : parseErrorBody(raw);
-  if (!verifyResponse(key, status, sent.nonce, digest, signature)) throw unsignedFailure(status, remote, who);
+  if (!verifyResponse(key, status, answer.nonce, digest, signature))
+    throw unsignedFailure(status, remote, who);
   if (status < 200 || status >= 300) throw remoteFailure(status, remote, who);
 }
 
@@ -246,7 +280,7 @@ function cleanRemoteText(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 300);
 }
 
-function checkLength(header: string | string[] | undefined, expected: number, who: string): void {
+export function checkLength(header: string | string[] | undefined, expected: number, who: string): void {
   const declared = singleHeader(header);
   if (declared === undefined || !/^\d+$/.test(declared) || Number(declared) !== expected) {
     throw new DdmError('PROTOCOL', `${who} announced ${declared ?? 'no'} bytes instead of ${expected}`, {
@@ -313,7 +347,7 @@ async function* countedBody(
   if (received !== expected) throw brokenOff(who, received, expected, undefined);
 }
 
-function brokenOff(who: string, received: number, expected: number, cause: unknown): DdmError {
+export function brokenOff(who: string, received: number, expected: number, cause: unknown): DdmError {
   return new DdmError('PEER_FAILED', `${who} broke off after ${received} of ${expected} bytes`, {
     cause,
     retryable: true,
@@ -322,7 +356,7 @@ function brokenOff(who: string, received: number, expected: number, cause: unkno
 }
 
 /** Maps whatever a call threw to a DdmError that says which node and what kind of failure. */
-function asCallError(error: unknown, call: SignedCall, inner: AbortSignal, who: string): DdmError {
+export function asCallError(error: unknown, call: SignedCall, inner: AbortSignal, who: string): DdmError {
   if (call.signal.aborted) return abortError(call.signal);
   if (inner.aborted && inner.reason instanceof DdmError) return inner.reason;
   const tls = describeTlsFailure(error, who, call.baseUrl);
