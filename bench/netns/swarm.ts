@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { safeParse } from 'valibot';
 import { ANY_NODE, deriveKey, signRequest } from '../../src/protocol/auth.js';
 import { API, PeerListResponse } from '../../src/protocol/messages.js';
 import { BenchError, throwIfAborted } from '../lib/bench-error.js';
@@ -90,8 +91,8 @@ async function listedPeerNames(swarm: Swarm, signal: AbortSignal): Promise<Set<s
   ];
   try {
     const { stdout } = await run('bash', inHost(CLIENT_HOST, 'curl', curlArgs), { env: cleanEnv(), signal });
-    const parsed = PeerListResponse.safeParse(JSON.parse(stdout));
-    return new Set(parsed.success ? parsed.data.peers.map((peer) => peer.name) : []);
+    const parsed = safeParse(PeerListResponse, JSON.parse(stdout));
+    return new Set(parsed.success ? parsed.output.peers.map((peer) => peer.name) : []);
   } catch {
     // Not listening yet, or not answering yet.
     return new Set();

@@ -3,13 +3,14 @@
  * UI's "equivalent command", `ddm.getCommandLine`) so a download can be repeated from a shell.
  * It lives with the flags it speaks; the daemon is handed it, so the daemon never imports the CLI.
  */
+import { parse } from 'valibot';
 import { downloadRequestSchema } from '../engine/request.js';
 import { GET_OPTIONS, type OptionSpec } from './option-specs.js';
 
 /** `ddm get` with one flag for every key that is not its default; the secret is never shown. */
 export function commandLineFor(request: Record<string, unknown>): string {
   const url = String(request.url ?? '');
-  const defaults = downloadRequestSchema.parse({ url }) as Record<string, unknown>;
+  const defaults = parse(downloadRequestSchema, { url }) as Record<string, unknown>;
   const words = ['ddm', 'get', quote(url)];
   const said = new Set<string>();
   for (const spec of GET_OPTIONS) {

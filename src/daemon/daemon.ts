@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import { safeParse } from 'valibot';
 import {
   DAEMON_SECRET_FILE_NAME,
   PREVIEW_KEY_FILE_NAME,
@@ -29,6 +30,7 @@ import { createUiSessions } from '../gui/ui-sessions.js';
 import { createRpcRoute } from '../rpc/rpc-route.js';
 import { loadNodeTrust, type NodeTrust } from '../transport/client/node-trust.js';
 import { newNodeId } from '../util/node-id.js';
+import { issuePath } from '../util/schema-issues.js';
 import { type DaemonRoute, routeRequests } from './daemon-routes.js';
 import { DaemonHelperRole, type HelperRole } from './helper-role.js';
 import { HelperService } from './helper-service.js';
@@ -299,14 +301,14 @@ function savedSettingsOf(session: Session | undefined, path: string): SavedSetti
       maxOverallSpeed: session.limits.maxSpeed,
     };
   }
-  const parsed = savedSettingsSchema.safeParse(session.settings);
+  const parsed = safeParse(savedSettingsSchema, session.settings);
   if (!parsed.success) {
     throw new DdmError(
       'CONTROL_CORRUPT',
-      `the settings in the session file ${path} are not readable (${parsed.error.issues[0]?.path.join('.')}); fix or remove them`,
+      `the settings in the session file ${path} are not readable (${issuePath(parsed.issues[0])}); fix or remove them`,
     );
   }
-  const { helper, ...plain } = parsed.data;
+  const { helper, ...plain } = parsed.output;
   const known = Object.fromEntries(Object.entries(plain).filter(([, value]) => value !== undefined));
   return { ...defaults, ...known, helper: { ...defaults.helper, ...helper } } as SavedSettings;
 }

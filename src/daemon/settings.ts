@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, rm } from 'node:fs/promises';
-import { z } from 'zod';
+import * as v from 'valibot';
 import {
   DEFAULT_CONNECTIONS,
   DEFAULT_MAX_ACTIVE_DOWNLOADS,
@@ -21,6 +21,7 @@ import { DdmError } from '../errors.js';
 import { replaceFileAtomically } from '../storage/durable-write.js';
 import { parseFingerprint } from '../transport/client/node-trust.js';
 import type { DaemonSettings, SettingsChange, SettingsStore } from '../types/daemon-settings.js';
+import { issuePath, isUnknownKey, type SchemaIssue } from '../util/schema-issues.js';
 import type { HelperRoleSettings } from './helper-role.js';
 
 export type { DaemonSettings, SettingsChange, SettingsStore };
@@ -35,40 +36,48 @@ export interface SettingsOverrides extends Partial<Omit<SavedSettings, 'helper'>
 
 const MIN_SECRET_LENGTH = 16;
 
-const nodeUrl = z.string().refine(isHttpUrl, 'must be http:// or https:// URLs');
-const helperSchema = z.strictObject({
-  enabled: z.boolean(),
-  accept: z.enum(['auto', 'ask', 'never']),
-  slots: z.number().int().min(1).max(MAX_PEER_SLOTS),
-  maxUpload: z.number().int().min(0),
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+const nodeUrl = v.pipe(v.string(), v.check(isHttpUrl, 'must be http:// or https:// URLs'));
+const helperSchema = v.strictObject({
+  enabled: v.boolean(),
+  accept: v.picklist(['auto', 'ask', 'never']),
+  slots: wholeNumber(1, MAX_PEER_SLOTS),
+  maxUpload: wholeNumber(0),
 });
 
-const changeSchema = z
-  .strictObject({
-    dir: z.string().min(1),
-    maxActive: z.number().int().min(1),
-    connections: z.number().int().min(1).max(MAX_CONNECTIONS),
-    maxConnections: z.number().int().min(1),
-    maxSpeed: z.number().int().min(0),
-    maxOverallSpeed: z.number().int().min(0),
-    trackers: z.array(nodeUrl),
-    peers: z.array(nodeUrl),
-    lanDiscovery: z.boolean(),
-    swarmSecret: z
-      .string()
-      .refine(
+/** What the saved settings and a change have in common: every key but the secret and the helper's. */
+const plainEntries = {
+  dir: v.pipe(v.string(), v.minLength(1)),
+  maxActive: wholeNumber(1),
+  connections: wholeNumber(1, MAX_CONNECTIONS),
+  maxConnections: wholeNumber(1),
+  maxSpeed: wholeNumber(0),
+  maxOverallSpeed: wholeNumber(0),
+  trackers: v.array(nodeUrl),
+  peers: v.array(nodeUrl),
+  lanDiscovery: v.boolean(),
+  tlsFingerprints: v.array(v.string()),
+};
+
+const changeSchema = v.partial(
+  v.strictObject({
+    ...plainEntries,
+    swarmSecret: v.pipe(
+      v.string(),
+      v.check(
         (secret) => secret === '' || secret.length >= MIN_SECRET_LENGTH,
         'must be at least 16 characters',
       ),
-    tlsFingerprints: z.array(z.string()),
-    helper: helperSchema.partial(),
-  })
-  .partial();
+    ),
+    helper: v.partial(helperSchema),
+  }),
+);
 
 /** The saved settings as the session file holds them: whatever is missing or unreadable takes its default. */
-export const savedSettingsSchema = changeSchema.omit({ swarmSecret: true, helper: true }).extend({
-  helper: helperSchema.partial().optional(),
-});
+export const savedSettingsSchema = v.partial(
+  v.strictObject({ ...plainEntries, helper: v.partial(helperSchema) }),
+);
 
 export function defaultSettings(dir: string): SavedSettings {
   return {
@@ -197,30 +206,37 @@ export class DaemonSettingsStore implements SettingsStore {
   }
 }
 
-function parseChange(input: unknown): z.output<typeof changeSchema> {
-  const parsed = changeSchema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  if (issue.code === 'unrecognized_keys') {
-    const prefix = issue.path.length > 0 ? `${issue.path.join('.')}.` : '';
-    throw settingError(`${prefix}${issue.keys[0]}`, 'is not a setting');
-  }
-  const key = issue.path.filter((part) => typeof part === 'string').join('.') || 'settings';
+function parseChange(input: unknown): v.InferOutput<typeof changeSchema> {
+  const parsed = v.safeParse(changeSchema, input ?? {});
+  if (parsed.success) return parsed.output;
+  const issue = parsed.issues[0];
+  // An unknown key's path ends at the key itself; the setting is the path to it.
+  if (isUnknownKey(issue)) throw settingError(issuePath(issue), 'is not a setting');
+  const key =
+    (issue.path ?? [])
+      .map((item) => item.key)
+      .filter((part) => typeof part === 'string')
+      .join('.') || 'settings';
   throw settingError(key, problemOf(issue));
 }
 
-function problemOf(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'too_big':
-      return `must be at most ${String(issue.maximum)}`;
-    case 'too_small':
-      return issue.origin === 'string' ? 'must not be empty' : `must be at least ${String(issue.minimum)}`;
-    case 'invalid_type':
-      return `must be ${issue.expected === 'int' ? 'a whole number' : `a ${issue.expected}`}`;
-    case 'invalid_value':
-      return `must be one of ${issue.values.map(String).join(', ')}`;
+function problemOf(issue: SchemaIssue): string {
+  switch (issue.type) {
+    case 'max_value':
+    case 'max_length':
+      return `must be at most ${String(issue.requirement)}`;
+    case 'min_length':
+      return 'must not be empty';
+    case 'min_value':
+      return `must be at least ${String(issue.requirement)}`;
+    case 'integer':
+      return 'must be a whole number';
+    case 'picklist':
+      return `must be one of ${(issue.requirement as readonly string[]).join(', ')}`;
     default:
-      return issue.message;
+      return issue.kind === 'schema'
+        ? `must be a ${issue.expected?.toLowerCase() ?? issue.type}`
+        : issue.message;
   }
 }
 

@@ -2,6 +2,7 @@
  * The TXT record of a ddm peer's DNS-SD announcement (RFC 6763 section 6): who the peer says it
  * is. Nothing in it is trusted: a client authenticates the peer before using it.
  */
+import { safeParse } from 'valibot';
 import { RegisterRequest } from '../protocol/messages.js';
 
 export interface ServiceTxt {
@@ -47,17 +48,17 @@ export function parseServiceTxt(strings: readonly (Buffer | string)[]): ParsedTx
   if (entries.get('txtvers') !== TXT_VERSION) {
     return { ok: false, reason: `unknown TXT layout ${entries.get('txtvers') ?? '(none)'}` };
   }
-  const id = RegisterRequest.shape.id.safeParse(entries.get('id'));
+  const id = safeParse(RegisterRequest.entries.id, entries.get('id'));
   if (!id.success) return { ok: false, reason: 'no valid id' };
-  const name = RegisterRequest.shape.name.safeParse(entries.get('name'));
+  const name = safeParse(RegisterRequest.entries.name, entries.get('name'));
   if (!name.success) return { ok: false, reason: 'no valid name' };
-  const slots = RegisterRequest.shape.slots.safeParse(decimal(entries.get('slots')));
+  const slots = safeParse(RegisterRequest.entries.slots, decimal(entries.get('slots')));
   if (!slots.success) return { ok: false, reason: 'no valid slots' };
   const protocol = decimal(entries.get('proto'));
   if (!Number.isSafeInteger(protocol) || protocol < 1) return { ok: false, reason: 'no valid proto' };
   const tls = entries.get('tls');
   if (tls !== undefined && tls !== '0' && tls !== '1') return { ok: false, reason: 'no valid tls' };
-  const txt: ServiceTxt = { id: id.data, name: name.data, slots: slots.data, protocol };
+  const txt: ServiceTxt = { id: id.output, name: name.output, slots: slots.output, protocol };
   if (tls === '1') txt.tls = true;
   return { ok: true, txt };
 }

@@ -3,7 +3,7 @@
  * file, an input file, the daemon's API. Errors name the option key (`connections`), never a
  * flag: the CLI maps keys to its flags, an API client sees the key it sent.
  */
-import { z } from 'zod';
+import * as v from 'valibot';
 import type { DownloadOptions } from '../client/download.js';
 import {
   DEFAULT_CONNECTIONS,
@@ -18,71 +18,78 @@ import {
 import { DdmError, type ErrorCode } from '../errors.js';
 import { parseChecksum } from '../storage/download-store.js';
 import { parseByteRate } from '../util/byte-rate.js';
+import { issueKey, isUnknownKey, type SchemaIssue } from '../util/schema-issues.js';
 
-const byteRate = z.union([
-  z.number().int().min(0),
-  z.string().transform((text, context) => {
-    const rate = parseByteRate(text);
-    if (rate === undefined) {
-      context.addIssue({ code: 'custom', message: `must be a speed like 500K or 2M, not "${text}"` });
-      return z.NEVER;
+/** Bytes per second: a whole number, or a speed like "500K" or "2M". */
+const byteRate = v.pipe(
+  v.union([v.number(), v.string()]),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const value = dataset.value;
+    const rate = typeof value === 'number' ? value : parseByteRate(value);
+    if (typeof value === 'string' && rate === undefined) {
+      addIssue({ message: `must be a speed like 500K or 2M, not "${value}"` });
+      return NEVER;
     }
-    return rate;
+    if (!Number.isSafeInteger(rate) || rate! < 0) {
+      addIssue({ message: Number.isInteger(rate) ? 'must be at least 0' : 'must be a whole number' });
+      return NEVER;
+    }
+    return rate!;
   }),
-]);
+);
 
-export const downloadRequestSchema = z.strictObject({
-  url: z.string(),
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
+const nonEmpty = v.pipe(v.string(), v.minLength(1));
+const seconds = v.pipe(v.number(), v.gtValue(0));
+const noStrings = (): string[] => [];
+
+export const downloadRequestSchema = v.strictObject({
+  url: v.string(),
   /** More URLs of the same file (same size, same bytes), fetched from alongside `url`. */
-  mirrors: z.array(z.string()).max(MAX_MIRRORS).default([]),
+  mirrors: v.optional(v.pipe(v.array(v.string()), v.maxLength(MAX_MIRRORS)), noStrings),
   /** The file's size as a Metalink gives it: an origin serving another size is refused. */
-  size: z.number().int().min(0).optional(),
-  output: z.string().min(1).optional(),
-  dir: z.string().min(1).optional(),
+  size: v.optional(wholeNumber(0)),
+  output: v.optional(nonEmpty),
+  dir: v.optional(nonEmpty),
   /** Create the output's missing folders. */
-  createDirs: z.boolean().default(false),
-  connections: z.number().int().min(1).max(MAX_CONNECTIONS).default(DEFAULT_CONNECTIONS),
+  createDirs: v.optional(v.boolean(), false),
+  connections: v.optional(wholeNumber(1, MAX_CONNECTIONS), DEFAULT_CONNECTIONS),
   /** Extra request headers, each "Name: value". */
-  header: z.array(z.string()).default([]),
+  header: v.optional(v.array(v.string()), noStrings),
   /** `algo=hex`. */
-  checksum: z.string().optional(),
-  maxTries: z.number().int().min(1).default(DEFAULT_MAX_TRIES),
+  checksum: v.optional(v.string()),
+  maxTries: v.optional(wholeNumber(1), DEFAULT_MAX_TRIES),
   /** Seconds. */
-  timeout: z
-    .number()
-    .positive()
-    .default(DEFAULT_TIMEOUT_MS / 1000),
-  overwrite: z.boolean().default(false),
-  local: z.boolean().default(true),
-  userAgent: z.string().min(1).optional(),
+  timeout: v.optional(seconds, DEFAULT_TIMEOUT_MS / 1000),
+  overwrite: v.optional(v.boolean(), false),
+  local: v.optional(v.boolean(), true),
+  userAgent: v.optional(nonEmpty),
   /** Bytes per second for this download (own connections and peers together); 0 = no limit. */
-  maxSpeed: byteRate.default(0),
+  maxSpeed: v.optional(byteRate, 0),
   /** Let peers help with this download. */
-  helpers: z.boolean().default(true),
+  helpers: v.optional(v.boolean(), true),
   /** Peers recruited at once; the client replaces those that refuse or stay busy. */
-  maxHelpers: z.number().int().min(1).max(MAX_HELPERS_LIMIT).default(DEFAULT_MAX_HELPERS),
-  tracker: z.array(z.string()).default([]),
-  peer: z.array(z.string()).default([]),
-  discover: z.boolean().optional(),
+  maxHelpers: v.optional(wholeNumber(1, MAX_HELPERS_LIMIT), DEFAULT_MAX_HELPERS),
+  tracker: v.optional(v.array(v.string()), noStrings),
+  peer: v.optional(v.array(v.string()), noStrings),
+  discover: v.optional(v.boolean()),
   /** Seconds. */
-  discoverTimeout: z
-    .number()
-    .positive()
-    .default(DISCOVERY_BROWSE_TIMEOUT_MS / 1000),
-  secret: z.string().optional(),
-  name: z.string().min(1).optional(),
+  discoverTimeout: v.optional(seconds, DISCOVERY_BROWSE_TIMEOUT_MS / 1000),
+  secret: v.optional(v.string()),
+  name: v.optional(nonEmpty),
   /** Decode a content coding the origin forces (one stream, no resume). */
-  compressed: z.boolean().default(false),
+  compressed: v.optional(v.boolean(), false),
   /** PEM file of the CA that signs the https origin's certificate. */
-  caCertificate: z.string().min(1).optional(),
+  caCertificate: v.optional(nonEmpty),
   /** Do not check the https origin's certificate. */
-  insecure: z.boolean().default(false),
+  insecure: v.optional(v.boolean(), false),
   /** Shell command that prints a fresh link when this one expired (client/refresh-command.ts). */
-  refreshCmd: z.string().min(1).optional(),
+  refreshCmd: v.optional(nonEmpty),
 });
 
-export type DownloadRequestInput = z.input<typeof downloadRequestSchema>;
-type RawRequest = z.output<typeof downloadRequestSchema>;
+export type DownloadRequestInput = v.InferInput<typeof downloadRequestSchema>;
+type RawRequest = v.InferOutput<typeof downloadRequestSchema>;
 
 /** Where peers come from for this download; absent when it is this machine's alone. */
 export interface SwarmRequest {
@@ -118,9 +125,9 @@ export function requestError(
 }
 
 export function parseDownloadRequest(input: unknown): DownloadRequest {
-  const parsed = downloadRequestSchema.safeParse(input);
-  if (!parsed.success) throw fromIssue(parsed.error.issues[0]!);
-  const raw = parsed.data;
+  const parsed = v.safeParse(downloadRequestSchema, input);
+  if (!parsed.success) throw fromIssue(parsed.issues[0]);
+  const raw = parsed.output;
   const url = checkUrl(raw.url);
   const mirrors = mirrorsOf(url, raw.mirrors);
   const swarm = swarmOf(raw);
@@ -153,28 +160,33 @@ export function parseDownloadRequest(input: unknown): DownloadRequest {
   return { raw, options, swarm, maxSpeed: raw.maxSpeed, helpers: raw.helpers };
 }
 
-function fromIssue(issue: z.core.$ZodIssue): DdmError {
-  const key = issue.path.length > 0 ? String(issue.path[0]) : 'request';
-  switch (issue.code) {
-    case 'too_big':
-      return requestError(key, `must be at most ${String(issue.maximum)}`);
-    case 'too_small':
-      return requestError(
-        key,
-        issue.origin === 'string' ? 'must not be empty' : `must be at least ${String(issue.minimum)}`,
-      );
-    case 'invalid_type':
-      return requestError(key, `must be ${article(issue.expected)}`);
-    case 'unrecognized_keys':
-      return requestError(issue.keys[0] ?? key, 'is not an option of a download');
+function fromIssue(issue: SchemaIssue): DdmError {
+  if (isUnknownKey(issue)) return requestError(String(issue.input), 'is not an option of a download');
+  const key = issueKey(issue) ?? 'request';
+  if (issue.type === 'strict_object') return requestError(key, 'is missing');
+  switch (issue.type) {
+    case 'max_value':
+    case 'max_length':
+      return requestError(key, `must be at most ${String(issue.requirement)}`);
+    case 'min_length':
+      return requestError(key, 'must not be empty');
+    case 'min_value':
+      return requestError(key, `must be at least ${String(issue.requirement)}`);
+    case 'gt_value':
+      return requestError(key, `must be more than ${String(issue.requirement)}`);
+    case 'integer':
+      return requestError(key, 'must be a whole number');
     default:
+      if (issue.kind === 'schema' && key !== 'request')
+        return requestError(key, `must be ${article(issue.expected)}`);
       return requestError(key, issue.message);
   }
 }
 
-function article(expected: string): string {
-  if (expected === 'int') return 'a whole number';
-  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+/** "a string", "an array", "a number or a string": valibot's expects (`string`, `Array`, `(number | string)`) in words. */
+function article(expected: string | null): string {
+  const words = (expected ?? 'value').replace(/[()]/g, '').toLowerCase().split(' | ');
+  return words.map((word) => (/^[aeiou]/.test(word) ? `an ${word}` : `a ${word}`)).join(' or ');
 }
 
 function swarmOf(raw: RawRequest): SwarmRequest | undefined {

@@ -5,7 +5,7 @@
  * says which downloads there are, so a restart after kill -9 resumes every one of them.
  */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { DdmError } from '../errors.js';
 import { replaceFileAtomically } from '../storage/durable-write.js';
 import type { Engine, EngineLimits } from './engine.js';
@@ -13,31 +13,33 @@ import type { DownloadState } from './types.js';
 
 export const SESSION_FORMAT_VERSION = 1;
 
-const savedDownload = z.object({
-  id: z.string(),
-  state: z.enum(['waiting', 'active', 'paused', 'expired', 'complete', 'error']),
-  request: z.record(z.string(), z.unknown()),
-  output: z.string().optional(),
+const wholeNumber = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min));
+
+const savedDownload = v.object({
+  id: v.string(),
+  state: v.picklist(['waiting', 'active', 'paused', 'expired', 'complete', 'error']),
+  request: v.record(v.string(), v.unknown()),
+  output: v.optional(v.string()),
   /** The link (request.url) had served the download: a 401/403/410 from it means it expired. */
-  linkWorked: z.boolean().optional(),
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  linkWorked: v.optional(v.boolean()),
+  error: v.optional(v.object({ code: v.string(), message: v.string() })),
 });
 
-const sessionSchema = z.object({
-  format: z.literal('ddm-session'),
-  version: z.literal(SESSION_FORMAT_VERSION),
-  limits: z.object({
-    maxActive: z.number().int().min(1),
-    maxConnections: z.number().int().min(1),
-    maxSpeed: z.number().int().min(0),
+const sessionSchema = v.object({
+  format: v.literal('ddm-session'),
+  version: v.literal(SESSION_FORMAT_VERSION),
+  limits: v.object({
+    maxActive: wholeNumber(1),
+    maxConnections: wholeNumber(1),
+    maxSpeed: wholeNumber(0),
   }),
-  downloads: z.array(savedDownload),
+  downloads: v.array(savedDownload),
   /** The daemon's settings (src/daemon/settings.ts checks them); absent in older sessions. */
-  settings: z.record(z.string(), z.unknown()).optional(),
+  settings: v.optional(v.record(v.string(), v.unknown())),
 });
 
-export type SavedDownload = z.infer<typeof savedDownload>;
-export type Session = z.infer<typeof sessionSchema>;
+export type SavedDownload = v.InferOutput<typeof savedDownload>;
+export type Session = v.InferOutput<typeof sessionSchema>;
 
 /** A download the session holds that is over: shown in lists, never run again. */
 export interface FinishedDownload {
@@ -65,14 +67,14 @@ export async function loadSession(path: string): Promise<Session | undefined> {
       `the session file ${path} is not JSON; move it away to start afresh`,
     );
   }
-  const parsed = sessionSchema.safeParse(json);
+  const parsed = v.safeParse(sessionSchema, json);
   if (!parsed.success) {
     throw new DdmError(
       'CONTROL_CORRUPT',
       `the session file ${path} is not a ddm session; move it away to start afresh`,
     );
   }
-  return parsed.data;
+  return parsed.output;
 }
 
 /** What the engine holds now, plus downloads already over in an earlier life of the daemon. */

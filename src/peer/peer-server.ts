@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import { safeParse } from 'valibot';
 import { DDM_VERSION, DEFAULT_PEER_PORT } from '../constants.js';
 import { DdmError } from '../errors.js';
 import type { SwarmKey } from '../protocol/auth.js';
@@ -14,6 +15,7 @@ import { type Registration, startRegistration } from '../tracker/registration.js
 import type { NodeTrust } from '../transport/client/node-trust.js';
 import type { ServerTls } from '../transport/server/server-tls.js';
 import { startSignedServer } from '../transport/server/signed-server.js';
+import { describeIssues } from '../util/schema-issues.js';
 import { createPeerService, type PeerServiceOptions } from './peer-service.js';
 
 /** A peer on its own listener: the service's options, plus where it listens and whom it registers with. */
@@ -115,7 +117,7 @@ export function registerPeer(
 
 /** What the peer will tell trackers must pass their checks; better to say so before listening. */
 export function checkIdentity(opts: { id: string; name: string; slots: number }): void {
-  const parsed = RegisterRequest.safeParse({
+  const parsed = safeParse(RegisterRequest, {
     id: opts.id,
     name: opts.name,
     port: DEFAULT_PEER_PORT,
@@ -123,6 +125,6 @@ export function checkIdentity(opts: { id: string; name: string; slots: number })
     version: DDM_VERSION,
   });
   if (parsed.success) return;
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+  const problems = describeIssues(parsed.issues);
   throw new DdmError('USAGE', `invalid peer settings: ${problems}`);
 }

@@ -2,127 +2,137 @@
  * Wire messages between client, peer and tracker (see docs/PROTOCOL.md). Every message is
  * validated with these schemas at the edge; nothing here does I/O.
  */
-import { z } from 'zod';
+import * as v from 'valibot';
 import { MAX_PEER_SLOTS } from '../constants.js';
 
 /** Largest byte offset we accept on the wire (2^53 - 1). */
-const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const peerId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'peer id must be 8-64 characters of [A-Za-z0-9_-]');
-const name = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'name must not contain control characters');
-const port = z.number().int().min(1).max(65_535);
-const httpUrl = z
-  .string()
-  .max(8_192)
-  .refine((value) => /^https?:\/\//i.test(value), 'only http and https URLs');
-
-/** Facts for machines (e.g. the origin's status); plain values only, never secrets. */
-const errorDetails = z.record(
-  z.string().max(64),
-  z.union([z.string().max(1_024), z.number(), z.boolean(), z.null()]),
+const offset = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const peerId = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'peer id must be 8-64 characters of [A-Za-z0-9_-]'),
+);
+const name = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxLength(64),
+  v.regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'name must not contain control characters'),
+);
+const port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65_535));
+const slotCount = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_PEER_SLOTS));
+const wholeNumber = v.pipe(v.number(), v.integer());
+const httpUrl = v.pipe(
+  v.string(),
+  v.maxLength(8_192),
+  v.check((value) => /^https?:\/\//i.test(value), 'only http and https URLs'),
 );
 
-export const ErrorBody = z.object({
-  error: z.object({
-    code: z.string().max(64),
-    message: z.string().max(1_024),
-    details: errorDetails.optional(),
+/** Facts for machines (e.g. the origin's status); plain values only, never secrets. */
+const errorDetails = v.record(
+  v.pipe(v.string(), v.maxLength(64)),
+  v.union([v.pipe(v.string(), v.maxLength(1_024)), v.number(), v.boolean(), v.null()]),
+);
+
+export const ErrorBody = v.object({
+  error: v.object({
+    code: v.pipe(v.string(), v.maxLength(64)),
+    message: v.pipe(v.string(), v.maxLength(1_024)),
+    details: v.optional(errorDetails),
   }),
 });
-export type ErrorBody = z.infer<typeof ErrorBody>;
+export type ErrorBody = v.InferOutput<typeof ErrorBody>;
 
 // --- Tracker ----------------------------------------------------------------------------------
-export const RegisterRequest = z.strictObject({
+export const RegisterRequest = v.strictObject({
   id: peerId,
   name,
   port,
-  slots: z.number().int().min(1).max(MAX_PEER_SLOTS),
-  version: z.string().min(1).max(32),
+  slots: slotCount,
+  version: v.pipe(v.string(), v.minLength(1), v.maxLength(32)),
   /** The peer serves https (sent only when true, so older trackers still accept plain peers). */
-  tls: z.boolean().optional(),
+  tls: v.optional(v.boolean()),
 });
-export type RegisterRequest = z.infer<typeof RegisterRequest>;
+export type RegisterRequest = v.InferOutput<typeof RegisterRequest>;
 
-export const RegisterResponse = z.object({
+export const RegisterResponse = v.object({
   /** The address the tracker saw on the connection: the one it will list. */
-  address: z.string(),
-  ttlMs: z.number().int().positive(),
-  heartbeatMs: z.number().int().positive(),
+  address: v.string(),
+  ttlMs: v.pipe(v.number(), v.integer(), v.gtValue(0)),
+  heartbeatMs: v.pipe(v.number(), v.integer(), v.gtValue(0)),
 });
-export type RegisterResponse = z.infer<typeof RegisterResponse>;
+export type RegisterResponse = v.InferOutput<typeof RegisterResponse>;
 
-export const DeregisterRequest = z.strictObject({ id: peerId });
-export type DeregisterRequest = z.infer<typeof DeregisterRequest>;
+export const DeregisterRequest = v.strictObject({ id: peerId });
+export type DeregisterRequest = v.InferOutput<typeof DeregisterRequest>;
 
 /** `removed` is false when the tracker did not know the id (already expired or never registered). */
-export const DeregisterResponse = z.object({ removed: z.boolean() });
-export type DeregisterResponse = z.infer<typeof DeregisterResponse>;
+export const DeregisterResponse = v.object({ removed: v.boolean() });
+export type DeregisterResponse = v.InferOutput<typeof DeregisterResponse>;
 
-export const PeerRecord = z.object({
+export const PeerRecord = v.object({
   id: peerId,
   name,
-  address: z.string(),
+  address: v.string(),
   port,
-  slots: z.number().int().min(1).max(MAX_PEER_SLOTS),
-  version: z.string(),
+  slots: slotCount,
+  version: v.string(),
   /** The peer serves https: reach it at https://address:port. */
-  tls: z.boolean().optional(),
+  tls: v.optional(v.boolean()),
   /** Milliseconds since the epoch of the last register or heartbeat. */
-  lastSeen: z.number().int(),
+  lastSeen: wholeNumber,
 });
-export type PeerRecord = z.infer<typeof PeerRecord>;
+export type PeerRecord = v.InferOutput<typeof PeerRecord>;
 
-export const PeerListResponse = z.object({ peers: z.array(PeerRecord).max(10_000) });
-export type PeerListResponse = z.infer<typeof PeerListResponse>;
+export const PeerListResponse = v.object({ peers: v.pipe(v.array(PeerRecord), v.maxLength(10_000)) });
+export type PeerListResponse = v.InferOutput<typeof PeerListResponse>;
 
 // --- Peer -------------------------------------------------------------------------------------
-export const PeerInfoResponse = z.object({
+export const PeerInfoResponse = v.object({
   id: peerId,
   name,
-  version: z.string(),
-  protocol: z.number().int(),
-  slots: z.number().int(),
-  freeSlots: z.number().int(),
+  version: v.string(),
+  protocol: wholeNumber,
+  slots: wholeNumber,
+  freeSlots: wholeNumber,
   /**
    * The peer serves https (sent only when true). Signed, unlike a LAN announcement, so a client
    * that reached the peer over plain http can tell it was relayed.
    */
-  tls: z.boolean().optional(),
+  tls: v.optional(v.boolean()),
 });
-export type PeerInfoResponse = z.infer<typeof PeerInfoResponse>;
+export type PeerInfoResponse = v.InferOutput<typeof PeerInfoResponse>;
 
-const validators = z.strictObject({
-  etag: z.string().max(1_024).optional(),
-  lastModified: z.string().max(128).optional(),
+const validators = v.strictObject({
+  etag: v.optional(v.pipe(v.string(), v.maxLength(1_024))),
+  lastModified: v.optional(v.pipe(v.string(), v.maxLength(128))),
 });
 
-export const OfferRequest = z.strictObject({
+export const OfferRequest = v.strictObject({
   clientId: peerId,
   clientName: name,
   url: httpUrl,
   /** Shown to the peer's operator, so no control characters (terminal escapes). */
-  fileName: z
-    .string()
-    .max(255)
-    .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'file name must not contain control characters'),
-  size: offset.nullable(),
+  fileName: v.pipe(
+    v.string(),
+    v.maxLength(255),
+    v.regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'file name must not contain control characters'),
+  ),
+  size: v.nullable(offset),
 });
-export type OfferRequest = z.infer<typeof OfferRequest>;
+export type OfferRequest = v.InferOutput<typeof OfferRequest>;
 
-export const OfferResponse = z.object({
-  accepted: z.literal(true),
-  slots: z.number().int().min(1).max(MAX_PEER_SLOTS),
+export const OfferResponse = v.object({
+  accepted: v.literal(true),
+  slots: slotCount,
 });
-export type OfferResponse = z.infer<typeof OfferResponse>;
+export type OfferResponse = v.InferOutput<typeof OfferResponse>;
 
 /** Origin request headers a client may ask a peer to send (e.g. a token for the origin). */
-const forwardedHeaders = z.record(z.string().max(128), z.string().max(8_192)).optional();
+const forwardedHeaders = v.optional(
+  v.record(v.pipe(v.string(), v.maxLength(128)), v.pipe(v.string(), v.maxLength(8_192))),
+);
 
-export const FetchRequest = z
-  .strictObject({
+export const FetchRequest = v.pipe(
+  v.strictObject({
     clientId: peerId,
     url: httpUrl,
     start: offset,
@@ -130,9 +140,10 @@ export const FetchRequest = z
     end: offset,
     validators,
     headers: forwardedHeaders,
-  })
-  .refine((r) => r.end > r.start, 'end must be greater than start');
-export type FetchRequest = z.infer<typeof FetchRequest>;
+  }),
+  v.check((r) => r.end > r.start, 'end must be greater than start'),
+);
+export type FetchRequest = v.InferOutput<typeof FetchRequest>;
 
 export const API = {
   register: '/v1/register',

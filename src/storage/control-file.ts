@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as v from 'valibot';
 import {
   CONTROL_FORMAT_VERSION,
   LEGACY_PIECE_DIGEST_ALGORITHM,
@@ -10,6 +10,7 @@ import {
 import { DdmError } from '../errors.js';
 import type { ByteRange } from '../types/byte-range.js';
 import type { Validators } from '../types/validators.js';
+import { describeIssues } from '../util/schema-issues.js';
 import { mergeRanges } from './byte-ranges.js';
 import { replaceFileAtomically } from './durable-write.js';
 import { throwIfAborted } from './fs-errors.js';
@@ -62,53 +63,60 @@ export interface PieceDigestRecord {
   digests: PieceDigest[];
 }
 
-const offsetSchema = z.int().nonnegative();
-const rangesSchema = z.array(z.tuple([offsetSchema, offsetSchema]));
+const offsetSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const rangesSchema = v.array(v.strictTuple([offsetSchema, offsetSchema]));
 
 const commonFields = {
-  format: z.literal(FORMAT_MARKER),
-  url: z.string().min(1),
-  finalUrl: z.string().min(1),
-  size: offsetSchema.nullable(),
-  validators: z.object({ etag: z.string().optional(), lastModified: z.string().optional() }),
+  format: v.literal(FORMAT_MARKER),
+  url: v.pipe(v.string(), v.minLength(1)),
+  finalUrl: v.pipe(v.string(), v.minLength(1)),
+  size: v.nullable(offsetSchema),
+  validators: v.object({ etag: v.optional(v.string()), lastModified: v.optional(v.string()) }),
   done: rangesSchema,
-  createdAt: z.iso.datetime(),
-  updatedAt: z.iso.datetime(),
+  createdAt: v.pipe(v.string(), v.isoTimestamp()),
+  updatedAt: v.pipe(v.string(), v.isoTimestamp()),
 };
 
 function piecesSchemaOf(algorithm: string, hexChars: number) {
   const hexDigest = new RegExp(`^[0-9a-f]{${hexChars}}$`);
-  return z.object({
-    bytes: z.int().positive(),
-    algorithm: z.literal(algorithm),
-    digests: z.array(z.tuple([offsetSchema, offsetSchema, z.string().regex(hexDigest)])),
+  return v.object({
+    bytes: v.pipe(v.number(), v.safeInteger(), v.gtValue(0)),
+    algorithm: v.literal(algorithm),
+    digests: v.array(v.strictTuple([offsetSchema, offsetSchema, v.pipe(v.string(), v.regex(hexDigest))])),
   });
 }
 
 const piecesSchema = piecesSchemaOf(PIECE_DIGEST_ALGORITHM, PIECE_DIGEST_HEX_CHARS);
+type PiecesOnDisk = v.InferOutput<typeof piecesSchema>;
 
 /** Version 1: `done` only. It cannot say which bytes came from peers (see toState). */
-const versionOneSchema = z
-  .object({ ...commonFields, version: z.literal(1) })
-  .superRefine((value, context) => refineRanges(value, context, 'done', null));
+const versionOneSchema = v.pipe(
+  v.object({ ...commonFields, version: v.literal(1) }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (dataset.typed) checkRanges(dataset.value, addIssue, 'done', null);
+  }),
+);
 
 /** Versions 2 and 3 differ only in the piece digests' hash: SHA-256 (cut to 128 bits), then XXH64. */
 function rangedSchemaOf(version: number, pieces: typeof piecesSchema) {
-  return z
-    .object({
+  return v.pipe(
+    v.object({
       ...commonFields,
-      version: z.literal(version),
+      version: v.literal(version),
       peer: rangesSchema,
       unchecked: rangesSchema,
-      pieces: pieces.nullable(),
-    })
-    .superRefine((value, context) => {
-      refineRanges(value, context, 'done', null);
-      refineRanges(value, context, 'peer', value.done);
-      refineRanges(value, context, 'unchecked', value.peer);
+      pieces: v.nullable(pieces),
+    }),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const value = dataset.value;
+      checkRanges(value, addIssue, 'done', null);
+      checkRanges(value, addIssue, 'peer', value.done);
+      checkRanges(value, addIssue, 'unchecked', value.peer);
       const problem = value.pieces ? piecesProblem(value.pieces, value.done) : undefined;
-      if (problem !== undefined) context.addIssue({ code: 'custom', path: ['pieces'], message: problem });
-    });
+      if (problem !== undefined) addIssue({ message: problem, path: [pathItem(value, 'pieces')] });
+    }),
+  );
 }
 
 const onDiskSchema = rangedSchemaOf(CONTROL_FORMAT_VERSION, piecesSchema);
@@ -117,19 +125,25 @@ const versionTwoSchema = rangedSchemaOf(
   piecesSchemaOf(LEGACY_PIECE_DIGEST_ALGORITHM, LEGACY_PIECE_DIGEST_HEX_CHARS),
 );
 
-type OnDisk = z.infer<typeof onDiskSchema>;
-type VersionOne = z.infer<typeof versionOneSchema>;
+type OnDisk = v.InferOutput<typeof onDiskSchema>;
+type VersionOne = v.InferOutput<typeof versionOneSchema>;
 type Tuples = readonly (readonly [number, number])[];
+type AddIssue = (info: { message: string; path: [v.ObjectPathItem] }) => void;
 
-function refineRanges<K extends string>(
+function pathItem(input: object, key: string): v.ObjectPathItem {
+  const record = input as Record<string, unknown>;
+  return { type: 'object', origin: 'value', input: record, key, value: record[key] };
+}
+
+function checkRanges<K extends string>(
   value: { size: number | null } & Record<K, Tuples>,
-  context: z.RefinementCtx,
+  addIssue: AddIssue,
   key: K,
   within: Tuples | null,
 ): void {
   const problem =
     rangesProblem(value[key], value.size) ?? (within ? outsideProblem(value[key], within) : undefined);
-  if (problem !== undefined) context.addIssue({ code: 'custom', path: [key], message: problem });
+  if (problem !== undefined) addIssue({ message: problem, path: [pathItem(value, key)] });
 }
 
 function rangesProblem(ranges: Tuples, size: number | null): string | undefined {
@@ -153,7 +167,7 @@ function outsideProblem(inner: Tuples, outer: Tuples): string | undefined {
   return undefined;
 }
 
-function piecesProblem(pieces: z.infer<typeof piecesSchema>, done: Tuples): string | undefined {
+function piecesProblem(pieces: PiecesOnDisk, done: Tuples): string | undefined {
   const ranges = pieces.digests.map(([start, end]) => [start, end] as const);
   const problem = rangesProblem(ranges, null) ?? outsideProblem(ranges, done);
   if (problem !== undefined) return problem;
@@ -200,9 +214,11 @@ export function serializeControl(state: ControlState): string {
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
   };
-  const checked = onDiskSchema.safeParse(body);
+  const checked = v.safeParse(onDiskSchema, body);
   if (!checked.success) {
-    throw new TypeError(`refusing to write an invalid control state: ${z.prettifyError(checked.error)}`);
+    throw new TypeError(
+      `refusing to write an invalid control state: ${describeIssues(checked.issues, 3, 'state')}`,
+    );
   }
   return JSON.stringify({ ...body, integrity: integrityOf(body) });
 }
@@ -250,13 +266,13 @@ export function parseControl(text: string, path: string): ControlState {
   }
   if (!intact) throw corrupt(path, 'integrity check failed');
   if (record.version === 1) {
-    const old = versionOneSchema.safeParse(body);
-    if (!old.success) throw corrupt(path, z.prettifyError(old.error).replaceAll('\n', '; '));
-    return fromVersionOne(old.data);
+    const old = v.safeParse(versionOneSchema, body);
+    if (!old.success) throw corrupt(path, describeIssues(old.issues, 3, 'file'));
+    return fromVersionOne(old.output);
   }
-  const result = (record.version === 2 ? versionTwoSchema : onDiskSchema).safeParse(body);
-  if (!result.success) throw corrupt(path, z.prettifyError(result.error).replaceAll('\n', '; '));
-  return toState(result.data);
+  const result = v.safeParse(record.version === 2 ? versionTwoSchema : onDiskSchema, body);
+  if (!result.success) throw corrupt(path, describeIssues(result.issues, 3, 'file'));
+  return toState(result.output);
 }
 
 function toRanges(tuples: Tuples): ByteRange[] {

@@ -1,6 +1,6 @@
 /** What a peer or a client says to a tracker, signed with the swarm key. */
 import type { Dispatcher } from 'undici';
-import type { ZodType } from 'zod';
+import type { GenericSchema } from 'valibot';
 import type { SwarmKey } from '../protocol/auth.js';
 import {
   API,
@@ -49,7 +49,7 @@ export class TrackerClient {
     method: 'GET' | 'POST',
     path: string,
     body: unknown,
-    schema: ZodType<T>,
+    schema: GenericSchema<unknown, T>,
     signal: AbortSignal,
   ): Promise<T> {
     return signedJson({

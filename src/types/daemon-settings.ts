@@ -38,7 +38,7 @@ export interface SettingsChange
 
 export interface SettingsStore {
   get(): DaemonSettings;
-  /** Validates (zod; a DdmError USAGE naming the key on bad input), applies live, persists in the
+  /** Validates (valibot; a DdmError USAGE naming the key on bad input), applies live, persists in the
    *  session file, resolves with the new settings. */
   change(changes: SettingsChange): Promise<DaemonSettings>;
   /** A fresh random swarm secret, stored as if set by change({swarmSecret}); returned ONCE. */

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
+import * as v from 'valibot';
 import {
   BYTES,
   MAX_FETCH_RANGE_BYTES,
@@ -309,7 +310,7 @@ describe('peer under exhaustion', () => {
       });
     const parse = (answer: string) => {
       const [head = '', body = ''] = answer.split('\r\n\r\n');
-      return { status: Number(head.split(' ')[1]), error: ErrorBody.parse(JSON.parse(body)).error };
+      return { status: Number(head.split(' ')[1]), error: v.parse(ErrorBody, JSON.parse(body)).error };
     };
 
     const huge = parse(
@@ -333,7 +334,7 @@ describe('peer under exhaustion', () => {
     const body = 'x'.repeat(100_000);
     const tooLarge = await rawSigned(p, 'POST', API.offer, body);
     assert.equal(tooLarge.status, 413);
-    assert.equal(ErrorBody.parse(tooLarge.json).error.code, 'PROTOCOL');
+    assert.equal(v.parse(ErrorBody, tooLarge.json).error.code, 'PROTOCOL');
 
     assert.equal((await new PeerClient(p.url, key).info(signal())).freeSlots, 4);
   });

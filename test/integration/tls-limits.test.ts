@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connect, type TLSSocket } from 'node:tls';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { deriveKey } from '../../src/protocol/auth.js';
 import { loadNodeTrust, type NodeTrust } from '../../src/transport/client/node-trust.js';
 import { signedJson } from '../../src/transport/client/signed-http.js';
@@ -17,7 +17,7 @@ import { makeTestCertificates, type TestCertificates } from '../helpers/tls-cert
 
 const key = deriveKey('tls limits secret');
 const TEST_TIMEOUT_MS = 10_000;
-const Answer = z.object({ done: z.boolean() });
+const Answer = v.object({ done: v.boolean() });
 
 let certs: TestCertificates;
 let trust: NodeTrust;

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { DdmError } from '../../src/errors.js';
 import { deriveKey, RequestVerifier, type SwarmKey } from '../../src/protocol/auth.js';
 import { loadNodeTrust, type NodeTrust, parseFingerprint } from '../../src/transport/client/node-trust.js';
@@ -32,7 +32,7 @@ import { makeTestCertificates, type TestCertificates } from '../helpers/tls-cert
 const key = deriveKey('tls test secret');
 const TEST_TIMEOUT_MS = 10_000;
 const PAYLOAD = randomBytes(3 * 1024 * 1024 + 17);
-const Hello = z.object({ hello: z.string() });
+const Hello = v.object({ hello: v.string() });
 /** The code of a certificate the client does not believe. */
 const TLS_REFUSED = 'TLS_FAILED';
 

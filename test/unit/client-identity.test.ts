@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { safeParse } from 'valibot';
 import { clientIdFor, displayName } from '../../src/client/client-identity.js';
 import { OfferRequest } from '../../src/protocol/messages.js';
 
@@ -22,7 +23,7 @@ describe('client identity', () => {
         fileName: 'f',
         size: 1,
       };
-      assert.equal(OfferRequest.safeParse(offer).success, true, JSON.stringify(raw));
+      assert.equal(safeParse(OfferRequest, offer).success, true, JSON.stringify(raw));
     }
     assert.equal(displayName('laptop-7'), 'laptop-7');
   });

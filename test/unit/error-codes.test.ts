@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { ERROR_POLICY, isWireCode } from '../../src/error-policy.js';
 import { CODES, DdmError, type ErrorCode, EXIT, isDdmError } from '../../src/errors.js';
 import { deriveKey } from '../../src/protocol/auth.js';
@@ -174,7 +174,7 @@ describe('a real node and client treat each code as the policy says', () => {
         method: 'GET',
         path,
         key,
-        schema: z.unknown(),
+        schema: v.unknown(),
         signal,
         role: 'peer',
       });

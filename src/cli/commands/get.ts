@@ -19,7 +19,7 @@ import { makeStreamFolder, removeStreamFolder, streamDownload } from '../stdout-
 
 /** Resolved option values that are keys of a download request, passed on as they are. */
 /** The flags that are options of a download request: every key of the one schema but the URL. */
-const REQUEST_KEYS = Object.keys(downloadRequestSchema.shape).filter((key) => key !== 'url');
+const REQUEST_KEYS = Object.keys(downloadRequestSchema.entries).filter((key) => key !== 'url');
 
 export async function runGetCommand(
   values: Record<string, unknown>,

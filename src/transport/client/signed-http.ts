@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { ZodType } from 'zod';
+import { type GenericSchema, safeParse } from 'valibot';
 import { CONTROL_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MAX_JSON_RESPONSE_BYTES } from '../../constants.js';
 import { isWireCode, policyFor } from '../../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../../errors.js';
@@ -22,6 +22,7 @@ import {
 import { ErrorBody } from '../../protocol/messages.js';
 import { childController } from '../../util/abort.js';
 import { effectivePort, isForbiddenPort } from '../../util/http-ports.js';
+import { describeIssues } from '../../util/schema-issues.js';
 import { streamChunks } from '../../util/stream-chunks.js';
 import { request, errors as undiciErrors } from '../../util/undici-parts.js';
 import { describeTlsFailure, plainToTlsHint } from './node-trust.js';
@@ -49,7 +50,7 @@ export interface SignedJsonOptions<T> extends SignedCall {
   method: 'GET' | 'POST';
   path: string;
   body?: unknown;
-  schema: ZodType<T>;
+  schema: GenericSchema<unknown, T>;
 }
 
 export interface SignedStreamOptions extends SignedCall {
@@ -255,24 +256,27 @@ function isRetryable(code: ErrorCode, details: Record<string, unknown>): boolean
 
 function parseErrorBody(raw: Buffer): ErrorBody | undefined {
   try {
-    const parsed = ErrorBody.safeParse(JSON.parse(raw.toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
+    const parsed = safeParse(ErrorBody, JSON.parse(raw.toString('utf8')));
+    return parsed.success ? parsed.output : undefined;
   } catch {
     return undefined;
   }
 }
 
-function parseAnswer<T>(raw: Buffer, schema: ZodType<T>, who: string): T {
+function parseAnswer<T>(raw: Buffer, schema: GenericSchema<unknown, T>, who: string): T {
   let value: unknown;
   try {
     value = JSON.parse(raw.toString('utf8'));
   } catch {
     throw new DdmError('PROTOCOL', `${who} sent malformed JSON`);
   }
-  const parsed = schema.safeParse(value);
+  const parsed = safeParse(schema, value);
   if (!parsed.success)
-    throw new DdmError('PROTOCOL', `${who} sent an unexpected answer: ${parsed.error.message}`);
-  return parsed.data;
+    throw new DdmError(
+      'PROTOCOL',
+      `${who} sent an unexpected answer: ${describeIssues(parsed.issues, 3, 'answer')}`,
+    );
+  return parsed.output;
 }
 
 /** Text from another node ends up on a terminal: no control characters, bounded length. */

@@ -7,7 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
-import type { ZodType } from 'zod';
+import { type GenericSchema, safeParse } from 'valibot';
 import {
   BACKGROUND_BATCH_REQUESTS,
   MAX_JSON_BODY_BYTES,
@@ -26,6 +26,7 @@ import { policyFor } from '../../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../../errors.js';
 import { ANY_NODE, type RequestTarget, RequestVerifier, type SwarmKey } from '../../protocol/auth.js';
 import type { ReplayLimits } from '../../protocol/replay-memory.js';
+import { describeIssues } from '../../util/schema-issues.js';
 import { BackgroundQueue } from './background-queue.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { createNodeServer, nodeScheme, type ServerTls } from './server-tls.js';
@@ -42,7 +43,7 @@ export interface SignedContext {
   signal: AbortSignal;
   key: SwarmKey;
   /** The body parsed and validated, or a PROTOCOL DdmError (answered as 400). */
-  json<T>(schema: ZodType<T>): T;
+  json<T>(schema: GenericSchema<unknown, T>): T;
   /** Answers JSON signed for this request. */
   reply(status: number, value: unknown): void;
 }
@@ -442,7 +443,7 @@ class RequestContext implements SignedContext {
     return this.#call.signal;
   }
 
-  json<T>(schema: ZodType<T>): T {
+  json<T>(schema: GenericSchema<unknown, T>): T {
     return parseBody(this.body, schema);
   }
 
@@ -532,19 +533,16 @@ function pathOf(req: IncomingMessage): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-function parseBody<T>(body: Buffer, schema: ZodType<T>): T {
+function parseBody<T>(body: Buffer, schema: GenericSchema<unknown, T>): T {
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch {
     throw new DdmError('PROTOCOL', 'request body is not valid JSON');
   }
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
-    .join('; ');
+  const parsed = safeParse(schema, value);
+  if (parsed.success) return parsed.output;
+  const problems = describeIssues(parsed.issues, 3);
   throw new DdmError('PROTOCOL', `invalid request: ${problems}`.slice(0, 1_000));
 }
 
