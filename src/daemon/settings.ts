@@ -232,7 +232,8 @@ function problemOf(issue: SchemaIssue): string {
     case 'integer':
       return 'must be a whole number';
     case 'picklist':
-      return `must be one of ${(issue.requirement as readonly string[]).join(', ')}`;
+      // valibot's expects for a picklist: ("auto" | "ask" | "never").
+      return `must be one of ${(issue.expected ?? '').replace(/[()"]/g, '').split(' | ').join(', ')}`;
     default:
       return issue.kind === 'schema'
         ? `must be a ${issue.expected?.toLowerCase() ?? issue.type}`

@@ -107,6 +107,9 @@ describe('daemon settings', () => {
             JSON.stringify(change),
           );
         }
+        await assert.rejects(daemon.settings.change({ helper: { accept: 'maybe' } } as never), {
+          message: 'helper.accept must be one of auto, ask, never',
+        });
         assert.deepEqual(daemon.settings.get(), before);
       } finally {
         await daemon.close();
