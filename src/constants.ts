@@ -124,6 +124,11 @@ export const CONTROL_FORMAT_VERSION = 3;
  */
 export const PIECE_DIGEST_BYTES = 4 * MiB;
 /**
+ * Bytes read back at a time (into one buffer per checkpoint) for a piece no running hash covers:
+ * a piece filled by two workers is hashed from the synced file without a buffer of its size.
+ */
+export const PIECE_READ_BACK_STEP_BYTES = 256 * KiB;
+/**
  * Hash used for piece digests: they detect damage on disk, not an adversary, so XXH64 (a quarter
  * of SHA-256's CPU per byte) is enough.
  */

@@ -284,7 +284,7 @@ export class DownloadStore {
     const merged = mergeRanges(done);
     await this.digests.update(
       merged,
-      (position, length) => this.part.read(position, length),
+      (position, length, into) => this.part.read(position, length, into),
       signal,
       snapshot,
     );

@@ -105,8 +105,10 @@ export class PartFile {
     }
   }
 
-  async read(position: number, length: number): Promise<Uint8Array> {
-    const buffer = new Uint8Array(length);
+  /** Reads up to `length` bytes at `position`, into `into` when given (at most its length). */
+  async read(position: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    if (into !== undefined) length = Math.min(length, into.byteLength);
+    const buffer = into ?? new Uint8Array(length);
     let offset = 0;
     while (offset < length) {
       let bytesRead: number;

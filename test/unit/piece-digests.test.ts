@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { before, describe, it } from 'node:test';
+import { PIECE_READ_BACK_STEP_BYTES } from '../../src/constants.js';
 import { loadPieceDigests, PieceDigests, pieceSpans } from '../../src/storage/piece-digests.js';
+import { xxh64Of } from '../../src/storage/xxh64.js';
 
 before(() => loadPieceDigests());
 
@@ -46,6 +49,28 @@ describe('piece digests', () => {
     disk.bytes[14] = 0;
     assert.deepEqual(await digests.findDamaged(disk.read, signal), [{ start: 10, end: 20 }]);
     assert.deepEqual(await digests.findDamaged(disk.read, signal), [], 'a damaged digest is dropped');
+  });
+
+  it('read a piece back a step at a time, into one buffer, to the digest of its whole bytes', async () => {
+    const bytes = randomBytes(PIECE_READ_BACK_STEP_BYTES * 3 + 1234);
+    const asked: number[] = [];
+    const targets = new Set<ArrayBufferLike>();
+    const digests = new PieceDigests(bytes.length);
+    await digests.update(
+      [{ start: 0, end: bytes.length }],
+      async (position, length, into) => {
+        asked.push(length);
+        assert.ok(into !== undefined && length <= into.byteLength);
+        targets.add(into.buffer);
+        into.set(bytes.subarray(position, position + length));
+        return into.subarray(0, length);
+      },
+      signal,
+    );
+    assert.ok(Math.max(...asked) <= PIECE_READ_BACK_STEP_BYTES);
+    assert.equal(asked.length, 4);
+    assert.equal(targets.size, 1, 'one buffer for every step');
+    assert.deepEqual(digests.record().digests, [{ start: 0, end: bytes.length, hex: xxh64Of(bytes) }]);
   });
 
   it('hash a piece again only when its done span changed', async () => {
