@@ -31,7 +31,7 @@ const byteRate = v.pipe(
       return NEVER;
     }
     if (!Number.isSafeInteger(rate) || rate! < 0) {
-      addIssue({ message: Number.isInteger(rate) ? 'must be at least 0' : 'must be a whole number' });
+      addIssue({ message: rate! < 0 ? 'must be at least 0' : 'must be a whole number' });
       return NEVER;
     }
     return rate!;

@@ -171,6 +171,14 @@ describe('a peer fetch over own sockets', () => {
     );
   });
 
+  it('refuses a stream framed both by a length and by chunks', async () => {
+    const peer = await peerAnswering((socket, request) => {
+      const head = streamHead(request, 100).replace('\r\n\r\n', '\r\ntransfer-encoding: chunked\r\n\r\n');
+      socket.write(head);
+    });
+    await assert.rejects(fetchFrom(peer, sockets(), 0, 100), (error) => isDdmError(error, 'PROTOCOL'));
+  });
+
   it('a body that stops coming is a retryable TIMEOUT that says how far it got', async () => {
     const peer = await peerAnswering((socket, request) => {
       socket.write(streamHead(request, 1_000));

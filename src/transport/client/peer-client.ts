@@ -108,7 +108,7 @@ export class PeerClient {
       expectedBytes: request.end - request.start,
       timeoutMs: this.options.streamTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     };
-    if (reading?.lease === true && this.baseUrl.startsWith('http:')) {
+    if (reading?.lease === true && isPlainHttp(this.baseUrl)) {
       return signedSocketStream(peerSockets(), options);
     }
     return signedStream(options);
@@ -129,6 +129,14 @@ export class PeerClient {
       ...(this.options.timeoutMs === undefined ? {} : { timeoutMs: this.options.timeoutMs }),
       ...(this.options.dispatcher ? { dispatcher: this.options.dispatcher } : {}),
     };
+  }
+}
+
+function isPlainHttp(url: string): boolean {
+  try {
+    return new URL(url).protocol === 'http:';
+  } catch {
+    return false; // signedStream says what is wrong with it
   }
 }
 

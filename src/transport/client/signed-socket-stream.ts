@@ -66,7 +66,11 @@ export async function signedSocketStream(
       throw error;
     }
     const body = answer.connection.acceptBody();
-    if (body === undefined) throw new Error('signedSocketStream: a 200 without its body');
+    if (body === undefined) {
+      // A Content-Length and a Transfer-Encoding both: the stream's framing cannot be trusted.
+      answer.connection.destroy();
+      throw new DdmError('PROTOCOL', `${who} sent a byte stream framed two ways`);
+    }
     return new PeerStreamBody(body, opts.expectedBytes, who, opts.signal);
   } catch (error) {
     throw asCallError(error, opts, opts.signal, who);
