@@ -58,6 +58,33 @@ export interface SignedIn {
   errors: string[];
 }
 
+/**
+ * Waits until the app's RPC connection is open. A timeout says where the page was and what it
+ * showed, with a screenshot (`connection-timeout.png`), so that a failure seen once in a full
+ * run can be read afterwards.
+ */
+export async function waitForConnection(page: Page): Promise<void> {
+  try {
+    await page.locator('.connection-open').waitFor({ timeout: UI_WAIT_MS });
+  } catch (error) {
+    await mkdir(SCREENSHOT_DIR, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'connection-timeout.png') }).catch(() => {});
+    const status = await page
+      .locator('.connection')
+      .first()
+      .getAttribute('class', { timeout: 1_000 })
+      .catch(() => null);
+    const body = await page
+      .locator('body')
+      .innerText({ timeout: 1_000 })
+      .catch(() => '');
+    throw new Error(
+      `the UI did not connect within ${UI_WAIT_MS} ms: at ${page.url()}, status ${status ?? 'absent'}, page text ${JSON.stringify(body.slice(0, 300))}`,
+      { cause: error },
+    );
+  }
+}
+
 /** A fresh browser profile (no cookies) with the UI open and connected to the daemon. */
 export async function openSignedIn(browser: Browser, daemon: UiDaemon, width = 1280): Promise<SignedIn> {
   const context = await browser.newContext({ viewport: { width, height: 900 } });
@@ -65,7 +92,7 @@ export async function openSignedIn(browser: Browser, daemon: UiDaemon, width = 1
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(daemon.loginUrl, { timeout: UI_WAIT_MS });
-  await page.locator('.connection-open').waitFor({ timeout: UI_WAIT_MS });
+  await waitForConnection(page);
   return { context, page, errors };
 }
 

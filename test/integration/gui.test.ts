@@ -17,6 +17,7 @@ import {
   screenshotEveryWay,
   startUiDaemon,
   UI_WAIT_MS,
+  waitForConnection,
 } from '../helpers/browser.js';
 import { sha256, sha256OfFile, testData, withTempDir } from '../helpers/cli.js';
 import { TEST_SECRET } from '../helpers/swarm.js';
@@ -104,7 +105,7 @@ describe('web UI', () => {
 
         await page.getByLabel('Daemon secret').fill(daemon.secret);
         await page.getByRole('button', { name: 'Sign in' }).click();
-        await page.locator('.connection-open').waitFor({ timeout: UI_WAIT_MS });
+        await waitForConnection(page);
         const allowed = await callFromPage(page, 'ddm.tellAll');
         assert.deepEqual(allowed.result, [], 'signed in, the RPC answers without a token');
 
@@ -121,7 +122,7 @@ describe('web UI', () => {
         const printed = await browser.newContext();
         const first = await printed.newPage();
         await first.goto(daemon.loginUrl, { timeout: UI_WAIT_MS });
-        await first.locator('.connection-open').waitFor({ timeout: UI_WAIT_MS });
+        await waitForConnection(first);
         assert.equal(first.url(), `${daemon.url}/`, 'the token leaves the address bar');
         const [cookie] = await printed.cookies();
         assert.ok(cookie, 'a session cookie');
