@@ -4,6 +4,9 @@
 // run again so the app can subscribe again.
 
 const CALL_TIMEOUT_MS = 30_000;
+// A handshake the daemon never answers would leave the page "Connecting…" for good: it is
+// given up after this long and tried again, like a lost socket.
+const CONNECT_TIMEOUT_MS = 5_000;
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 8_000;
 
@@ -30,6 +33,7 @@ export class RpcClient {
   #stateListeners = new Set();
   #delay = RECONNECT_FIRST_MS;
   #timer;
+  #stopped = false;
   state = 'connecting';
 
   constructor(url) {
@@ -60,6 +64,13 @@ export class RpcClient {
     return () => this.#listeners.get(method).delete(listener);
   }
 
+  /** Closes the socket for good: no reconnecting (a page that is going away, a test). */
+  close() {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#socket?.close();
+  }
+
   /** Runs `listener(state)` on 'connecting' | 'open' | 'closed'. */
   onState(listener) {
     this.#stateListeners.add(listener);
@@ -76,12 +87,15 @@ export class RpcClient {
     this.#setState('connecting');
     const socket = new WebSocket(this.#url);
     this.#socket = socket;
+    const connectTimer = setTimeout(() => socket.close(), CONNECT_TIMEOUT_MS);
     socket.addEventListener('open', () => {
+      clearTimeout(connectTimer);
       this.#delay = RECONNECT_FIRST_MS;
       this.#setState('open');
     });
     socket.addEventListener('message', (event) => this.#receive(event.data));
     socket.addEventListener('close', () => {
+      clearTimeout(connectTimer);
       if (this.#socket !== socket) return;
       for (const { reject, timer } of this.#pending.values()) {
         clearTimeout(timer);
@@ -89,6 +103,7 @@ export class RpcClient {
       }
       this.#pending.clear();
       this.#setState('closed');
+      if (this.#stopped) return;
       this.#timer = setTimeout(() => this.#open(), this.#delay);
       this.#delay = Math.min(this.#delay * 2, RECONNECT_MAX_MS);
     });
