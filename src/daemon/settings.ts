@@ -21,7 +21,8 @@ import { DdmError } from '../errors.js';
 import { replaceFileAtomically } from '../storage/durable-write.js';
 import { parseFingerprint } from '../transport/client/node-trust.js';
 import type { DaemonSettings, SettingsChange, SettingsStore } from '../types/daemon-settings.js';
-import { issuePath, isUnknownKey, type SchemaIssue } from '../util/schema-issues.js';
+import { issuePath, isUnknownKey, requirementText } from '../util/schema-issues.js';
+import { nonEmptyString, wholeNumber } from '../util/schema-parts.js';
 import type { HelperRoleSettings } from './helper-role.js';
 
 export type { DaemonSettings, SettingsChange, SettingsStore };
@@ -36,8 +37,6 @@ export interface SettingsOverrides extends Partial<Omit<SavedSettings, 'helper'>
 
 const MIN_SECRET_LENGTH = 16;
 
-const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 const nodeUrl = v.pipe(v.string(), v.check(isHttpUrl, 'must be http:// or https:// URLs'));
 const helperSchema = v.strictObject({
   enabled: v.boolean(),
@@ -48,7 +47,7 @@ const helperSchema = v.strictObject({
 
 /** What the saved settings and a change have in common: every key but the secret and the helper's. */
 const plainEntries = {
-  dir: v.pipe(v.string(), v.minLength(1)),
+  dir: nonEmptyString,
   maxActive: wholeNumber(1),
   connections: wholeNumber(1, MAX_CONNECTIONS),
   maxConnections: wholeNumber(1),
@@ -217,28 +216,7 @@ function parseChange(input: unknown): v.InferOutput<typeof changeSchema> {
       .map((item) => item.key)
       .filter((part) => typeof part === 'string')
       .join('.') || 'settings';
-  throw settingError(key, problemOf(issue));
-}
-
-function problemOf(issue: SchemaIssue): string {
-  switch (issue.type) {
-    case 'max_value':
-    case 'max_length':
-      return `must be at most ${String(issue.requirement)}`;
-    case 'min_length':
-      return 'must not be empty';
-    case 'min_value':
-      return `must be at least ${String(issue.requirement)}`;
-    case 'integer':
-      return 'must be a whole number';
-    case 'picklist':
-      // valibot's expects for a picklist: ("auto" | "ask" | "never").
-      return `must be one of ${(issue.expected ?? '').replace(/[()"]/g, '').split(' | ').join(', ')}`;
-    default:
-      return issue.kind === 'schema'
-        ? `must be a ${issue.expected?.toLowerCase() ?? issue.type}`
-        : issue.message;
-  }
+  throw settingError(key, requirementText(issue));
 }
 
 function fingerprintOf(text: string): string {

@@ -18,7 +18,8 @@ import {
 import { DdmError, type ErrorCode } from '../errors.js';
 import { parseChecksum } from '../storage/download-store.js';
 import { parseByteRate } from '../util/byte-rate.js';
-import { issueKey, isUnknownKey, type SchemaIssue } from '../util/schema-issues.js';
+import { issueKey, isUnknownKey, requirementText, type SchemaIssue } from '../util/schema-issues.js';
+import { nonEmptyString, wholeNumber } from '../util/schema-parts.js';
 
 /** Bytes per second: a whole number, or a speed like "500K" or "2M". */
 const byteRate = v.pipe(
@@ -38,9 +39,6 @@ const byteRate = v.pipe(
   }),
 );
 
-const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
-const nonEmpty = v.pipe(v.string(), v.minLength(1));
 const seconds = v.pipe(v.number(), v.gtValue(0));
 const noStrings = (): string[] => [];
 
@@ -50,8 +48,8 @@ export const downloadRequestSchema = v.strictObject({
   mirrors: v.optional(v.pipe(v.array(v.string()), v.maxLength(MAX_MIRRORS)), noStrings),
   /** The file's size as a Metalink gives it: an origin serving another size is refused. */
   size: v.optional(wholeNumber(0)),
-  output: v.optional(nonEmpty),
-  dir: v.optional(nonEmpty),
+  output: v.optional(nonEmptyString),
+  dir: v.optional(nonEmptyString),
   /** Create the output's missing folders. */
   createDirs: v.optional(v.boolean(), false),
   connections: v.optional(wholeNumber(1, MAX_CONNECTIONS), DEFAULT_CONNECTIONS),
@@ -64,7 +62,7 @@ export const downloadRequestSchema = v.strictObject({
   timeout: v.optional(seconds, DEFAULT_TIMEOUT_MS / 1000),
   overwrite: v.optional(v.boolean(), false),
   local: v.optional(v.boolean(), true),
-  userAgent: v.optional(nonEmpty),
+  userAgent: v.optional(nonEmptyString),
   /** Bytes per second for this download (own connections and peers together); 0 = no limit. */
   maxSpeed: v.optional(byteRate, 0),
   /** Let peers help with this download. */
@@ -77,15 +75,15 @@ export const downloadRequestSchema = v.strictObject({
   /** Seconds. */
   discoverTimeout: v.optional(seconds, DISCOVERY_BROWSE_TIMEOUT_MS / 1000),
   secret: v.optional(v.string()),
-  name: v.optional(nonEmpty),
+  name: v.optional(nonEmptyString),
   /** Decode a content coding the origin forces (one stream, no resume). */
   compressed: v.optional(v.boolean(), false),
   /** PEM file of the CA that signs the https origin's certificate. */
-  caCertificate: v.optional(nonEmpty),
+  caCertificate: v.optional(nonEmptyString),
   /** Do not check the https origin's certificate. */
   insecure: v.optional(v.boolean(), false),
   /** Shell command that prints a fresh link when this one expired (client/refresh-command.ts). */
-  refreshCmd: v.optional(nonEmpty),
+  refreshCmd: v.optional(nonEmptyString),
 });
 
 export type DownloadRequestInput = v.InferInput<typeof downloadRequestSchema>;
@@ -162,31 +160,7 @@ export function parseDownloadRequest(input: unknown): DownloadRequest {
 
 function fromIssue(issue: SchemaIssue): DdmError {
   if (isUnknownKey(issue)) return requestError(String(issue.input), 'is not an option of a download');
-  const key = issueKey(issue) ?? 'request';
-  if (issue.type === 'strict_object') return requestError(key, 'is missing');
-  switch (issue.type) {
-    case 'max_value':
-    case 'max_length':
-      return requestError(key, `must be at most ${String(issue.requirement)}`);
-    case 'min_length':
-      return requestError(key, 'must not be empty');
-    case 'min_value':
-      return requestError(key, `must be at least ${String(issue.requirement)}`);
-    case 'gt_value':
-      return requestError(key, `must be more than ${String(issue.requirement)}`);
-    case 'integer':
-      return requestError(key, 'must be a whole number');
-    default:
-      if (issue.kind === 'schema' && key !== 'request')
-        return requestError(key, `must be ${article(issue.expected)}`);
-      return requestError(key, issue.message);
-  }
-}
-
-/** "a string", "an array", "a number or a string": valibot's expects (`string`, `Array`, `(number | string)`) in words. */
-function article(expected: string | null): string {
-  const words = (expected ?? 'value').replace(/[()]/g, '').toLowerCase().split(' | ');
-  return words.map((word) => (/^[aeiou]/.test(word) ? `an ${word}` : `a ${word}`)).join(' or ');
+  return requestError(issueKey(issue) ?? 'request', requirementText(issue));
 }
 
 function swarmOf(raw: RawRequest): SwarmRequest | undefined {

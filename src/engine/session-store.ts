@@ -8,12 +8,11 @@ import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
 import { DdmError } from '../errors.js';
 import { replaceFileAtomically } from '../storage/durable-write.js';
+import { wholeNumber } from '../util/schema-parts.js';
 import type { Engine, EngineLimits } from './engine.js';
 import type { DownloadState } from './types.js';
 
 export const SESSION_FORMAT_VERSION = 1;
-
-const wholeNumber = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min));
 
 const savedDownload = v.object({
   id: v.string(),

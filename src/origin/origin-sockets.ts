@@ -13,13 +13,10 @@ import {
   rangeBody,
   StaleConnectionError,
 } from './origin-connection.js';
+import { requestText } from './request-text.js';
 import type { ResponseHead } from './response-head.js';
 import { SlabPool } from './slab-ring.js';
 import { fromTransportError } from './transport-errors.js';
-
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** ASCII only: a value undici would send in another encoding goes the undici way. */
-const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
 export interface SocketAnswer {
   head: ResponseHead;
@@ -44,7 +41,7 @@ export class OriginSockets {
     timeoutMs: number,
     signal: AbortSignal,
   ): Promise<SocketAnswer | undefined> {
-    const request = requestHead(url, headers);
+    const request = requestText('GET', url, headers);
     if (request === undefined) return undefined;
     return this.exchange({ request, bodyBytes: rangeBody(wanted), timeoutMs, url }, signal);
   }
@@ -113,14 +110,4 @@ export class OriginSockets {
     if (at >= 0) connections.splice(at, 1);
     if (connections.length === 0) this.idle.delete(key);
   }
-}
-
-/** The request's head, or undefined when a header could not be sent as it is. */
-function requestHead(url: URL, headers: Record<string, string>): string | undefined {
-  let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
-  for (const [name, value] of Object.entries(headers)) {
-    if (!HEADER_NAME.test(name) || !HEADER_VALUE.test(value)) return undefined;
-    head += `${name}: ${value}\r\n`;
-  }
-  return `${head}\r\n`;
 }

@@ -4,9 +4,10 @@
  */
 import * as v from 'valibot';
 import { MAX_PEER_SLOTS } from '../constants.js';
+import { wholeNumber } from '../util/schema-parts.js';
 
 /** Largest byte offset we accept on the wire (2^53 - 1). */
-const offset = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const offset = wholeNumber(0);
 const peerId = v.pipe(
   v.string(),
   v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'peer id must be 8-64 characters of [A-Za-z0-9_-]'),
@@ -17,9 +18,9 @@ const name = v.pipe(
   v.maxLength(64),
   v.regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'name must not contain control characters'),
 );
-const port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65_535));
-const slotCount = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_PEER_SLOTS));
-const wholeNumber = v.pipe(v.number(), v.integer());
+const port = wholeNumber(1, 65_535);
+const slotCount = wholeNumber(1, MAX_PEER_SLOTS);
+const integer = wholeNumber();
 const httpUrl = v.pipe(
   v.string(),
   v.maxLength(8_192),
@@ -78,7 +79,7 @@ export const PeerRecord = v.object({
   /** The peer serves https: reach it at https://address:port. */
   tls: v.optional(v.boolean()),
   /** Milliseconds since the epoch of the last register or heartbeat. */
-  lastSeen: wholeNumber,
+  lastSeen: integer,
 });
 export type PeerRecord = v.InferOutput<typeof PeerRecord>;
 
@@ -90,9 +91,9 @@ export const PeerInfoResponse = v.object({
   id: peerId,
   name,
   version: v.string(),
-  protocol: wholeNumber,
-  slots: wholeNumber,
-  freeSlots: wholeNumber,
+  protocol: integer,
+  slots: integer,
+  freeSlots: integer,
   /**
    * The peer serves https (sent only when true). Signed, unlike a LAN announcement, so a client
    * that reached the peer over plain http can tell it was relayed.

@@ -11,6 +11,7 @@ import { DdmError } from '../errors.js';
 import type { ByteRange } from '../types/byte-range.js';
 import type { Validators } from '../types/validators.js';
 import { describeIssues } from '../util/schema-issues.js';
+import { nonEmptyString, wholeNumber } from '../util/schema-parts.js';
 import { mergeRanges } from './byte-ranges.js';
 import { replaceFileAtomically } from './durable-write.js';
 import { throwIfAborted } from './fs-errors.js';
@@ -63,13 +64,13 @@ export interface PieceDigestRecord {
   digests: PieceDigest[];
 }
 
-const offsetSchema = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const offsetSchema = wholeNumber(0);
 const rangesSchema = v.array(v.strictTuple([offsetSchema, offsetSchema]));
 
 const commonFields = {
   format: v.literal(FORMAT_MARKER),
-  url: v.pipe(v.string(), v.minLength(1)),
-  finalUrl: v.pipe(v.string(), v.minLength(1)),
+  url: nonEmptyString,
+  finalUrl: nonEmptyString,
   size: v.nullable(offsetSchema),
   validators: v.object({ etag: v.optional(v.string()), lastModified: v.optional(v.string()) }),
   done: rangesSchema,

@@ -1,7 +1,8 @@
 /**
  * What a failed validation (valibot's issues) says, in ddm's words: the dotted path of the value
- * ("headers.Range") and a short text ("Too big: expected <=8192"). Wire errors, control-file
- * and session-file complaints all speak this way.
+ * ("headers.Range") and a short text ("Too big: expected <=8192"), as wire errors, control-file
+ * and session-file complaints say it; or what an option must be ("must be at most 64"), as
+ * download requests and daemon settings say it after the key's name.
  */
 import type { BaseIssue } from 'valibot';
 
@@ -53,4 +54,35 @@ export function describeIssues(issues: readonly SchemaIssue[], max = issues.leng
     .slice(0, max)
     .map((issue) => `${issuePath(issue) || top}: ${issueText(issue)}`)
     .join('; ');
+}
+
+/** What the value must be, in words that follow its key's name: "must be at most 64". */
+export function requirementText(issue: SchemaIssue): string {
+  switch (issue.type) {
+    case 'max_value':
+    case 'max_length':
+      return `must be at most ${String(issue.requirement)}`;
+    case 'min_length':
+      return 'must not be empty';
+    case 'min_value':
+      return `must be at least ${String(issue.requirement)}`;
+    case 'gt_value':
+      return `must be more than ${String(issue.requirement)}`;
+    case 'integer':
+    case 'safe_integer':
+      return 'must be a whole number';
+    case 'picklist':
+      // valibot's expects for a picklist: ("auto" | "ask" | "never").
+      return `must be one of ${(issue.expected ?? '').replace(/[()"]/g, '').split(' | ').join(', ')}`;
+    default:
+      // A strict object's key that is not unknown is one that is missing.
+      if (issue.type.startsWith('strict_') && !isUnknownKey(issue)) return 'is missing';
+      return issue.kind === 'schema' ? `must be ${article(issue.expected)}` : issue.message;
+  }
+}
+
+/** "a string", "an array", "a number or a string": valibot's expects (`string`, `Array`, `(number | string)`) in words. */
+function article(expected: string | null): string {
+  const words = (expected ?? 'value').replace(/[()]/g, '').toLowerCase().split(' | ');
+  return words.map((word) => (/^[aeiou]/.test(word) ? `an ${word}` : `a ${word}`)).join(' or ');
 }

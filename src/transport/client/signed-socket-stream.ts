@@ -10,6 +10,7 @@ import { abortError, DdmError, isDdmError } from '../../errors.js';
 import type { LeasedBytes } from '../../origin/leased-bytes.js';
 import type { SocketBody } from '../../origin/origin-connection.js';
 import type { OriginSockets, SocketAnswer } from '../../origin/origin-sockets.js';
+import { requestText } from '../../origin/request-text.js';
 import type { ResponseHead } from '../../origin/response-head.js';
 import { contentLength } from '../../origin/response-headers.js';
 import { bodyDigest, STREAM_BODY } from '../../protocol/auth.js';
@@ -39,10 +40,13 @@ export async function signedSocketStream(
     const url = targetUrl(opts.baseUrl, opts.path);
     const payload = JSON.stringify(opts.body);
     const { headers, nonce } = signedHeaders(opts, 'POST', url, payload);
+    // The signed headers carry the Host the signature covers; all of them are ASCII.
+    const request = requestText('POST', url, headers, payload);
+    if (request === undefined) throw new Error('signedSocketStream: a signed header that cannot be sent');
     const answer = await sockets
       .exchange(
         {
-          request: requestText(url, headers, payload),
+          request,
           bodyBytes: bodyBytesFor(opts.expectedBytes),
           timeoutMs,
           url,
@@ -75,14 +79,6 @@ export async function signedSocketStream(
   } catch (error) {
     throw asCallError(error, opts, opts.signal, who);
   }
-}
-
-/** The POST as it goes on the wire; the signed headers carry the Host the signature covers. */
-function requestText(url: URL, headers: Record<string, string>, payload: string): string {
-  let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\n`;
-  if (headers.host === undefined) head += `host: ${url.host}\r\n`;
-  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
-  return `${head}content-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
 }
 
 /** The stream of a 200, or a refusal's JSON (which says why, and is signed over its digest). */
