@@ -75,8 +75,9 @@ export function requirementText(issue: SchemaIssue): string {
       // valibot's expects for a picklist: ("auto" | "ask" | "never").
       return `must be one of ${(issue.expected ?? '').replace(/[()"]/g, '').split(' | ').join(', ')}`;
     default:
-      // A strict object's key that is not unknown is one that is missing.
-      if (issue.type.startsWith('strict_') && !isUnknownKey(issue)) return 'is missing';
+      // A strict object's issue at a key with no value: the key is missing.
+      if (issue.type.startsWith('strict_') && issue.input === undefined && issue.path !== undefined)
+        return 'is missing';
       return issue.kind === 'schema' ? `must be ${article(issue.expected)}` : issue.message;
   }
 }
