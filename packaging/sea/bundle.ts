@@ -5,6 +5,7 @@
  */
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { BUNDLE_FILE, ROOT, readManifest, THIRD_PARTY_FILE } from '../paths.js';
@@ -50,6 +51,29 @@ function inlineUiAssets(): Plugin {
   };
 }
 
+/**
+ * dist/ loads its CommonJS packages through `requirePackage(id)` (src/util/require-package.ts),
+ * which esbuild cannot follow: in the bundle each call becomes the plain `require(id)` it stands
+ * for, and the helper itself, whose `import.meta.url` a CommonJS bundle does not have, a stub.
+ */
+function plainRequires(): Plugin {
+  return {
+    name: 'ddm-plain-requires',
+    setup(plugin) {
+      plugin.onLoad({ filter: /[\\/]dist[\\/]util[\\/]require-package\.js$/ }, () => ({
+        contents:
+          "export function requirePackage(id) { throw new Error('requirePackage left in the bundle: ' + id); }",
+        loader: 'js',
+      }));
+      plugin.onLoad({ filter: /[\\/]dist[\\/].*\.js$/ }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        if (!source.includes('requirePackage(')) return undefined;
+        return { contents: source.replace(/\brequirePackage\(/g, 'require('), loader: 'js' };
+      });
+    },
+  };
+}
+
 export async function bundle(): Promise<string> {
   const result = await build({
     entryPoints: [join(ROOT, 'packaging', 'sea', 'launcher.mjs')],
@@ -65,7 +89,7 @@ export async function bundle(): Promise<string> {
     // ws tries its optional native addons with require(); a single executable can load none, and
     // the failed attempt prints a warning on every start. Node's own code does their work.
     define: { 'process.env.WS_NO_BUFFER_UTIL': '"1"', 'process.env.WS_NO_UTF_8_VALIDATE': '"1"' },
-    plugins: [inlineVersion(readManifest().version), inlineUiAssets()],
+    plugins: [inlineVersion(readManifest().version), inlineUiAssets(), plainRequires()],
     metafile: true,
   });
   const undecided = result.warnings.filter((warning) => /require|import/i.test(warning.text));

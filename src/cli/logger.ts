@@ -1,4 +1,7 @@
-import pino, { type Logger } from 'pino';
+import type { Logger, default as Pino } from 'pino';
+import { requirePackage } from '../util/require-package.js';
+
+const pino = requirePackage<typeof Pino>('pino');
 
 export type LogFormat = 'auto' | 'json' | 'text';
 

@@ -2,9 +2,10 @@
  * The `ddm` command line: parses flags, resolves options (flag > env > config file > default),
  * runs one command, and turns errors into one clear line and a documented exit code.
  */
-import { Command, CommanderError, Option } from 'commander';
+import type * as Commander from 'commander';
 import { DDM_VERSION } from '../constants.js';
 import { DdmError, EXIT } from '../errors.js';
+import { requirePackage } from '../util/require-package.js';
 import { applyProcessV8Flags } from '../util/v8-flags.js';
 import { onOutputClosed } from './closed-output.js';
 import { defaultConfigPath, loadConfigFile, resolveOptions } from './config.js';
@@ -21,6 +22,8 @@ import {
   TRACKER_OPTIONS,
 } from './option-specs.js';
 import { onStopSignals } from './stop-signals.js';
+
+const { Command, CommanderError, Option } = requirePackage<typeof Commander>('commander');
 
 type Handler = (values: Record<string, unknown>, context: CommandContext, args: string[]) => Promise<number>;
 
@@ -130,7 +133,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (definition.help) command.addHelpText('after', definition.help);
     command.addHelpText('after', EXIT_CODES_HELP);
     command.action(async (...params: unknown[]) => {
-      const cmd = params[params.length - 1] as Command;
+      const cmd = params[params.length - 1] as Commander.Command;
       const configPath = (program.opts().config as string | undefined) ?? env.DDM_CONFIG;
       const config = loadConfigFile(configPath ?? defaultConfigPath(env), configPath !== undefined);
       const values = resolveOptions({
@@ -169,14 +172,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 }
 
 /** Commander's complaint as ddm's one line, with where to read the options. */
-function usageError(error: CommanderError, argv: readonly string[]): DdmError {
+function usageError(error: Commander.CommanderError, argv: readonly string[]): DdmError {
   const command = argv.slice(2).find((arg) => COMMANDS.some((definition) => definition.name === arg));
   const help = command === undefined ? 'ddm --help' : `ddm ${command} --help`;
   const message = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
   return new DdmError('USAGE', `${message} (${help} lists the options)`);
 }
 
-function toOption(spec: OptionSpec): Option {
+function toOption(spec: OptionSpec): Commander.Option {
   const shown =
     spec.defaultValue !== undefined &&
     !spec.negated &&

@@ -3,7 +3,10 @@
  * Pure functions over the table of `os.networkInterfaces()`, so that they can be tested.
  */
 import type { NetworkInterfaceInfo } from 'node:os';
-import ipaddr from 'ipaddr.js';
+import type IpAddr from 'ipaddr.js';
+import { requirePackage } from '../util/require-package.js';
+
+const ipaddr = requirePackage<typeof IpAddr>('ipaddr.js');
 
 export type InterfaceTable = NodeJS.Dict<NetworkInterfaceInfo[]>;
 export type IpFamily = 'IPv4' | 'IPv6';

@@ -4,8 +4,11 @@
  */
 import { createSocket } from 'node:dgram';
 import type { Packet } from 'dns-packet';
-import makeMulticastDns from 'multicast-dns';
+import type MulticastDns from 'multicast-dns';
+import { requirePackage } from '../util/require-package.js';
 import type { LanLink } from './lan-interfaces.js';
+
+const makeMulticastDns = requirePackage<typeof MulticastDns>('multicast-dns');
 
 const MDNS_GROUP = { IPv4: '224.0.0.251', IPv6: 'ff02::fb' } as const;
 

@@ -5,11 +5,14 @@
  * Ranges are listed explicitly rather than taken from ipaddr.js's `range()` names, so the
  * policy is visible here and does not shift with a library upgrade.
  */
-import ipaddr from 'ipaddr.js';
+import type IpAddr from 'ipaddr.js';
+import { requirePackage } from '../util/require-package.js';
+
+const ipaddr = requirePackage<typeof IpAddr>('ipaddr.js');
 
 interface NamedRange {
   label: string;
-  cidr: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  cidr: [IpAddr.IPv4 | IpAddr.IPv6, number];
 }
 
 function ranges(table: readonly (readonly [string, string])[]): NamedRange[] {
@@ -64,24 +67,24 @@ const NON_PUBLIC_OTHER_IPV6 = ranges([
 const IPV4_IN_LAST_32_BITS = [ipaddr.parseCIDR('::ffff:0:0/96'), ipaddr.parseCIDR('64:ff9b::/96')];
 const SIX_TO_FOUR = ipaddr.parseCIDR('2002::/16');
 
-function firstMatch(address: ipaddr.IPv4 | ipaddr.IPv6, table: readonly NamedRange[]): string | undefined {
+function firstMatch(address: IpAddr.IPv4 | IpAddr.IPv6, table: readonly NamedRange[]): string | undefined {
   return table.find((range) => address.match(range.cidr))?.label;
 }
 
-function ipv4From(high: number, low: number): ipaddr.IPv4 {
+function ipv4From(high: number, low: number): IpAddr.IPv4 {
   return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
 }
 
-function ipv4Verdict(address: ipaddr.IPv4): string | undefined {
+function ipv4Verdict(address: IpAddr.IPv4): string | undefined {
   return firstMatch(address, NON_PUBLIC_IPV4);
 }
 
-function embedded(outer: string, inner: ipaddr.IPv4): string | undefined {
+function embedded(outer: string, inner: IpAddr.IPv4): string | undefined {
   const verdict = ipv4Verdict(inner);
   return verdict === undefined ? undefined : `${outer} of ${inner.toString()}, ${verdict}`;
 }
 
-function ipv6Verdict(address: ipaddr.IPv6): string | undefined {
+function ipv6Verdict(address: IpAddr.IPv6): string | undefined {
   const parts = address.parts;
   if (IPV4_IN_LAST_32_BITS.some((prefix) => address.match(prefix))) {
     const kind = parts[0] === 0 ? 'IPv4-mapped form' : 'NAT64 form';
@@ -100,7 +103,7 @@ const DOTTED_TAIL = /^(.*:)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(%.*)?$/;
  * ipaddr.js reads `::a.b.c.d` as `::ffff:a.b.c.d`, which is another address; spelling the
  * IPv4 tail as two hex groups first gives the address that is actually dialled.
  */
-function parse(address: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+function parse(address: string): IpAddr.IPv4 | IpAddr.IPv6 | undefined {
   const tail = DOTTED_TAIL.exec(address);
   let text = address;
   if (tail !== null) {
@@ -119,7 +122,7 @@ function parse(address: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
 export function nonPublicRange(address: string): string | undefined {
   const parsed = parse(address);
   if (parsed === undefined) return 'not an IP address';
-  return parsed.kind() === 'ipv4' ? ipv4Verdict(parsed as ipaddr.IPv4) : ipv6Verdict(parsed as ipaddr.IPv6);
+  return parsed.kind() === 'ipv4' ? ipv4Verdict(parsed as IpAddr.IPv4) : ipv6Verdict(parsed as IpAddr.IPv6);
 }
 
 export function isPublicAddress(address: string): boolean {

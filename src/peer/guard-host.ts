@@ -4,7 +4,10 @@
  * judged as addresses; every other host goes through `lookup` and is judged there.
  */
 import { isIP } from 'node:net';
-import ipaddr from 'ipaddr.js';
+import type IpAddr from 'ipaddr.js';
+import { requirePackage } from '../util/require-package.js';
+
+const ipaddr = requirePackage<typeof IpAddr>('ipaddr.js');
 
 /** A URL's hostname without IPv6 brackets, as undici hands it to `net.connect`. */
 export function bareHost(hostname: string): string {

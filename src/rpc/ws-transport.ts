@@ -6,12 +6,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer as WebSocketServerClass } from 'ws';
 import { RPC_AUTH_FAILURE_DELAY_MS, RPC_MAX_REQUEST_BYTES, RPC_WS_MAX_BUFFERED_BYTES } from '../constants.js';
+import { requirePackage } from '../util/require-package.js';
 import { refusal } from './access.js';
 import type { RpcDeps } from './deps.js';
 import type { JsonRpc } from './json-rpc.js';
 import { parseError } from './rpc-error.js';
+
+const { WebSocketServer } = requirePackage<{ WebSocketServer: typeof WebSocketServerClass }>('ws');
 
 /** What a session sends when asked for progress (ddm.subscribe): the downloads' statuses. */
 export type ProgressSnapshot = () => unknown;

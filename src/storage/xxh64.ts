@@ -7,7 +7,12 @@
  * asynchronously); running hashes are its saved states (84 bytes each), never mutated, so any
  * number can be open at once and a snapshot is the reference itself.
  */
-import xxhash64 from 'hash-wasm/dist/xxhash64.umd.min.js';
+import { requirePackage } from '../util/require-package.js';
+
+/** hash-wasm's XXH64 alone (9 KiB), instead of its index of every algorithm (280 KiB to parse). */
+const xxhash64 = requirePackage<Pick<typeof import('hash-wasm'), 'createXXHash64'>>(
+  'hash-wasm/dist/xxhash64.umd.min.js',
+);
 
 type Hasher = Awaited<ReturnType<typeof xxhash64.createXXHash64>>;
 

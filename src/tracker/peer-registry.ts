@@ -5,15 +5,18 @@
  * meets its own cap while peers elsewhere still get in. Every operation but listing costs time
  * in the number of peers of one address, never in the number of peers in all.
  */
-import ipaddr from 'ipaddr.js';
+import type IpAddr from 'ipaddr.js';
 import {
   TRACKER_LIST_MAX_AGE_MS,
   TRACKER_LIST_REFRESH_MS,
   TRACKER_LIST_REFRESH_STEP_RECORDS,
 } from '../constants.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
+import { requirePackage } from '../util/require-package.js';
 import { ListingBuild, type PeerListing, type PreparedBody, prepare, randomIndices } from './peer-listing.js';
 import type { PeerStore, RemoveResult, UpsertResult } from './peer-store.js';
+
+const ipaddr = requirePackage<typeof IpAddr>('ipaddr.js');
 
 export type { RemoveResult, UpsertResult };
 

@@ -9,7 +9,7 @@
  * the calls fail with STORE_UNAVAILABLE (answered 503), never the tracker crash.
  */
 import { createHmac } from 'node:crypto';
-import { createClient } from 'redis';
+import type { createClient as CreateClient } from 'redis';
 import {
   STORE_COMMAND_TIMEOUT_MS,
   STORE_CONNECT_TIMEOUT_MS,
@@ -19,9 +19,12 @@ import {
 import { DdmError } from '../errors.js';
 import type { SwarmKey } from '../protocol/auth.js';
 import type { PeerRecord, RegisterRequest } from '../protocol/messages.js';
+import { requirePackage } from '../util/require-package.js';
 import { PeerListing, type PreparedBody } from './peer-listing.js';
 import { type RemoveResult, sourceOf, type UpsertResult } from './peer-registry.js';
 import type { PeerStore } from './peer-store.js';
+
+const { createClient } = requirePackage<{ createClient: typeof CreateClient }>('redis');
 
 export interface RedisStoreOptions {
   url: string;

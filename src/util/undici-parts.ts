@@ -5,14 +5,21 @@
  * the index's classes (tests, other packages) still holds.
  */
 
+import type * as Undici from 'undici';
 import type { Dispatcher as DispatcherType } from 'undici';
-import api from 'undici/lib/api/index.js';
-import buildConnector from 'undici/lib/core/connect.js';
-import errors from 'undici/lib/core/errors.js';
-import Agent from 'undici/lib/dispatcher/agent.js';
-import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
-import EnvHttpProxyAgent from 'undici/lib/dispatcher/env-http-proxy-agent.js';
-import undiciGlobal from 'undici/lib/global.js';
+import { requirePackage } from './require-package.js';
+
+const api = requirePackage<object>('undici/lib/api/index.js');
+const buildConnector = requirePackage<typeof Undici.buildConnector>('undici/lib/core/connect.js');
+const errors = requirePackage<typeof Undici.errors>('undici/lib/core/errors.js');
+const Agent = requirePackage<typeof Undici.Agent>('undici/lib/dispatcher/agent.js');
+const Dispatcher = requirePackage<typeof Undici.Dispatcher>('undici/lib/dispatcher/dispatcher.js');
+const EnvHttpProxyAgent = requirePackage<typeof Undici.EnvHttpProxyAgent>(
+  'undici/lib/dispatcher/env-http-proxy-agent.js',
+);
+const undiciGlobal = requirePackage<{ getGlobalDispatcher: typeof Undici.getGlobalDispatcher }>(
+  'undici/lib/global.js',
+);
 
 // What undici's index does so that every dispatcher has `request()`, `stream()` and the like.
 Object.assign(Dispatcher.prototype, api);

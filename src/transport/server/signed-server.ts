@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import ipaddr from 'ipaddr.js';
+import type IpAddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { type GenericSchema, safeParse } from 'valibot';
 import {
@@ -26,11 +26,14 @@ import { policyFor } from '../../error-policy.js';
 import { abortError, DdmError, type ErrorCode } from '../../errors.js';
 import { ANY_NODE, type RequestTarget, RequestVerifier, type SwarmKey } from '../../protocol/auth.js';
 import type { ReplayLimits } from '../../protocol/replay-memory.js';
+import { requirePackage } from '../../util/require-package.js';
 import { describeIssues } from '../../util/schema-issues.js';
 import { BackgroundQueue } from './background-queue.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { createNodeServer, nodeScheme, type ServerTls } from './server-tls.js';
 import { readSignedRequest, sendError, sendJson } from './signed-answers.js';
+
+const ipaddr = requirePackage<typeof IpAddr>('ipaddr.js');
 
 export interface SignedContext {
   req: IncomingMessage;
