@@ -1,23 +1,35 @@
 /**
- * No module under src/ imports a CommonJS package by value: those go through `requirePackage`
- * (src/util/require-package.ts). Node runs its export lexer over every CommonJS file an ES module
- * imports, and at every start that cost ~100 ms of TurboFan and ~5 MiB of a download's peak RSS.
- * Type-only imports cost nothing at run time and are allowed.
+ * No module under src/ makes Node's ES module loader load a CommonJS file: CommonJS packages go
+ * through `requirePackage` (src/util/require-package.ts). The loader runs its export lexer over
+ * every CommonJS file an ES module imports, directly or through a package's ES wrapper (ws's
+ * wrapper.mjs, commander's esm.mjs), and at every start that cost ~100 ms of TurboFan and ~5 MiB
+ * of a download's peak RSS. Checked by loading every module of src/ in a child process whose
+ * loader reports each CommonJS file it loads.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 
-const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+const run = promisify(execFile);
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const SRC = join(ROOT, 'src');
+const CHILD_TIMEOUT_MS = 90_000;
+const REPORT_PREFIX = 'commonjs-through-import ';
 
-/**
- * `import ... from 'pkg'`, `import 'pkg'` and `import('pkg')` of a package (not relative, not
- * node:); `typeof import('pkg')` is a type.
- */
-const PACKAGE_IMPORT =
-  /(?:^|[;\s])(?<!typeof\s+)import\s*(\(\s*)?([^'"();]*?)(?:\bfrom\s*)?['"]([^./][^'"]*)['"]/gm;
+/** A loader hook that names, on stderr, every CommonJS file the ES module loader loads. */
+const REPORTING_HOOKS = `
+export async function load(url, context, nextLoad) {
+  const result = await nextLoad(url, context);
+  if (result.format === 'commonjs') process.stderr.write(${JSON.stringify(REPORT_PREFIX)} + url + '\\n');
+  return result;
+}`;
+const REGISTER_HOOKS = `data:text/javascript,${encodeURIComponent(
+  `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(REPORTING_HOOKS)}`)});`,
+)}`;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -27,75 +39,36 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-function withoutComments(text: string): string {
-  return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+/** Imports `specifiers` one by one in a fresh node (with tsx for src/) and returns the CommonJS files its loader loaded. */
+async function commonJsLoadedBy(specifiers: string[]): Promise<string[]> {
+  const program = specifiers.map((specifier) => `await import(${JSON.stringify(specifier)});`).join('\n');
+  const { stderr } = await run(
+    process.execPath,
+    ['--import', 'tsx', '--import', REGISTER_HOOKS, '--input-type=module', '--eval', program],
+    { cwd: ROOT, timeout: CHILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
+  );
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith(REPORT_PREFIX))
+    .map((line) => line.slice(REPORT_PREFIX.length).replace(pathToFileURL(ROOT).href, ''));
 }
 
-/** `import type X`, or `import { type A, type B }`: erased by the compiler. */
-function typeOnly(clause: string): boolean {
-  const trimmed = clause.trim();
-  if (/^type\s/.test(trimmed)) return true;
-  const named = /^\{([^}]*)\}$/.exec(trimmed);
-  if (named === null) return false;
-  const names = named[1]!
-    .split(',')
-    .map((name) => name.trim())
-    .filter(Boolean);
-  return names.length > 0 && names.every((name) => name.startsWith('type '));
-}
-
-/** Packages a file imports by value. */
-function valueImports(file: string): string[] {
-  const text = withoutComments(readFileSync(file, 'utf8'));
-  return [...text.matchAll(PACKAGE_IMPORT)]
-    .filter(([, dynamic, clause]) => dynamic !== undefined || !typeOnly(clause ?? ''))
-    .map(([, , , specifier]) => specifier!)
-    .filter((specifier) => !specifier.startsWith('node:'));
-}
-
-/** How Node loads the file `specifier` resolves to when imported: by extension, else its package's `type`. */
-function formatOf(specifier: string): 'module' | 'commonjs' {
-  const path = fileURLToPath(import.meta.resolve(specifier));
-  if (path.endsWith('.mjs')) return 'module';
-  if (path.endsWith('.cjs')) return 'commonjs';
-  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: string }).type === 'module'
-        ? 'module'
-        : 'commonjs';
-    }
-  }
-  return 'commonjs';
-}
-
-test('the classifier tells a CommonJS package from an ES module', () => {
-  assert.equal(formatOf('undici'), 'commonjs');
-  assert.equal(formatOf('valibot'), 'module');
-  assert.equal(typeOnly(' type Logger '), true);
-  assert.equal(typeOnly('{ type A, type B }'), true);
-  assert.equal(typeOnly('{ type A, b }'), false);
-  assert.equal(typeOnly('pino'), false);
-  assert.deepEqual(
-    [
-      ..."import a from 'a'; const b = requirePackage<typeof import('b')>('b'); await import('c');".matchAll(
-        PACKAGE_IMPORT,
-      ),
-    ].map((match) => match[3]),
-    ['a', 'c'],
+test('the reporting loader sees a CommonJS package imported from an ES module', async () => {
+  const loaded = await commonJsLoadedBy(['ipaddr.js', 'ws']);
+  assert.ok(
+    loaded.some((url) => url.includes('/ipaddr.js/')),
+    `ipaddr.js not reported: ${loaded.join(', ')}`,
+  );
+  // ws is imported through its ES wrapper, which imports its CommonJS files.
+  assert.ok(
+    loaded.some((url) => url.includes('/ws/lib/')),
+    `ws's files not reported: ${loaded.join(', ')}`,
   );
 });
 
-test('src/ imports no CommonJS package by value (requirePackage loads those)', () => {
-  const offenders: string[] = [];
-  let imports = 0;
-  for (const file of sourceFiles(SRC)) {
-    for (const specifier of valueImports(file)) {
-      imports += 1;
-      if (formatOf(specifier) === 'commonjs') offenders.push(`${relative(SRC, file)}: '${specifier}'`);
-    }
-  }
-  // valibot and fast-xml-parser are ES modules imported as such: the scan found real imports.
-  assert.ok(imports >= 10, `only ${imports} package imports found: the scan is broken`);
-  assert.deepEqual(offenders, [], `import these with requirePackage instead:\n${offenders.join('\n')}`);
+test('loading every module of src/ makes the ES module loader load no CommonJS file', async () => {
+  const modules = sourceFiles(SRC).map((file) => pathToFileURL(file).href);
+  assert.ok(modules.length > 100, `only ${modules.length} modules found under src/`);
+  const loaded = await commonJsLoadedBy(modules);
+  assert.deepEqual(loaded, [], `load these through requirePackage:\n${loaded.join('\n')}`);
 });
