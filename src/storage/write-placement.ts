@@ -43,19 +43,19 @@ export class WritePlacement {
 
   /** The placement for a file at `path`: the main thread on a local file system on Linux. */
   static async forFile(path: string): Promise<WritePlacement> {
-    if (process.platform !== 'linux') return new WritePlacement(false);
+    if (process.platform !== 'linux') return WritePlacement.onThreadPool();
     try {
       return new WritePlacement(isLocalFileSystem(Number((await statfs(path)).type)));
     } catch {
-      return new WritePlacement(false);
+      return WritePlacement.onThreadPool();
     }
   }
 
-  static threadPool(): WritePlacement {
+  static onThreadPool(): WritePlacement {
     return new WritePlacement(false);
   }
 
-  static mainThread(): WritePlacement {
+  static onMainThread(): WritePlacement {
     return new WritePlacement(true);
   }
 

@@ -19,8 +19,8 @@ after(async () => {
 });
 
 const PLACEMENTS = [
-  ['on the main thread', () => WritePlacement.mainThread()],
-  ['through the thread pool', () => WritePlacement.threadPool()],
+  ['on the main thread', () => WritePlacement.onMainThread()],
+  ['through the thread pool', () => WritePlacement.onThreadPool()],
 ] as const;
 
 describe('PartFile writes', () => {

@@ -31,7 +31,7 @@ describe('write placement', () => {
   });
 
   it('moves to the thread pool for good after one slow write', () => {
-    const placement = WritePlacement.mainThread();
+    const placement = WritePlacement.onMainThread();
     placement.wrote(0.2);
     placement.wrote(MAIN_THREAD_WRITE_MAX_MS);
     assert.equal(placement.mainThread, true);
@@ -39,6 +39,6 @@ describe('write placement', () => {
     assert.equal(placement.mainThread, false);
     placement.wrote(0.1);
     assert.equal(placement.mainThread, false);
-    assert.equal(WritePlacement.threadPool().mainThread, false);
+    assert.equal(WritePlacement.onThreadPool().mainThread, false);
   });
 });
