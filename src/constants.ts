@@ -107,12 +107,6 @@ export const FORBIDDEN_PORTS: readonly number[] = [
 // --- Storage ----------------------------------------------------------------------------------
 /** Progress is made durable at least this often. */
 export const CONTROL_SAVE_INTERVAL_MS = 1_000;
-/**
- * A `.part` write on the main thread slower than this (a throttled or slow disk) sends the file's
- * later writes to the thread pool (storage/write-placement.ts). Into the page cache a 1 MiB
- * write takes well under a millisecond.
- */
-export const MAIN_THREAD_WRITE_MAX_MS = 20;
 /** Writes are coalesced up to this size before a positional write. */
 export const WRITE_BUFFER_BYTES = 1 * MiB;
 /** ...or until the oldest byte in the batch has waited this long, so slow streams reach the disk too. */

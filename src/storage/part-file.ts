@@ -1,10 +1,8 @@
-import { constants as fsConstants, writevSync } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { performance } from 'node:perf_hooks';
 import { DdmError } from '../errors.js';
 import { throwIfAborted, toStorageError } from './fs-errors.js';
 import { openOwnFile } from './own-file.js';
-import { WritePlacement } from './write-placement.js';
 
 /**
  * Read-write, created when missing, never truncated on open: a resumed download keeps its bytes.
@@ -27,24 +25,16 @@ export class PartFile {
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
-    /** Whether writes run on the main thread or the thread pool (write-placement.ts). */
-    readonly placement: WritePlacement,
   ) {}
 
   /**
    * Opens or creates `path` without touching existing content. With a known size the file gets
    * exactly that length up front, so a full disk tends to show early and offsets never extend it.
-   * Where its writes run is decided by its file system unless `placement` says.
    */
-  static async open(
-    path: string,
-    size: number | null,
-    signal: AbortSignal,
-    placement?: WritePlacement,
-  ): Promise<PartFile> {
+  static async open(path: string, size: number | null, signal: AbortSignal): Promise<PartFile> {
     throwIfAborted(signal);
     const handle = await openOwnFile(path, OPEN_FLAGS, CREATE_MODE, signal);
-    const file = new PartFile(path, handle, placement ?? (await WritePlacement.forFile(path)));
+    const file = new PartFile(path, handle);
     try {
       if (size !== null) await file.setLength(size);
       throwIfAborted(signal);
@@ -59,17 +49,13 @@ export class PartFile {
   static async openSink(path: string, signal: AbortSignal): Promise<PartFile> {
     throwIfAborted(signal);
     try {
-      const handle = await open(path, SINK_FLAGS);
-      return new PartFile(path, handle, await WritePlacement.forFile(path));
+      return new PartFile(path, await open(path, SINK_FLAGS));
     } catch (error) {
       throw toStorageError(error, path, signal);
     }
   }
 
-  /**
-   * Writes every byte of `data` at `position` through the thread pool (the single stream's
-   * writes, and what a short write left); the OS may accept only part of a write.
-   */
+  /** Writes every byte of `data` at `position`; the OS may accept only part of a write. */
   async write(data: Uint8Array, position: number): Promise<void> {
     let offset = 0;
     while (offset < data.byteLength) {
@@ -94,8 +80,7 @@ export class PartFile {
 
   /**
    * Writes consecutive chunks at `position` with one vectored write, without copying them into
-   * one buffer first (fewer allocations on the hot path), on the thread `placement` says. A short
-   * write finishes chunk by chunk.
+   * one buffer first (fewer allocations on the hot path). A short write finishes chunk by chunk.
    */
   writeChunks(chunks: readonly Uint8Array[], position: number): Promise<void> {
     // One write at a time per file: concurrent writes to one inode only spin on its lock.
@@ -105,12 +90,10 @@ export class PartFile {
   }
 
   private async writeNow(chunks: readonly Uint8Array[], position: number): Promise<void> {
-    if (!this.placement.mainThread && chunks.length === 1) return this.write(chunks[0]!, position);
+    if (chunks.length === 1) return this.write(chunks[0]!, position);
     let bytesWritten: number;
     try {
-      bytesWritten = this.placement.mainThread
-        ? this.writeOnMainThread(chunks, position)
-        : (await this.handle.writev(chunks as Uint8Array[], position)).bytesWritten;
+      ({ bytesWritten } = await this.handle.writev(chunks as Uint8Array[], position));
     } catch (error) {
       throw toStorageError(error, this.path);
     }
@@ -119,16 +102,6 @@ export class PartFile {
       const done = Math.min(chunk.byteLength, Math.max(0, bytesWritten - (offset - position)));
       if (done < chunk.byteLength) await this.write(chunk.subarray(done), offset + done);
       offset += chunk.byteLength;
-    }
-  }
-
-  /** One vectored write on this thread, timed: a slow one sends the next writes to the thread pool. */
-  private writeOnMainThread(chunks: readonly Uint8Array[], position: number): number {
-    const started = performance.now();
-    try {
-      return writevSync(this.handle.fd, chunks as Uint8Array[], position);
-    } finally {
-      this.placement.wrote(performance.now() - started);
     }
   }
 

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PartFile } from '../../src/storage/part-file.js';
-import { isLocalFileSystem, WritePlacement } from '../../src/storage/write-placement.js';
 import { sha256 } from '../helpers/cli.js';
 
 const signal = new AbortController().signal;
@@ -18,53 +17,36 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const PLACEMENTS = [
-  ['on the main thread', () => WritePlacement.onMainThread()],
-  ['through the thread pool', () => WritePlacement.onThreadPool()],
-] as const;
-
-describe('PartFile writes', () => {
-  for (const [where, placement] of PLACEMENTS) {
-    it(`writes consecutive chunks with one vectored write, at any position, ${where}`, async () => {
-      const path = join(dir, `vectored-${placement().mainThread}.part`);
-      const data = randomBytes(3 * 70_000 + 5);
-      const file = await PartFile.open(path, data.length, signal, placement());
-      const chunks = [data.subarray(0, 70_000), data.subarray(70_000, 140_000), data.subarray(140_000)];
-      await file.writeChunks(chunks.slice(1), 70_000);
-      await file.writeChunks(chunks.slice(0, 1), 0);
-      await file.close();
-      assert.equal(sha256(await readFile(path)), sha256(data));
-    });
-
-    it(`runs writes one at a time, in the order asked, and a failed one does not stop the next, ${where}`, async () => {
-      const path = join(dir, `queued-${placement().mainThread}.part`);
-      const data = randomBytes(8 * 1024 * 1024 + 10);
-      const file = await PartFile.open(path, data.length, signal, placement());
-      const finished: string[] = [];
-      const big = file.writeChunks([data.subarray(0, 8 * 1024 * 1024)], 0).then(() => finished.push('big'));
-      const small = file
-        .writeChunks([data.subarray(8 * 1024 * 1024)], 8 * 1024 * 1024)
-        .then(() => finished.push('small'));
-      // A chunk that is not a buffer fails inside the write; the queue goes on after it.
-      const broken = file.writeChunks([{} as Uint8Array, {} as Uint8Array], 0);
-      const after = file.writeChunks([data.subarray(0, 10)], 0).then(() => finished.push('after'));
-      await Promise.all([big, small, after, assert.rejects(broken)]);
-      assert.deepEqual(finished, ['big', 'small', 'after']);
-      await file.close();
-      assert.equal(sha256(await readFile(path)), sha256(data));
-    });
-  }
-
-  it('writes on the main thread on a local file system, as its placement says', async () => {
-    const path = join(dir, 'placed.part');
-    const file = await PartFile.open(path, 10, signal);
-    const type = Number((await statfs(dir)).type);
-    assert.equal(file.placement.mainThread, process.platform === 'linux' && isLocalFileSystem(type));
-    await file.close();
-  });
-});
-
 describe('PartFile', () => {
+  it('writes consecutive chunks with one vectored write, at any position', async () => {
+    const path = join(dir, 'vectored.part');
+    const data = randomBytes(3 * 70_000 + 5);
+    const file = await PartFile.open(path, data.length, signal);
+    const chunks = [data.subarray(0, 70_000), data.subarray(70_000, 140_000), data.subarray(140_000)];
+    await file.writeChunks(chunks.slice(1), 70_000);
+    await file.writeChunks(chunks.slice(0, 1), 0);
+    await file.close();
+    assert.equal(sha256(await readFile(path)), sha256(data));
+  });
+
+  it('runs writes one at a time, in the order asked, and a failed one does not stop the next', async () => {
+    const path = join(dir, 'queued.part');
+    const data = randomBytes(8 * 1024 * 1024 + 10);
+    const file = await PartFile.open(path, data.length, signal);
+    const finished: string[] = [];
+    const big = file.writeChunks([data.subarray(0, 8 * 1024 * 1024)], 0).then(() => finished.push('big'));
+    const small = file
+      .writeChunks([data.subarray(8 * 1024 * 1024)], 8 * 1024 * 1024)
+      .then(() => finished.push('small'));
+    // A chunk that is not a buffer fails inside the write; the queue goes on after it.
+    const broken = file.writeChunks([{} as Uint8Array, {} as Uint8Array], 0);
+    const after = file.writeChunks([data.subarray(0, 10)], 0).then(() => finished.push('after'));
+    await Promise.all([big, small, after, assert.rejects(broken)]);
+    assert.deepEqual(finished, ['big', 'small', 'after']);
+    await file.close();
+    assert.equal(sha256(await readFile(path)), sha256(data));
+  });
+
   it('preallocates a new file to exactly the size', async () => {
     const path = join(dir, 'prealloc.part');
     const file = await PartFile.open(path, 5_000_000, signal);
